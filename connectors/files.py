@@ -1,0 +1,178 @@
+"""Files connector: a folder of Markdown, text and HTML files, with access rules in ``_acl.toml``."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Generator, Iterator
+from datetime import datetime, timezone
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError, field_validator
+
+from askdocs.models import PUBLIC, Document, Section, validate_principal
+from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
+from connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
+
+ACL_FILE = "_acl.toml"
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html"}
+MAX_BYTES = 10 * 1024 * 1024
+
+
+class AclRule(BaseModel):
+    """Files whose relative path matches ``pattern`` (glob, ``*`` spans folders) get ``principals``."""
+
+    pattern: str
+    principals: list[str]
+
+    @field_validator("principals")
+    @classmethod
+    def _valid(cls, principals: list[str]) -> list[str]:
+        if not principals:
+            raise ValueError("a rule needs at least one principal")
+        return [validate_principal(p) for p in principals]
+
+
+class AclFile(BaseModel):
+    """The sidecar: first matching rule wins, otherwise ``default``."""
+
+    default: list[str] = [PUBLIC]
+    rule: list[AclRule] = []
+
+    def principals_for(self, relpath: str) -> list[str]:
+        """The principals of the file at ``relpath`` (``/`` separators)."""
+        for rule in self.rule:
+            if fnmatchcase(relpath, rule.pattern):
+                return rule.principals
+        return self.default
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class FilesConnector:
+    """Loads, polls and lists a folder; document ids are ``files:<relative path>``."""
+
+    source = "files"
+
+    def __init__(self, root: Path, base_url: str | None = None) -> None:
+        self.root = Path(root)
+        self.base_url = base_url
+
+    def _doc_id(self, relpath: str) -> str:
+        return f"{self.source}:{relpath}"
+
+    def _files(self) -> list[Path]:
+        found = []
+        for path in sorted(self.root.rglob("*")):
+            rel = path.relative_to(self.root)
+            if any(part.startswith((".", "_")) for part in rel.parts):
+                continue
+            if path.is_file() and path.suffix.lower() in SUFFIXES:
+                found.append(path)
+        return found
+
+    def _acl(self) -> AclFile | ConnectorFailure:
+        path = self.root / ACL_FILE
+        if not path.exists():
+            return AclFile()
+        try:
+            return AclFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, ValidationError, UnicodeDecodeError) as exc:
+            detail = str(exc).splitlines()[0] if isinstance(exc, tomllib.TOMLDecodeError) else str(exc)
+            return ConnectorFailure(
+                source=self.source, fatal=True, message=f"{path}: invalid access rules, nothing indexed: {detail}"
+            )
+
+    def _precheck(self) -> AclFile | ConnectorFailure:
+        if not self.root.is_dir():
+            return ConnectorFailure(source=self.source, fatal=True, message=f"folder not found: {self.root}")
+        return self._acl()
+
+    def _read(self, path: Path, acl: AclFile) -> Document | ConnectorFailure:
+        relpath = path.relative_to(self.root).as_posix()
+        doc_id = self._doc_id(relpath)
+        try:
+            stat = path.stat()
+            if stat.st_size > MAX_BYTES:
+                raise ValueError(f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+            raw = path.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            return ConnectorFailure(source=self.source, document_id=doc_id, message=f"{relpath}: {exc}")
+        kind = SUFFIXES[path.suffix.lower()]
+        meta: dict[str, str] = {}
+        if kind == "markdown":
+            meta, body = parse_front_matter(raw)
+            title, sections = markdown_sections(body, meta.get("title"))
+        elif kind == "html":
+            title, sections = html_sections(raw)
+        else:
+            title, sections = text_sections(raw)
+        if not sections:
+            sections = [Section(path=[], text=title or "")]
+        url = f"{self.base_url.rstrip('/')}/{relpath}" if self.base_url else path.resolve().as_uri()
+        return Document(
+            id=doc_id,
+            source=self.source,
+            title=title or path.stem,
+            url=url,
+            sections=sections,
+            author=meta.get("author") or None,
+            created_at=_parse_time(meta.get("created")),
+            updated_at=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
+            acl=acl.principals_for(relpath),
+            metadata={"path": relpath, "format": kind},
+        )
+
+    def load_all(self) -> Iterator[Document | ConnectorFailure]:
+        """Every supported file under the folder."""
+        acl = self._precheck()
+        if isinstance(acl, ConnectorFailure):
+            yield acl
+            return
+        for path in self._files():
+            yield self._read(path, acl)
+
+    def list_ids(self) -> Iterator[str | ConnectorFailure]:
+        """Ids of every supported file, without reading them."""
+        acl = self._precheck()
+        if isinstance(acl, ConnectorFailure):
+            yield acl
+            return
+        for path in self._files():
+            yield self._doc_id(path.relative_to(self.root).as_posix())
+
+    def poll(
+        self, checkpoint: Checkpoint | None
+    ) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+        """Files added or changed (by mtime and size) since ``checkpoint``, and files removed."""
+        old = checkpoint or {}
+        acl = self._precheck()
+        if isinstance(acl, ConnectorFailure):
+            yield acl
+            return old
+        acl_path = self.root / ACL_FILE
+        acl_hash = hashlib.sha256(acl_path.read_bytes()).hexdigest() if acl_path.exists() else ""
+        rules_changed = acl_hash != old.get("acl")
+        seen_before: dict[str, list[int]] = old.get("files", {})
+        now: dict[str, list[int]] = {}
+        for path in self._files():
+            relpath = path.relative_to(self.root).as_posix()
+            stat = path.stat()
+            now[relpath] = [stat.st_mtime_ns, stat.st_size]
+            if rules_changed or seen_before.get(relpath) != now[relpath]:
+                item = self._read(path, acl)
+                if isinstance(item, ConnectorFailure):
+                    now[relpath] = seen_before.get(relpath, [0, -1])
+                yield item
+        for relpath in sorted(set(seen_before) - set(now)):
+            yield DocumentDeleted(document_id=self._doc_id(relpath))
+        return {"files": now, "acl": acl_hash}

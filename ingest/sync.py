@@ -1,0 +1,208 @@
+"""The sync run: bring the index in step with one connector, touching only what changed."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from askdocs.models import Chunk, Document
+from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, LoadConnector, PollConnector
+from ingest.chunker import Chunker
+from retrieval.analyzer import Analyzer, bm25_weights
+from retrieval.embedders import LanguageEmbedders
+from retrieval.index import CollectionSpec, Index, IndexedChunk
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class SyncReport:
+    """What a run did; ``status`` is 'failed' when a fatal failure stopped it (nothing was pruned)."""
+
+    source: str
+    seen: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    chunks_written: int = 0
+    embedded_chunks: int = 0
+    failures: list[ConnectorFailure] = field(default_factory=list)
+
+    @property
+    def status(self) -> Literal["succeeded", "partial", "failed"]:
+        if any(f.fatal for f in self.failures):
+            return "failed"
+        return "partial" if self.failures else "succeeded"
+
+    def summary(self) -> str:
+        """One line for logs and the CLI."""
+        return (
+            f"{self.source}: {self.status}; {self.seen} documents seen, {self.added} added, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.deleted} deleted; {self.chunks_written} chunks written; "
+            f"{len(self.failures)} failures"
+        )
+
+
+class Indexer:
+    """Chunks, embeds and writes documents; deletes what the source no longer has."""
+
+    def __init__(
+        self,
+        index: Index,
+        embedders: LanguageEmbedders,
+        chunker: Chunker,
+        analyzer: Analyzer,
+        k1: float = 1.2,
+        b: float = 0.75,
+        batch_docs: int = 32,
+    ) -> None:
+        self.index = index
+        self.embedders = embedders
+        self.chunker = chunker
+        self.analyzer = analyzer
+        self.k1, self.b = k1, b
+        self.batch_docs = batch_docs
+
+    def ensure_index(self) -> None:
+        """Create the collection for the configured embedders if it does not exist."""
+        self.index.ensure(CollectionSpec(dense=self.embedders.vector_sizes()))
+
+    def full_sync(self, connector: LoadConnector, progress: ProgressFn | None = None) -> SyncReport:
+        """Load everything; write changed documents; delete indexed documents the source no longer has."""
+        self.ensure_index()
+        report = SyncReport(source=connector.source)
+        indexed = self.index.document_hashes(connector.source)
+        keep: set[str] = set()
+        self._consume(connector.load_all(), indexed, keep, report, progress)
+        if report.status == "failed":
+            log.error("sync of %s stopped by a fatal failure; nothing pruned", connector.source)
+            return report
+        gone = sorted(set(indexed) - keep)
+        self.index.delete_documents(gone)
+        report.deleted = len(gone)
+        return report
+
+    def poll_sync(
+        self, connector: PollConnector, checkpoint: Checkpoint | None, progress: ProgressFn | None = None
+    ) -> tuple[SyncReport, Checkpoint | None]:
+        """Apply what changed since ``checkpoint``; returns the report and the checkpoint to store next."""
+        self.ensure_index()
+        report = SyncReport(source=connector.source)
+        indexed = self.index.document_hashes(connector.source)
+        changes = connector.poll(checkpoint)
+        deleted: list[str] = []
+
+        def documents() -> Iterable[Document | ConnectorFailure]:
+            while True:
+                try:
+                    item = next(changes)
+                except StopIteration as stop:
+                    self._new_checkpoint = stop.value
+                    return
+                if isinstance(item, DocumentDeleted):
+                    deleted.append(item.document_id)
+                else:
+                    yield item
+
+        self._new_checkpoint: Checkpoint | None = checkpoint
+        self._consume(documents(), indexed, set(), report, progress)
+        if report.status == "failed":
+            return report, checkpoint
+        self.index.delete_documents(deleted)
+        report.deleted = len(deleted)
+        return report, self._new_checkpoint
+
+    def _consume(
+        self,
+        items: Iterable[Document | ConnectorFailure],
+        indexed: dict[str, str],
+        keep: set[str],
+        report: SyncReport,
+        progress: ProgressFn | None,
+    ) -> None:
+        batch: list[Document] = []
+        for item in items:
+            if isinstance(item, ConnectorFailure):
+                report.failures.append(item)
+                log.warning("%s failure: %s", item.source, item.message)
+                if item.document_id:
+                    keep.add(item.document_id)
+                if item.fatal:
+                    return
+                continue
+            report.seen += 1
+            keep.add(item.id)
+            if indexed.get(item.id) == item.content_hash:
+                report.unchanged += 1
+            else:
+                batch.append(item)
+                if item.id in indexed:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            if len(batch) >= self.batch_docs:
+                self.write(batch, report)
+                batch = []
+            if progress:
+                progress(report.seen, report.chunks_written)
+        if batch:
+            self.write(batch, report)
+            if progress:
+                progress(report.seen, report.chunks_written)
+
+    def write(self, documents: list[Document], report: SyncReport | None = None) -> None:
+        """Chunk, analyse and embed ``documents`` and replace their chunks in the index."""
+        chunked = [(doc, self.chunker.chunk(doc)) for doc in documents]
+        all_chunks = [c for _, chunks in chunked for c in chunks]
+        terms = [self.analyzer.terms(c.embed_text, c.language) for c in all_chunks]  # type: ignore[arg-type]
+        n, total = self.index.bm25_stats()
+        avgdl = (total + sum(len(t) for t in terms)) / max(1, n + len(all_chunks))
+        vectors = self._embed(all_chunks)
+        position = 0
+        for doc, chunks in chunked:
+            indexed = []
+            for chunk in chunks:
+                ids, values, dl = bm25_weights(terms[position], avgdl, self.k1, self.b)
+                name, vector = vectors[position]
+                position += 1
+                indexed.append(IndexedChunk(payload=_payload(chunk), dense_name=name, dense=vector, sparse=(ids, values), dl=dl))
+            self.index.write_document(doc.id, indexed)
+            if report is not None:
+                report.chunks_written += len(indexed)
+                report.embedded_chunks += len(indexed)
+
+    def _embed(self, chunks: list[Chunk]) -> list[tuple[str, list[float]]]:
+        by_model: dict[str, list[int]] = defaultdict(list)
+        for i, chunk in enumerate(chunks):
+            by_model[self.embedders.for_language(chunk.language).name].append(i)
+        out: list[tuple[str, list[float]]] = [("", [])] * len(chunks)
+        for positions in by_model.values():
+            embedder = self.embedders.for_language(chunks[positions[0]].language)
+            rows = embedder.embed_documents([chunks[i].embed_text for i in positions])
+            for i, row in zip(positions, rows):
+                out[i] = (embedder.name, row.tolist())
+        return out
+
+
+def _payload(chunk: Chunk) -> dict[str, object]:
+    return {
+        "doc_id": chunk.doc_id,
+        "chunk_no": chunk.chunk_no,
+        "source": chunk.source,
+        "title": chunk.title,
+        "url": chunk.url,
+        "heading": chunk.heading,
+        "text": chunk.text,
+        "language": chunk.language,
+        "author": chunk.author,
+        "updated_at": chunk.updated_at.isoformat() if chunk.updated_at else None,
+        "updated_ts": chunk.updated_at.timestamp() if chunk.updated_at else None,
+        "acl": list(chunk.acl),
+        "content_hash": chunk.content_hash,
+        "metadata": chunk.metadata,
+    }

@@ -1,0 +1,142 @@
+"""BM25 text analysis: English (stopwords + Snowball stemming) and Japanese (SudachiPy), by script.
+
+Terms become sparse-vector indices through a stable 32-bit hash, so the same term maps to the
+same id in every process, on every machine, in every backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+from typing import Literal
+
+import snowballstemmer
+
+Language = Literal["en", "ja"]
+
+_JAPANESE_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+_KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
+
+# The Snowball project's English stopword list, lower-cased; short, well known, stable.
+ENGLISH_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can did do does doing down during each few for from further had has have having he
+    her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those through to too under until
+    up very was we were what when where which while who whom why will with you your yours yourself
+    yourselves""".split()
+)
+
+
+def detect_language(text: str) -> Language:
+    """'ja' when the text is mostly Japanese script (or has any kana), else 'en'."""
+    sample = text[:2000]
+    japanese = len(_JAPANESE_CHARS.findall(sample))
+    if japanese == 0:
+        return "en"
+    if _KANA.search(sample):
+        return "ja"
+    letters = sum(1 for ch in sample if ch.isalpha())
+    return "ja" if japanese >= 0.3 * max(letters, 1) else "en"
+
+
+def term_id(term: str) -> int:
+    """Stable unsigned 32-bit id of a term (blake2b, not Python's salted ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")
+
+
+class Analyzer:
+    """Turns text into BM25 terms; cheap to build, SudachiPy loads on first Japanese text."""
+
+    def __init__(self) -> None:
+        self._stemmer = snowballstemmer.stemmer("english")
+        self._local = threading.local()
+
+    def _sudachi(self):  # type: ignore[no-untyped-def]
+        tokenizer = getattr(self._local, "tokenizer", None)
+        if tokenizer is None:
+            from sudachipy import Dictionary, SplitMode
+
+            tokenizer = Dictionary(dict="core").create(SplitMode.C)
+            self._local.tokenizer = tokenizer
+        return tokenizer
+
+    def _english_term(self, word: str) -> str | None:
+        word = word.lower().replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        if word in ENGLISH_STOPWORDS or not word:
+            return None
+        return str(self._stemmer.stemWord(word))
+
+    def _english(self, text: str) -> list[str]:
+        terms = (self._english_term(w) for w in _WORD.findall(text))
+        return [t for t in terms if t]
+
+    def _japanese(self, text: str) -> list[str]:
+        terms: list[str] = []
+        # Sudachi rejects inputs over ~49k bytes; analyse long text in slices cut at newlines.
+        for piece in _slices(text, 12000):
+            for m in self._sudachi().tokenize(piece):
+                pos = m.part_of_speech()
+                if pos[0] in _SKIP_POS or pos[1] == "非自立可能":
+                    continue
+                surface = m.normalized_form()
+                if surface.isascii():
+                    terms.extend(self._english(surface))
+                elif surface.strip():
+                    terms.append(surface.lower())
+        return terms
+
+    def terms(self, text: str, language: Language | None = None) -> list[str]:
+        """The analysed terms of ``text`` in order (repeats kept)."""
+        text = unicodedata.normalize("NFKC", text)
+        lang = language or detect_language(text)
+        return self._japanese(text) if lang == "ja" else self._english(text)
+
+    def document_vector(
+        self, text: str, avgdl: float, k1: float = 1.2, b: float = 0.75, language: Language | None = None
+    ) -> tuple[list[int], list[float], int]:
+        """BM25 document-side weights ``tf(k1+1)/(tf+k1(1-b+b*dl/avgdl))``; returns (ids, values, dl)."""
+        return bm25_weights(self.terms(text, language), avgdl, k1, b)
+
+    def query_vector(self, text: str, language: Language | None = None) -> tuple[list[int], list[float]]:
+        """Query-side weights: 1 per distinct term (the engine multiplies in IDF)."""
+        ids = sorted({term_id(t) for t in self.terms(text, language)})
+        return ids, [1.0] * len(ids)
+
+
+def bm25_weights(terms: list[str], avgdl: float, k1: float = 1.2, b: float = 0.75) -> tuple[list[int], list[float], int]:
+    """BM25 document-side weights of already analysed ``terms``; returns (ids, values, dl)."""
+    counts = Counter(term_id(t) for t in terms)
+    dl = sum(counts.values())
+    norm = k1 * (1 - b + b * dl / max(avgdl, 1.0))
+    ids = sorted(counts)
+    return ids, [counts[i] * (k1 + 1) / (counts[i] + norm) for i in ids], dl
+
+
+def _slices(text: str, size: int) -> list[str]:
+    if len(text) <= size:
+        return [text]
+    out, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        cut = text.rfind("\n", start, end)
+        if cut <= start or end == len(text):
+            cut = end
+        out.append(text[start:cut])
+        start = cut
+    return out
+
+
+@lru_cache(maxsize=1)
+def default_analyzer() -> Analyzer:
+    """A shared analyzer instance."""
+    return Analyzer()

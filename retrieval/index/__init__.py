@@ -1,0 +1,15 @@
+"""The index: one facade (``Index``) over Qdrant Edge and Qdrant server, one data model."""
+
+from retrieval.index.facade import Index, IndexedChunk, point_id
+from retrieval.index.types import BM25_VECTOR, CollectionSpec, HybridQuery, IndexFilter, ScoredPayload
+
+__all__ = [
+    "BM25_VECTOR",
+    "CollectionSpec",
+    "HybridQuery",
+    "Index",
+    "IndexFilter",
+    "IndexedChunk",
+    "ScoredPayload",
+    "point_id",
+]

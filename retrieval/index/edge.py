@@ -1,0 +1,177 @@
+"""Index backend on Qdrant Edge: Qdrant's engine in-process, one shard folder on disk."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as q
+
+from retrieval.index.types import (
+    BM25_VECTOR,
+    FLOAT_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    CollectionSpec,
+    HybridQuery,
+    IndexFilter,
+    IndexPoint,
+    ScoredPayload,
+)
+
+_SPEC_FILE = "askdocs-collection.json"
+
+
+def _filter(flt: IndexFilter) -> q.Filter | None:
+    must: list[Any] = []
+    if flt.kind is not None:
+        must.append(q.FieldCondition(key="kind", match=q.MatchValue(flt.kind)))
+    if flt.acl_any is not None:
+        must.append(q.FieldCondition(key="acl", match=q.MatchAny(any=list(flt.acl_any))))
+    if flt.sources is not None:
+        must.append(q.FieldCondition(key="source", match=q.MatchAny(any=list(flt.sources))))
+    if flt.doc_ids is not None:
+        must.append(q.FieldCondition(key="doc_id", match=q.MatchAny(any=list(flt.doc_ids))))
+    if flt.chunk_nos is not None:
+        must.append(q.FieldCondition(key="chunk_no", match=q.MatchAny(any=list(flt.chunk_nos))))
+    if flt.chunk_no_gte is not None:
+        must.append(q.FieldCondition(key="chunk_no", range=q.RangeFloat(gte=float(flt.chunk_no_gte))))
+    if flt.updated_gte is not None or flt.updated_lte is not None:
+        must.append(q.FieldCondition(key="updated_ts", range=q.RangeFloat(gte=flt.updated_gte, lte=flt.updated_lte)))
+    return q.Filter(must=must) if must else None
+
+
+class EdgeBackend:
+    """Qdrant Edge shard at ``path``; thread-safe for one process (writes are serialised)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._shard: q.EdgeShard | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def _spec_path(self) -> Path:
+        return self.path.parent / f"{self.path.name}.{_SPEC_FILE}"
+
+    def dense_names(self) -> dict[str, int]:
+        if not self._spec_path.exists():
+            return {}
+        return {k: int(v) for k, v in json.loads(self._spec_path.read_text())["dense"].items()}
+
+    def _open(self) -> q.EdgeShard:
+        if self._shard is None:
+            with self._lock:
+                if self._shard is None:
+                    if not self._spec_path.exists():
+                        raise FileNotFoundError(f"no index at {self.path}; run 'askdocs index' first")
+                    self._shard = q.EdgeShard.load(str(self.path))
+        return self._shard
+
+    def ensure(self, spec: CollectionSpec) -> None:
+        with self._lock:
+            existing = self.dense_names()
+            if existing:
+                if existing != spec.dense:
+                    raise ValueError(
+                        f"index at {self.path} holds dense vectors {existing}, but the configured embedders "
+                        f"need {spec.dense}; re-index into a new collection (ASKDOCS_COLLECTION) or delete it"
+                    )
+                self._open()
+                return
+            self.path.mkdir(parents=True, exist_ok=True)
+            config = q.EdgeConfig(
+                vectors={name: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine) for name, dim in spec.dense.items()},
+                sparse_vectors={BM25_VECTOR: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+            )
+            shard = q.EdgeShard.create(str(self.path), config)
+            for name in KEYWORD_FIELDS:
+                shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Keyword))
+            for name in INTEGER_FIELDS:
+                shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Integer))
+            for name in FLOAT_FIELDS:
+                shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Float))
+            shard.flush()
+            tmp = self._spec_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"dense": spec.dense}))
+            tmp.replace(self._spec_path)
+            self._shard = shard
+
+    def upsert(self, points: list[IndexPoint]) -> None:
+        edge_points = []
+        for p in points:
+            vector: dict[str, Any] = dict(p.dense)
+            if p.sparse is not None and p.sparse[0]:
+                vector[BM25_VECTOR] = q.SparseVector(p.sparse[0], p.sparse[1])
+            edge_points.append(q.Point(p.id, vector, p.payload))
+        with self._lock:
+            self._open().update(q.UpdateOperation.upsert_points(edge_points))
+
+    def delete(self, flt: IndexFilter) -> None:
+        qf = _filter(flt)
+        if qf is None:
+            raise ValueError("refusing to delete with an empty filter")
+        with self._lock:
+            self._open().update(q.UpdateOperation.delete_points_by_filter(qf))
+
+    def delete_ids(self, ids: list[str]) -> None:
+        if ids:
+            with self._lock:
+                self._open().update(q.UpdateOperation.delete_points(list(ids)))
+
+    def retrieve(self, ids: list[str]) -> list[ScoredPayload]:
+        records = self._open().retrieve(list(ids), True, False)
+        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+
+    def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
+        shard = self._open()
+        out: list[ScoredPayload] = []
+        offset: Any = None
+        selector: Any = list(fields) if fields is not None else True
+        while True:
+            records, offset = shard.scroll(
+                q.ScrollRequest(offset=offset, limit=batch, filter=_filter(flt), with_payload=selector)
+            )
+            out.extend(ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records)
+            if offset is None or not records:
+                return out
+
+    def count(self, flt: IndexFilter) -> int:
+        return int(self._open().count(q.CountRequest(exact=True, filter=_filter(flt))))
+
+    def query(self, query: HybridQuery) -> list[ScoredPayload]:
+        shard = self._open()
+        flt = _filter(query.filter)
+        legs: list[tuple[Any, float]] = []
+        if query.dense is not None:
+            legs.append((q.Query.Nearest(list(query.dense[1]), using=query.dense[0]), query.dense_weight))
+        if query.sparse is not None and query.sparse[0]:
+            legs.append((q.Query.Nearest(q.SparseVector(*query.sparse), using=BM25_VECTOR), query.sparse_weight))
+        if not legs:
+            return []
+        if len(legs) == 1:
+            request = q.QueryRequest(limit=query.limit, query=legs[0][0], filter=flt, with_payload=True)
+        else:
+            fusion: Any = (
+                q.Fusion.Rrf(k=query.rrf_k, weights=[w for _, w in legs]) if query.fusion == "rrf" else q.Fusion.Dbsf()
+            )
+            request = q.QueryRequest(
+                limit=query.limit,
+                prefetches=[q.Prefetch(limit=query.prefetch_limit, query=leg, filter=flt) for leg, _ in legs],
+                query=fusion,
+                filter=flt,
+                with_payload=True,
+            )
+        return [ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
+
+    def optimize(self) -> None:
+        with self._lock:
+            self._open().optimize()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None

@@ -1,0 +1,141 @@
+"""``Index``: one facade over Qdrant Edge (embedded default) and Qdrant server, chunk-level operations."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from askdocs.settings import Settings
+from retrieval.index.types import (
+    CollectionSpec,
+    HybridQuery,
+    IndexBackend,
+    IndexFilter,
+    IndexPoint,
+    ScoredPayload,
+)
+
+_NAMESPACE = uuid.UUID("6f1d2c52-8a7e-4f1b-9d0e-5b8a3c1e2f40")
+META_ID = str(uuid.uuid5(_NAMESPACE, "askdocs:index-meta"))
+
+
+def point_id(doc_id: str, chunk_no: int) -> str:
+    """Deterministic point id: uuid5 of the document id and chunk number."""
+    return str(uuid.uuid5(_NAMESPACE, f"{doc_id}\x00{chunk_no}"))
+
+
+@dataclass
+class IndexedChunk:
+    """A chunk ready to store: payload fields, its dense vector (by name) and BM25 weights."""
+
+    payload: dict[str, Any]
+    dense_name: str
+    dense: list[float]
+    sparse: tuple[list[int], list[float]]
+    dl: int
+
+
+class Index:
+    """The store of chunks: write whole documents, delete documents, run hybrid queries."""
+
+    def __init__(self, backend: IndexBackend) -> None:
+        self.backend = backend
+
+    @classmethod
+    def open(cls, settings: Settings) -> Index:
+        """Qdrant server when ``qdrant_url`` is set, else the embedded Edge shard under ``data_dir``."""
+        if settings.qdrant_url:
+            from retrieval.index.server import ServerBackend
+
+            key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+            return cls(ServerBackend.connect(settings.qdrant_url, settings.collection, api_key=key))
+        from retrieval.index.edge import EdgeBackend
+
+        return cls(EdgeBackend(settings.edge_path))
+
+    def ensure(self, spec: CollectionSpec) -> None:
+        """Create the collection if missing (no-op when it exists with the same vectors)."""
+        self.backend.ensure(spec)
+
+    def exists(self) -> bool:
+        """Whether a collection has been created."""
+        return bool(self.backend.dense_names())
+
+    # --- BM25 statistics -------------------------------------------------------------
+    def bm25_stats(self) -> tuple[int, int]:
+        """(number of chunks, total analysed length) for BM25's average document length."""
+        found = self.backend.retrieve([META_ID])
+        if not found:
+            return 0, 0
+        return int(found[0].payload.get("n_chunks", 0)), int(found[0].payload.get("total_dl", 0))
+
+    def _add_stats(self, n: int, dl: int) -> None:
+        n0, dl0 = self.bm25_stats()
+        payload = {"kind": "meta", "n_chunks": max(0, n0 + n), "total_dl": max(0, dl0 + dl)}
+        self.backend.upsert([IndexPoint(id=META_ID, payload=payload)])
+
+    # --- writes ----------------------------------------------------------------------
+    def write_document(self, doc_id: str, chunks: list[IndexedChunk]) -> None:
+        """Replace all chunks of ``doc_id`` with ``chunks``: upsert first, then drop the surplus."""
+        old = self.backend.scroll(IndexFilter(doc_ids=(doc_id,)), fields=["dl"])
+        points = [
+            IndexPoint(
+                id=point_id(doc_id, c.payload["chunk_no"]),
+                payload={**c.payload, "kind": "chunk", "dl": c.dl},
+                dense={c.dense_name: c.dense},
+                sparse=c.sparse,
+            )
+            for c in chunks
+        ]
+        self.backend.upsert(points)
+        if len(old) > len(chunks):
+            self.backend.delete(IndexFilter(doc_ids=(doc_id,), chunk_no_gte=len(chunks)))
+        self._add_stats(len(chunks) - len(old), sum(c.dl for c in chunks) - sum(int(o.payload.get("dl", 0)) for o in old))
+
+    def delete_documents(self, doc_ids: list[str]) -> int:
+        """Delete every chunk of the given documents; returns the number of chunks removed."""
+        if not doc_ids:
+            return 0
+        flt = IndexFilter(doc_ids=tuple(doc_ids))
+        old = self.backend.scroll(flt, fields=["dl"])
+        if old:
+            self.backend.delete(flt)
+            self._add_stats(-len(old), -sum(int(o.payload.get("dl", 0)) for o in old))
+        return len(old)
+
+    # --- reads -----------------------------------------------------------------------
+    def document_hashes(self, source: str | None = None) -> dict[str, str]:
+        """doc id -> content hash of every indexed document (of one source when given)."""
+        flt = IndexFilter(sources=(source,) if source else None, chunk_nos=(0,))
+        return {
+            str(p.payload["doc_id"]): str(p.payload.get("content_hash", ""))
+            for p in self.backend.scroll(flt, fields=["doc_id", "content_hash"])
+        }
+
+    def count_chunks(self, flt: IndexFilter | None = None) -> int:
+        """Number of chunks (matching ``flt``)."""
+        if not self.exists():
+            return 0
+        return self.backend.count(flt or IndexFilter())
+
+    def query(self, query: HybridQuery) -> list[ScoredPayload]:
+        """Run a hybrid query; an index that was never written answers no results."""
+        if not self.exists():
+            return []
+        return self.backend.query(query)
+
+    def chunks(self, flt: IndexFilter) -> list[ScoredPayload]:
+        """All chunks matching ``flt`` with their payload."""
+        if not self.exists():
+            return []
+        return self.backend.scroll(flt)
+
+    def optimize(self) -> None:
+        """Build HNSW graphs (Edge); the server does it by itself."""
+        if self.exists():
+            self.backend.optimize()
+
+    def close(self) -> None:
+        """Flush and release the backend."""
+        self.backend.close()

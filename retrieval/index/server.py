@@ -1,0 +1,167 @@
+"""Index backend on a Qdrant server or cluster through ``qdrant-client`` (same data model as Edge).
+
+``QdrantClient(location=":memory:")`` or ``path=`` run qdrant-client's pure-Python local mode; the
+conformance tests use it to exercise this code path where no server runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from retrieval.index.types import (
+    BM25_VECTOR,
+    FLOAT_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    CollectionSpec,
+    HybridQuery,
+    IndexFilter,
+    IndexPoint,
+    ScoredPayload,
+)
+
+
+def _filter(flt: IndexFilter) -> models.Filter | None:
+    must: list[Any] = []
+    if flt.kind is not None:
+        must.append(models.FieldCondition(key="kind", match=models.MatchValue(value=flt.kind)))
+    if flt.acl_any is not None:
+        must.append(models.FieldCondition(key="acl", match=models.MatchAny(any=list(flt.acl_any))))
+    if flt.sources is not None:
+        must.append(models.FieldCondition(key="source", match=models.MatchAny(any=list(flt.sources))))
+    if flt.doc_ids is not None:
+        must.append(models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(flt.doc_ids))))
+    if flt.chunk_nos is not None:
+        must.append(models.FieldCondition(key="chunk_no", match=models.MatchAny(any=list(flt.chunk_nos))))
+    if flt.chunk_no_gte is not None:
+        must.append(models.FieldCondition(key="chunk_no", range=models.Range(gte=flt.chunk_no_gte)))
+    if flt.updated_gte is not None or flt.updated_lte is not None:
+        must.append(
+            models.FieldCondition(key="updated_ts", range=models.Range(gte=flt.updated_gte, lte=flt.updated_lte))
+        )
+    return models.Filter(must=must) if must else None
+
+
+class ServerBackend:
+    """One collection on a Qdrant server (``url``) or in a given ``QdrantClient``."""
+
+    def __init__(self, client: QdrantClient, collection: str) -> None:
+        self.client = client
+        self.collection = collection
+
+    @classmethod
+    def connect(cls, url: str, collection: str, api_key: str | None = None, timeout: int = 30) -> ServerBackend:
+        """Connect to the Qdrant server at ``url``."""
+        return cls(QdrantClient(url=url, api_key=api_key, timeout=timeout), collection)
+
+    def dense_names(self) -> dict[str, int]:
+        if not self.client.collection_exists(self.collection):
+            return {}
+        vectors = self.client.get_collection(self.collection).config.params.vectors
+        if not isinstance(vectors, dict):
+            return {}
+        return {name: params.size for name, params in vectors.items()}
+
+    def ensure(self, spec: CollectionSpec) -> None:
+        existing = self.dense_names()
+        if existing:
+            if existing != spec.dense:
+                raise ValueError(
+                    f"collection {self.collection!r} holds dense vectors {existing}, but the configured embedders "
+                    f"need {spec.dense}; re-index into a new collection (ASKDOCS_COLLECTION) or delete it"
+                )
+            return
+        self.client.create_collection(
+            self.collection,
+            vectors_config={
+                name: models.VectorParams(size=dim, distance=models.Distance.COSINE) for name, dim in spec.dense.items()
+            },
+            sparse_vectors_config={BM25_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        schemas = (
+            [(n, models.PayloadSchemaType.KEYWORD) for n in KEYWORD_FIELDS]
+            + [(n, models.PayloadSchemaType.INTEGER) for n in INTEGER_FIELDS]
+            + [(n, models.PayloadSchemaType.FLOAT) for n in FLOAT_FIELDS]
+        )
+        for name, schema in schemas:
+            self.client.create_payload_index(self.collection, name, field_schema=schema)
+
+    def upsert(self, points: list[IndexPoint]) -> None:
+        structs = []
+        for p in points:
+            vector: dict[str, Any] = dict(p.dense)
+            if p.sparse is not None and p.sparse[0]:
+                vector[BM25_VECTOR] = models.SparseVector(indices=p.sparse[0], values=p.sparse[1])
+            structs.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
+        if structs:
+            self.client.upsert(self.collection, points=structs, wait=True)
+
+    def delete(self, flt: IndexFilter) -> None:
+        qf = _filter(flt)
+        if qf is None:
+            raise ValueError("refusing to delete with an empty filter")
+        self.client.delete(self.collection, points_selector=models.FilterSelector(filter=qf), wait=True)
+
+    def delete_ids(self, ids: list[str]) -> None:
+        if ids:
+            self.client.delete(self.collection, points_selector=models.PointIdsList(points=list(ids)), wait=True)
+
+    def retrieve(self, ids: list[str]) -> list[ScoredPayload]:
+        records = self.client.retrieve(self.collection, ids=list(ids), with_payload=True)
+        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+
+    def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
+        out: list[ScoredPayload] = []
+        offset: Any = None
+        selector: Any = list(fields) if fields is not None else True
+        while True:
+            records, offset = self.client.scroll(
+                self.collection, scroll_filter=_filter(flt), limit=batch, offset=offset, with_payload=selector
+            )
+            out.extend(ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records)
+            if offset is None or not records:
+                return out
+
+    def count(self, flt: IndexFilter) -> int:
+        return int(self.client.count(self.collection, count_filter=_filter(flt), exact=True).count)
+
+    def query(self, query: HybridQuery) -> list[ScoredPayload]:
+        flt = _filter(query.filter)
+        legs: list[tuple[Any, str, float]] = []
+        if query.dense is not None:
+            legs.append((list(query.dense[1]), query.dense[0], query.dense_weight))
+        if query.sparse is not None and query.sparse[0]:
+            sparse = models.SparseVector(indices=query.sparse[0], values=query.sparse[1])
+            legs.append((sparse, BM25_VECTOR, query.sparse_weight))
+        if not legs:
+            return []
+        if len(legs) == 1:
+            response = self.client.query_points(
+                self.collection, query=legs[0][0], using=legs[0][1], query_filter=flt, limit=query.limit,
+                with_payload=True,
+            )
+        else:
+            fusion: Any = (
+                models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[w for _, _, w in legs]))
+                if query.fusion == "rrf"
+                else models.FusionQuery(fusion=models.Fusion.DBSF)
+            )
+            response = self.client.query_points(
+                self.collection,
+                prefetch=[
+                    models.Prefetch(query=vec, using=name, filter=flt, limit=query.prefetch_limit) for vec, name, _ in legs
+                ],
+                query=fusion,
+                query_filter=flt,
+                limit=query.limit,
+                with_payload=True,
+            )
+        return [ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+
+    def optimize(self) -> None:
+        """The server builds HNSW in the background; nothing to do."""
+
+    def close(self) -> None:
+        self.client.close()

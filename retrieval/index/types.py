@@ -1,0 +1,105 @@
+"""The one data model both index backends speak: points, filters, hybrid queries, results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+BM25_VECTOR = "bm25"
+
+# Payload fields with a payload index (keyword/integer/float), shared by both backends.
+KEYWORD_FIELDS = ("doc_id", "source", "acl", "kind")
+INTEGER_FIELDS = ("chunk_no",)
+FLOAT_FIELDS = ("updated_ts",)
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """Named dense vectors (name -> dimension, cosine) plus the BM25 sparse vector with IDF."""
+
+    dense: dict[str, int]
+
+
+@dataclass
+class IndexPoint:
+    """One stored point: id (uuid string), named dense vectors, BM25 sparse vector, payload."""
+
+    id: str
+    payload: dict[str, Any]
+    dense: dict[str, list[float]] = field(default_factory=dict)
+    sparse: tuple[list[int], list[float]] | None = None
+
+
+@dataclass(frozen=True)
+class IndexFilter:
+    """Conditions, all of which must hold. ``acl_any``: the caller holds at least one listed principal."""
+
+    acl_any: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+    doc_ids: tuple[str, ...] | None = None
+    chunk_nos: tuple[int, ...] | None = None
+    chunk_no_gte: int | None = None
+    updated_gte: float | None = None
+    updated_lte: float | None = None
+    kind: str | None = "chunk"
+
+
+@dataclass(frozen=True)
+class HybridQuery:
+    """Dense leg (vector name + vector) and/or BM25 leg, fused in the engine."""
+
+    limit: int
+    dense: tuple[str, list[float]] | None = None
+    sparse: tuple[list[int], list[float]] | None = None
+    filter: IndexFilter = IndexFilter()
+    prefetch_limit: int = 100
+    fusion: Literal["rrf", "dbsf"] = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ScoredPayload:
+    """A query or scroll result: point id, score (0 for scrolls) and payload."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class IndexBackend(Protocol):
+    """Storage operations, implemented once per engine (Qdrant Edge, Qdrant server)."""
+
+    def ensure(self, spec: CollectionSpec) -> None:
+        """Create the collection (and payload indexes) if missing; check vector sizes if present."""
+
+    def dense_names(self) -> dict[str, int]:
+        """Dense vector names and sizes of the existing collection ({} when none exists)."""
+
+    def upsert(self, points: list[IndexPoint]) -> None:
+        """Insert or replace points by id."""
+
+    def delete(self, flt: IndexFilter) -> None:
+        """Delete every point matching ``flt``."""
+
+    def delete_ids(self, ids: list[str]) -> None:
+        """Delete points by id."""
+
+    def retrieve(self, ids: list[str]) -> list[ScoredPayload]:
+        """Points by id, with payload (missing ids are skipped)."""
+
+    def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
+        """Every point matching ``flt``, with the given payload fields (all when None)."""
+
+    def count(self, flt: IndexFilter) -> int:
+        """Exact number of points matching ``flt``."""
+
+    def query(self, query: HybridQuery) -> list[ScoredPayload]:
+        """Run a dense, sparse or fused hybrid query, filters applied inside the engine."""
+
+    def optimize(self) -> None:
+        """Build indexes (HNSW) where the engine supports doing it on demand."""
+
+    def close(self) -> None:
+        """Flush and release resources."""

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PUBLIC = "public"
 _PRINCIPAL = re.compile(r"^(public|(user|group|space):\S+)$")
@@ -96,12 +96,21 @@ class Chunk(BaseModel):
         return f"{head}\n{self.text}"
 
 
+class Passage(BaseModel):
+    """One stored chunk's text inside a hit."""
+
+    chunk_id: str
+    chunk_no: int
+    text: str
+
+
 class Hit(BaseModel):
     """One search result: the best chunk of a document, neighbours merged in."""
 
     doc_id: str
-    chunk_id: str
+    chunk_id: str = Field(description="Id of the best-scoring chunk.")
     chunk_nos: list[int]
+    passages: list[Passage] = Field(default_factory=list, description="The merged chunks, in reading order.")
     score: float
     title: str
     url: str
@@ -136,6 +145,8 @@ class Answer(BaseModel):
 
 class SearchFilters(BaseModel):
     """Restrictions on a search; applied inside the engine query."""
+
+    model_config = ConfigDict(extra="forbid")
 
     sources: list[str] | None = Field(default=None, description="Only these connector sources.")
     updated_after: datetime | None = None

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from askdocs.models import PUBLIC, Document, Section, validate_principal
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
@@ -22,6 +22,8 @@ MAX_BYTES = 10 * 1024 * 1024
 
 class AclRule(BaseModel):
     """Files whose relative path matches ``pattern`` (glob, ``*`` spans folders) get ``principals``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     pattern: str
     principals: list[str]
@@ -37,8 +39,18 @@ class AclRule(BaseModel):
 class AclFile(BaseModel):
     """The sidecar: first matching rule wins, otherwise ``default``."""
 
+    # Unknown keys are errors: a typo such as ``[[rules]]`` must fail closed, not silently make everything public.
+    model_config = ConfigDict(extra="forbid")
+
     default: list[str] = [PUBLIC]
     rule: list[AclRule] = []
+
+    @field_validator("default")
+    @classmethod
+    def _valid_default(cls, principals: list[str]) -> list[str]:
+        if not principals:
+            raise ValueError("default needs at least one principal")
+        return [validate_principal(p) for p in principals]
 
     def principals_for(self, relpath: str) -> list[str]:
         """The principals of the file at ``relpath`` (``/`` separators)."""
@@ -117,7 +129,8 @@ class FilesConnector:
         else:
             title, sections = text_sections(raw)
         if not sections:
-            sections = [Section(path=[], text=title or "")]
+            # An empty file still needs some text, or it yields no chunk and looks new on every sync.
+            sections = [Section(path=[], text=title or path.stem)]
         url = f"{self.base_url.rstrip('/')}/{relpath}" if self.base_url else path.resolve().as_uri()
         return Document(
             id=doc_id,

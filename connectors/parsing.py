@@ -7,7 +7,8 @@ from html.parser import HTMLParser
 
 from askdocs.models import Section
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# An optional closing run of '#' must follow a space (CommonMark), so "## Using C#" keeps its '#'.
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 

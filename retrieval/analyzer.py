@@ -19,6 +19,7 @@ import snowballstemmer
 Language = Literal["en", "ja"]
 
 _JAPANESE_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+_HIRAGANA = re.compile(r"[\u3040-\u309f]")
 _KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
@@ -88,11 +89,15 @@ class Analyzer:
                 pos = m.part_of_speech()
                 if pos[0] in _SKIP_POS or pos[1] == "非自立可能":
                     continue
-                surface = m.normalized_form()
+                # Check the surface, not the normalised form: Sudachi normalises some English words
+                # to katakana ("Gateway" -> "ゲートウェー"), which would hide them from English queries.
+                surface = m.surface()
                 if surface.isascii():
                     terms.extend(self._english(surface))
-                elif surface.strip():
-                    terms.append(surface.lower())
+                    continue
+                normalized = m.normalized_form()
+                if normalized.strip():
+                    terms.append(normalized.lower())
         return terms
 
     def terms(self, text: str, language: Language | None = None) -> list[str]:
@@ -100,6 +105,19 @@ class Analyzer:
         text = unicodedata.normalize("NFKC", text)
         lang = language or detect_language(text)
         return self._japanese(text) if lang == "ja" else self._english(text)
+
+    def match_terms(self, text: str, language: Language | None = None) -> set[str]:
+        """Terms for overlap checks: analysed words, plus character bigrams for Japanese (robust to segmentation)."""
+        text = unicodedata.normalize("NFKC", text)
+        lang = language or detect_language(text)
+        if lang != "ja":
+            return set(self._english(text))
+        grams = {
+            a + b
+            for a, b in zip(text, text[1:])
+            if _JAPANESE_CHARS.match(a) and _JAPANESE_CHARS.match(b) and not (_HIRAGANA.match(a) and _HIRAGANA.match(b))
+        }
+        return grams | set(self._english(text))
 
     def document_vector(
         self, text: str, avgdl: float, k1: float = 1.2, b: float = 0.75, language: Language | None = None

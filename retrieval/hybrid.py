@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from askdocs.models import PUBLIC, Hit, SearchFilters
+from askdocs.models import PUBLIC, Hit, Passage, SearchFilters
 from retrieval.analyzer import Analyzer, detect_language
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
@@ -104,6 +104,7 @@ def _merge_adjacent(chunks: list[ScoredPayload]) -> Hit:
         doc_id=payload["doc_id"],
         chunk_id=best.id,
         chunk_nos=list(range(start, end + 1)),
+        passages=[Passage(chunk_id=c.id, chunk_no=int(c.payload["chunk_no"]), text=c.payload.get("text", "")) for c in run],
         score=best.score,
         title=payload.get("title", ""),
         url=payload.get("url", ""),

@@ -1,0 +1,62 @@
+"""The FastAPI application: routes, start-up warm-up, readable errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.routes import health, search, ui
+from api.services import Services
+from askdocs import __version__
+from askdocs.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _readable(exc: RequestValidationError) -> str:
+    messages = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        messages.append(f"{where}: {error.get('msg', 'invalid value')}")
+    return "; ".join(messages)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app; ``services`` may be given (tests), else built from ``settings`` at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or Services.build(settings or get_settings())
+        app.state.services.warm_up()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="askdocs",
+        version=__version__,
+        description="Hybrid search and cited answers over your company's documents, filtered by access rights.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(search.router)
+    app.include_router(ui.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": _readable(exc)})
+
+    @app.exception_handler(ValueError)
+    async def _config_error(request: Request, exc: ValueError) -> JSONResponse:
+        log.error("request failed: %s", exc)
+        return JSONResponse(status_code=503, content={"detail": f"service not ready: {exc}"})
+
+    return app

@@ -1,0 +1,57 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from askdocs.models import Answer, Hit, SearchFilters
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchRequest(_Strict):
+    """POST /v1/search body."""
+
+    query: str = Field(min_length=1, max_length=2000, examples=["How do I connect to the VPN?"])
+    top_k: int = Field(10, ge=1, le=50)
+    filters: SearchFilters | None = None
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must not be blank")
+        return value.strip()
+
+
+class SearchResponse(BaseModel):
+    """Ranked documents, each with its best passage."""
+
+    query: str
+    hits: list[Hit]
+    took_ms: float
+
+
+class AskRequest(_Strict):
+    """POST /v1/ask body."""
+
+    question: str = Field(min_length=1, max_length=2000, examples=["東京オフィスの入館カードの再発行手数料は？"])
+    filters: SearchFilters | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question must not be blank")
+        return value.strip()
+
+
+class AskResponse(Answer):
+    """The answer with its citations and the hits it was drawn from."""
+
+    took_ms: float

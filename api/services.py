@@ -1,0 +1,64 @@
+"""Wiring: build the stages once from ``Settings`` (cheap), load models in ``warm_up``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from askdocs.models import Answer, SearchFilters
+from askdocs.settings import Settings
+from ingest.chunker import Chunker
+from ingest.sync import Indexer
+from retrieval.analyzer import Analyzer
+from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
+from retrieval.embedders import LanguageEmbedders
+from retrieval.hybrid import FusionConfig, HybridRetriever
+from retrieval.index import Index
+
+
+@dataclass
+class Services:
+    """Everything the API and CLI use, sharing one index handle and one set of models."""
+
+    settings: Settings
+    index: Index
+    embedders: LanguageEmbedders
+    analyzer: Analyzer
+    retriever: HybridRetriever
+    answerer: AnswerGenerator
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        """Construct every stage; nothing heavy happens here."""
+        index = Index.open(settings)
+        embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
+        analyzer = Analyzer()
+        fusion = FusionConfig(
+            method=settings.fusion,
+            rrf_k=settings.rrf_k,
+            dense_weight=settings.dense_weight,
+            sparse_weight=settings.sparse_weight,
+            prefetch_limit=settings.prefetch_limit,
+        )
+        retriever = HybridRetriever(index, embedders, analyzer, fusion)
+        answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
+        return cls(settings, index, embedders, analyzer, retriever, answerer)
+
+    def indexer(self) -> Indexer:
+        """A sync runner writing into this index with these models."""
+        chunker = Chunker(self.embedders.for_language, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
+        return Indexer(self.index, self.embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b)
+
+    def warm_up(self) -> None:
+        """Load the models so the first request is not slow."""
+        self.embedders.warm_up()
+        self.analyzer.terms("warm up", "en")
+        self.analyzer.terms("ウォームアップ", "ja")
+
+    def ask(self, question: str, principals: list[str], filters: SearchFilters | None = None) -> Answer:
+        """Retrieve for ``principals`` and answer from those hits only."""
+        hits = self.retriever.search(question, principals, filters, top_k=self.settings.answer_top_k)
+        return self.answerer.answer(question, hits)
+
+    def close(self) -> None:
+        """Release the index."""
+        self.index.close()

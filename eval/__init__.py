@@ -1,0 +1,1 @@
+"""Retrieval evaluation: BEIR-format datasets, metrics and the embedder-choice benchmark."""

@@ -1,0 +1,28 @@
+"""The seam every answer generator plugs into (extractive now, LLM generators later)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from askdocs.models import Answer, Hit
+from retrieval.analyzer import detect_language
+
+NOT_FOUND = {
+    "en": "I could not find this in the indexed documents.",
+    "ja": "インデックスされた文書の中に、この質問への答えは見つかりませんでした。",
+}
+
+
+def not_found_text(question: str) -> str:
+    """The refusal, in the question's language."""
+    return NOT_FOUND.get(detect_language(question), NOT_FOUND["en"])
+
+
+@runtime_checkable
+class AnswerGenerator(Protocol):
+    """Writes an answer to ``question`` from ``hits`` only, citing them as [n]."""
+
+    name: str
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        """A grounded answer, or ``found=False`` with a refusal when the hits do not support one."""

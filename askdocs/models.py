@@ -129,7 +129,7 @@ class Citation(BaseModel):
     chunk_id: str
     title: str
     url: str
-    snippet: str = Field(description="The cited sentence(s), verbatim from the chunk.")
+    snippet: str = Field(description="The cited passage, verbatim from the chunk (the answer quotes it without markup).")
 
 
 class Answer(BaseModel):

@@ -65,7 +65,7 @@ class Analyzer:
         if tokenizer is None:
             from sudachipy import Dictionary, SplitMode
 
-            tokenizer = Dictionary(dict="core").create(SplitMode.C)
+            tokenizer = Dictionary(dict="core").tokenizer(SplitMode.C)
             self._local.tokenizer = tokenizer
         return tokenizer
 

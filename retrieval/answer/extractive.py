@@ -20,20 +20,33 @@ class _Candidate:
     hit_rank: int
     position: int
     sentence: str
+    span: str
     chunk_id: str
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of ``text``, trimmed, in order; a sentence ending in ':' keeps the next one."""
-    out: list[str] = []
-    for part in (_MARKUP.sub("", p).strip() for p in _SENTENCE_END.split(text)):
-        if not part or part.startswith(("```", "~~~")):
-            continue
-        if out and out[-1].endswith((":", "：")):
-            out[-1] = f"{out[-1]} {part}"
+def split_sentences(text: str) -> list[tuple[str, str]]:
+    """(clean sentence, verbatim source span) pairs in order; a sentence ending in ':' takes the next one.
+
+    The clean form drops list bullets, heading marks and code fences; the span is an exact substring of
+    ``text``, so a citation can quote its source verbatim.
+    """
+    pieces: list[tuple[int, int, str]] = []
+    cursor = 0
+    for boundary in [*_SENTENCE_END.finditer(text), None]:
+        stop = boundary.start() if boundary else len(text)
+        raw = text[cursor:stop]
+        clean = _MARKUP.sub("", raw).strip()
+        if clean and not clean.startswith(("```", "~~~")):
+            lead = len(raw) - len(raw.lstrip())
+            pieces.append((cursor + lead, cursor + len(raw.rstrip()), clean))
+        cursor = boundary.end() if boundary else len(text)
+    merged: list[tuple[int, int, str]] = []
+    for begin, finish, clean in pieces:
+        if merged and merged[-1][2].endswith((":", "：")):
+            merged[-1] = (merged[-1][0], finish, f"{merged[-1][2]} {clean}")
         else:
-            out.append(part)
-    return [p for p in out if len(p) >= 6]
+            merged.append((begin, finish, clean))
+    return [(" ".join(clean.split()), text[a:b]) for a, b, clean in merged if len(clean) >= 6]
 
 
 class ExtractiveAnswerer:
@@ -65,7 +78,7 @@ class ExtractiveAnswerer:
             n = numbers[cand.hit_rank]
             hit = hits[cand.hit_rank]
             citations.append(Citation(n=n, doc_id=hit.doc_id, chunk_id=cand.chunk_id, title=hit.title, url=hit.url,
-                                      snippet=cand.sentence))
+                                      snippet=cand.span))
             parts.append(f"{cand.sentence} [{n}]")
         joiner = "" if language == "ja" else " "
         return Answer(question=question, text=joiner.join(parts), citations=citations, found=True,
@@ -73,27 +86,27 @@ class ExtractiveAnswerer:
 
     def _candidates(self, wanted: set[str], hits: list[Hit]) -> list[_Candidate]:
         """Score each sentence by the IDF-weighted share of question terms it holds (title/heading: half)."""
-        rows: list[tuple[int, int, str, str, set[str], set[str]]] = []
+        rows: list[tuple[int, int, str, str, str, set[str], set[str]]] = []
         seen: set[str] = set()
         for rank, hit in enumerate(hits):
             context = self.analyzer.match_terms(f"{hit.title} {hit.heading}", hit.language)  # type: ignore[arg-type]
             passages = hit.passages or [Passage(chunk_id=hit.chunk_id, chunk_no=hit.chunk_nos[0], text=hit.text)]
-            sentences = [(p.chunk_id, s) for p in passages for s in split_sentences(p.text)]
-            for position, (chunk_id, sentence) in enumerate(sentences):
+            sentences = [(p.chunk_id, pair) for p in passages for pair in split_sentences(p.text)]
+            for position, (chunk_id, (sentence, span)) in enumerate(sentences):
                 if sentence not in seen:
                     seen.add(sentence)
                     terms = self.analyzer.match_terms(sentence, hit.language)  # type: ignore[arg-type]
-                    rows.append((rank, position, chunk_id, sentence, terms, context))
+                    rows.append((rank, position, chunk_id, sentence, span, terms, context))
         if not rows:
             return []
-        weight = {t: 1.0 + math.log(1 + len(rows) / (1 + sum(t in r[4] for r in rows))) for t in wanted}
+        weight = {t: 1.0 + math.log(1 + len(rows) / (1 + sum(t in r[5] for r in rows))) for t in wanted}
         total = sum(weight.values())
         found: list[_Candidate] = []
-        for rank, position, chunk_id, sentence, terms, context in rows:
+        for rank, position, chunk_id, sentence, span, terms, context in rows:
             direct = wanted & terms
             if not direct:
                 continue
             covered = sum(weight[t] for t in direct) + 0.5 * sum(weight[t] for t in (wanted & context) - direct)
-            found.append(_Candidate(covered / total * (1 - 0.04 * rank), rank, position, sentence, chunk_id))
+            found.append(_Candidate(covered / total * (1 - 0.04 * rank), rank, position, sentence, span, chunk_id))
         found.sort(key=lambda c: (-c.score, c.hit_rank, c.position))
         return found

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from askdocs.models import PUBLIC
 from api.services import Services
+from askdocs.models import PUBLIC
 
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 _GROUP = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -22,7 +22,9 @@ def get_services(request: Request) -> Services:
 def get_principals(
     request: Request,
     x_askdocs_user: Annotated[str | None, Header(description="Caller's email, set by the auth proxy.")] = None,
-    x_askdocs_groups: Annotated[str | None, Header(description="Comma-separated groups, set by the auth proxy.")] = None,
+    x_askdocs_groups: Annotated[
+        str | None, Header(description="Comma-separated groups, set by the auth proxy.")
+    ] = None,
 ) -> list[str]:
     """``public`` plus ``user:<email>`` and ``group:<name>`` from the identity headers (when trusted)."""
     principals = [PUBLIC]

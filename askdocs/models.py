@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -129,7 +129,9 @@ class Citation(BaseModel):
     chunk_id: str
     title: str
     url: str
-    snippet: str = Field(description="The cited passage, verbatim from the chunk (the answer quotes it without markup).")
+    snippet: str = Field(
+        description="The cited passage, verbatim from the chunk (the answer quotes it without markup)."
+    )
 
 
 class Answer(BaseModel):
@@ -157,7 +159,7 @@ class SearchFilters(BaseModel):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 

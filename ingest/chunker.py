@@ -17,7 +17,9 @@ from askdocs.models import Chunk, Document
 from retrieval.analyzer import Language, detect_language
 from retrieval.embedders import Embedder
 
-SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "; ", "、", ", ", " ", ""]
+# No "" (per-character) separator: LangChain would measure every character with the embedder's special
+# tokens and emit ~20-character fragments; a run without separators is cut by ``_hard_split`` instead.
+SEPARATORS = ["\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "; ", "、", ", ", " "]
 
 
 @dataclass
@@ -25,6 +27,7 @@ class _Piece:
     heading: str
     text: str
     tokens: int
+    section: int = 0
 
 
 class Chunker:
@@ -47,11 +50,11 @@ class Chunker:
         count = embedder.count_tokens
         limit = min(self.chunk_tokens, embedder.max_tokens)
         pieces: list[_Piece] = []
-        for section in doc.sections:
+        for number, section in enumerate(doc.sections):
             heading = " > ".join(section.path)
             budget = max(16, limit - count(f"{doc.title} > {heading}\n"))
             for text in self._split(section.text, budget, count):
-                pieces.append(_Piece(heading, text, count(text)))
+                pieces.append(_Piece(heading, text, count(text), number))
         merged = self._merge(pieces, max(16, limit - count(f"{doc.title}\n")), count)
         return [
             Chunk(
@@ -93,16 +96,20 @@ class Chunker:
 
     @staticmethod
     def _merge(pieces: list[_Piece], budget: int, count: Callable[[str], int]) -> list[_Piece]:
-        """Join neighbours while the result stays within 3/4 of the budget (headings kept as lines)."""
+        """Join neighbours while the result stays within 3/4 of the budget (headings kept as lines).
+
+        Only pieces of different sections are joined: parts of one split section overlap, so joining
+        them would repeat text.
+        """
         merged: list[_Piece] = []
         for piece in pieces:
-            if merged and merged[-1].tokens + piece.tokens <= budget * 3 // 4:
+            if merged and piece.section != merged[-1].section and merged[-1].tokens + piece.tokens <= budget * 3 // 4:
                 last = merged[-1]
                 joiner = "\n\n" if piece.heading == last.heading else f"\n\n{piece.heading.split(' > ')[-1]}\n"
                 text = last.text + joiner + piece.text
                 tokens = count(f"{last.heading}\n{text}")
                 if tokens <= budget:
-                    merged[-1] = _Piece(last.heading, text, tokens)
+                    merged[-1] = _Piece(last.heading, text, tokens, piece.section)
                     continue
             merged.append(piece)
         return merged

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -94,28 +94,18 @@ class Indexer:
         self.ensure_index()
         report = SyncReport(source=connector.source)
         indexed = self.index.document_hashes(connector.source)
-        changes = connector.poll(checkpoint)
         deleted: list[str] = []
+        returned: list[Checkpoint] = []
 
-        def documents() -> Iterable[Document | ConnectorFailure]:
-            while True:
-                try:
-                    item = next(changes)
-                except StopIteration as stop:
-                    self._new_checkpoint = stop.value
-                    return
-                if isinstance(item, DocumentDeleted):
-                    deleted.append(item.document_id)
-                else:
-                    yield item
+        def documents() -> Iterator[Document | ConnectorFailure]:
+            returned.append((yield from _set_aside_deletions(connector.poll(checkpoint), deleted)))
 
-        self._new_checkpoint: Checkpoint | None = checkpoint
         self._consume(documents(), indexed, set(), report, progress)
-        if report.status == "failed":
+        if report.status == "failed" or not returned:
             return report, checkpoint
         self.index.delete_documents(deleted)
         report.deleted = len(deleted)
-        return report, self._new_checkpoint
+        return report, returned[0]
 
     def _consume(
         self,
@@ -170,7 +160,9 @@ class Indexer:
                 ids, values, dl = bm25_weights(terms[position], avgdl, self.k1, self.b)
                 name, vector = vectors[position]
                 position += 1
-                indexed.append(IndexedChunk(payload=_payload(chunk), dense_name=name, dense=vector, sparse=(ids, values), dl=dl))
+                indexed.append(
+                    IndexedChunk(payload=_payload(chunk), dense_name=name, dense=vector, sparse=(ids, values), dl=dl)
+                )
             self.index.write_document(doc.id, indexed)
             if report is not None:
                 report.chunks_written += len(indexed)
@@ -187,6 +179,21 @@ class Indexer:
             for i, row in zip(positions, rows):
                 out[i] = (embedder.name, row.tolist())
         return out
+
+
+def _set_aside_deletions(
+    changes: Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint], deleted: list[str]
+) -> Generator[Document | ConnectorFailure, None, Checkpoint]:
+    """Pass documents and failures on, collect deletions in ``deleted``, return the poll's checkpoint."""
+    while True:
+        try:
+            item = next(changes)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if isinstance(item, DocumentDeleted):
+            deleted.append(item.document_id)
+        else:
+            yield item
 
 
 def _payload(chunk: Chunk) -> dict[str, object]:

@@ -104,7 +104,9 @@ def _merge_adjacent(chunks: list[ScoredPayload]) -> Hit:
         doc_id=payload["doc_id"],
         chunk_id=best.id,
         chunk_nos=list(range(start, end + 1)),
-        passages=[Passage(chunk_id=c.id, chunk_no=int(c.payload["chunk_no"]), text=c.payload.get("text", "")) for c in run],
+        passages=[
+            Passage(chunk_id=c.id, chunk_no=int(c.payload["chunk_no"]), text=c.payload.get("text", "")) for c in run
+        ],
         score=best.score,
         title=payload.get("title", ""),
         url=payload.get("url", ""),

@@ -65,8 +65,14 @@ class ExtractiveAnswerer:
         wanted = self.analyzer.match_terms(question, language)
         candidates = self._candidates(wanted, hits) if wanted else []
         if not candidates or candidates[0].score < self.min_support:
-            return Answer(question=question, text=not_found_text(question), citations=[], found=False,
-                          generator=self.name, hits=hits)
+            return Answer(
+                question=question,
+                text=not_found_text(question),
+                citations=[],
+                found=False,
+                generator=self.name,
+                hits=hits,
+            )
         floor = max(self.min_support, 0.6 * candidates[0].score)
         chosen = [c for c in candidates if c.score >= floor][: self.max_sentences]
         numbers: dict[int, int] = {}
@@ -77,12 +83,16 @@ class ExtractiveAnswerer:
                 numbers[cand.hit_rank] = len(numbers) + 1
             n = numbers[cand.hit_rank]
             hit = hits[cand.hit_rank]
-            citations.append(Citation(n=n, doc_id=hit.doc_id, chunk_id=cand.chunk_id, title=hit.title, url=hit.url,
-                                      snippet=cand.span))
+            citations.append(
+                Citation(
+                    n=n, doc_id=hit.doc_id, chunk_id=cand.chunk_id, title=hit.title, url=hit.url, snippet=cand.span
+                )
+            )
             parts.append(f"{cand.sentence} [{n}]")
         joiner = "" if language == "ja" else " "
-        return Answer(question=question, text=joiner.join(parts), citations=citations, found=True,
-                      generator=self.name, hits=hits)
+        return Answer(
+            question=question, text=joiner.join(parts), citations=citations, found=True, generator=self.name, hits=hits
+        )
 
     def _candidates(self, wanted: set[str], hits: list[Hit]) -> list[_Candidate]:
         """Score each sentence by the IDF-weighted share of question terms it holds (title/heading: half)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Generator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -67,7 +67,7 @@ def _parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class FilesConnector:
@@ -140,7 +140,7 @@ class FilesConnector:
             sections=sections,
             author=meta.get("author") or None,
             created_at=_parse_time(meta.get("created")),
-            updated_at=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
+            updated_at=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
             acl=acl.principals_for(relpath),
             metadata={"path": relpath, "format": kind},
         )

@@ -131,7 +131,9 @@ class Analyzer:
         return ids, [1.0] * len(ids)
 
 
-def bm25_weights(terms: list[str], avgdl: float, k1: float = 1.2, b: float = 0.75) -> tuple[list[int], list[float], int]:
+def bm25_weights(
+    terms: list[str], avgdl: float, k1: float = 1.2, b: float = 0.75
+) -> tuple[list[int], list[float], int]:
     """BM25 document-side weights of already analysed ``terms``; returns (ids, values, dl)."""
     counts = Counter(term_id(t) for t in terms)
     dl = sum(counts.values())

@@ -11,7 +11,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,8 +29,8 @@ SAMPLE_WORKSPACE = REPO_ROOT / "examples" / "workspace"
 
 # Fixed modification times given to the indexed sample workspace, so date filters are predictable:
 # files under tokyo/ were "updated" in July 2026, every other file in January 2026.
-TOKYO_MTIME = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
-OTHER_MTIME = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+TOKYO_MTIME = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+OTHER_MTIME = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +88,7 @@ def edge_index(tmp_path: Path) -> Iterator[Index]:
     index.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_indexer(embedders: LanguageEmbedders, analyzer: Analyzer) -> Callable[..., Indexer]:
     """Build an ``Indexer`` over an index, with the shared models unless others are given."""
 

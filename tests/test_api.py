@@ -8,8 +8,8 @@ from api_fixtures import LiveServer, live_server  # noqa: F401
 
 from api.app import create_app
 from api.services import Services
-from retrieval.answer.extractive import split_sentences
 from askdocs.settings import Settings
+from retrieval.answer.extractive import split_sentences
 
 FINANCE = {"X-Askdocs-User": "ana@kumo.example", "X-Askdocs-Groups": "finance"}
 LEADERSHIP = {"X-Askdocs-User": "laura@kumo.example", "X-Askdocs-Groups": "leadership"}
@@ -58,7 +58,11 @@ def test_english_query_finds_its_document(live_server: LiveServer) -> None:  # n
     [
         ("What command do I run to connect to the VPN?", "files:it/vpn-setup.md", "kumolink connect"),
         ("東京オフィスの入館カードの再発行手数料はいくらですか？", "files:tokyo/office-guide.md", "2,000円"),
-        ("What is the daily meal limit when traveling in the United States?", "files:hr/travel-expense-policy.md", "75 USD"),
+        (
+            "What is the daily meal limit when traveling in the United States?",
+            "files:hr/travel-expense-policy.md",
+            "75 USD",
+        ),
     ],
 )
 def test_ask_returns_cited_answer(live_server: LiveServer, question: str, doc_id: str, fact: str) -> None:  # noqa: F811
@@ -141,7 +145,9 @@ def test_malformed_json_and_bad_identity_are_client_errors(live_server: LiveServ
     )
     assert response.status_code == 422
     assert "JSON" in response.json()["detail"]
-    bad_user = httpx.post(f"{live_server.url}/v1/search", json={"query": "x"}, headers={"X-Askdocs-User": "not an email"})
+    bad_user = httpx.post(
+        f"{live_server.url}/v1/search", json={"query": "x"}, headers={"X-Askdocs-User": "not an email"}
+    )
     assert bad_user.status_code == 400
     assert "email" in bad_user.json()["detail"]
     bad_group = httpx.post(f"{live_server.url}/v1/search", json={"query": "x"}, headers={"X-Askdocs-Groups": "a b"})

@@ -11,6 +11,7 @@ from retrieval.analyzer import Analyzer, detect_language
 from retrieval.answer.base import not_found_text
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[*`-])|(?<=[。！？])|\n+")
+_EMPHASIS = re.compile(r"\*\*|__|`")
 _MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#+\s+|\|)\s*")
 
 
@@ -46,7 +47,7 @@ def split_sentences(text: str) -> list[tuple[str, str]]:
             merged[-1] = (merged[-1][0], finish, f"{merged[-1][2]} {clean}")
         else:
             merged.append((begin, finish, clean))
-    return [(" ".join(clean.split()), text[a:b]) for a, b, clean in merged if len(clean) >= 6]
+    return [(" ".join(_EMPHASIS.sub("", clean).split()), text[a:b]) for a, b, clean in merged if len(clean) >= 6]
 
 
 class ExtractiveAnswerer:

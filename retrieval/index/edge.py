@@ -82,7 +82,9 @@ class EdgeBackend:
                 return
             self.path.mkdir(parents=True, exist_ok=True)
             config = q.EdgeConfig(
-                vectors={name: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine) for name, dim in spec.dense.items()},
+                vectors={
+                    name: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine) for name, dim in spec.dense.items()
+                },
                 sparse_vectors={BM25_VECTOR: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
             )
             shard = q.EdgeShard.create(str(self.path), config)

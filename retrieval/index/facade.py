@@ -91,7 +91,9 @@ class Index:
         self.backend.upsert(points)
         if len(old) > len(chunks):
             self.backend.delete(IndexFilter(doc_ids=(doc_id,), chunk_no_gte=len(chunks)))
-        self._add_stats(len(chunks) - len(old), sum(c.dl for c in chunks) - sum(int(o.payload.get("dl", 0)) for o in old))
+        self._add_stats(
+            len(chunks) - len(old), sum(c.dl for c in chunks) - sum(int(o.payload.get("dl", 0)) for o in old)
+        )
 
     def delete_documents(self, doc_ids: list[str]) -> int:
         """Delete every chunk of the given documents; returns the number of chunks removed."""

@@ -139,7 +139,11 @@ class ServerBackend:
             return []
         if len(legs) == 1:
             response = self.client.query_points(
-                self.collection, query=legs[0][0], using=legs[0][1], query_filter=flt, limit=query.limit,
+                self.collection,
+                query=legs[0][0],
+                using=legs[0][1],
+                query_filter=flt,
+                limit=query.limit,
                 with_payload=True,
             )
         else:
@@ -151,7 +155,8 @@ class ServerBackend:
             response = self.client.query_points(
                 self.collection,
                 prefetch=[
-                    models.Prefetch(query=vec, using=name, filter=flt, limit=query.prefetch_limit) for vec, name, _ in legs
+                    models.Prefetch(query=vec, using=name, filter=flt, limit=query.prefetch_limit)
+                    for vec, name, _ in legs
                 ],
                 query=fusion,
                 query_filter=flt,

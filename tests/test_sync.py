@@ -1,0 +1,367 @@
+"""The sync run (ingest.sync.Indexer) over the files connector on a copy of the sample workspace.
+
+The sample workspace is indexed once per module into a snapshot (workspace + closed Edge shard);
+each test works on its own copy of that snapshot, so every test starts from a fully synced index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from connectors.files import FilesConnector
+from ingest.sync import Indexer, SyncReport
+from retrieval.embedders import Embedder, LanguageEmbedders
+from retrieval.index import Index, IndexFilter, point_id
+from retrieval.index.edge import EdgeBackend
+
+N_DOCS = 33
+# A fixed base URL: file:// URLs would change with the folder, and with them every content hash.
+BASE_URL = "https://kb.example/workspace/"
+
+
+class CountingEmbedder:
+    """A real embedder that records every batch it embeds (a spy, not a mock: it delegates)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dim, self.max_tokens = inner.name, inner.dim, inner.max_tokens
+        self.batches: list[list[str]] = []
+
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+
+@dataclass
+class Spy:
+    embedders: LanguageEmbedders
+    spies: list[CountingEmbedder] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return sum(len(s.batches) for s in self.spies)
+
+    @property
+    def texts(self) -> list[str]:
+        return [t for s in self.spies for batch in s.batches for t in batch]
+
+
+def spy_on(embedders: LanguageEmbedders) -> Spy:
+    spies = {name: CountingEmbedder(e) for name, e in ((e.name, e) for e in embedders.by_language.values())}
+    wrapped = LanguageEmbedders({lang: spies[e.name] for lang, e in embedders.by_language.items()})
+    return Spy(wrapped, list(spies.values()))
+
+
+@dataclass
+class Snapshot:
+    base: Path
+    report: SyncReport
+    embedded_texts: int
+    chunks_per_doc: dict[str, int]
+
+
+@dataclass
+class Synced:
+    """A private copy of the synced snapshot."""
+
+    root: Path
+    index: Index
+    spy: Spy
+    indexer: Indexer
+    connector: FilesConnector
+    snapshot: Snapshot
+
+    def chunks_of(self, doc_id: str) -> list[dict]:
+        found = self.index.chunks(IndexFilter(doc_ids=(doc_id,)))
+        return sorted((p.payload for p in found), key=lambda p: p["chunk_no"])
+
+
+def _open(base: Path) -> Index:
+    return Index(EdgeBackend(base / "data" / "edge" / "askdocs"))
+
+
+@pytest.fixture(scope="module")
+def snapshot(
+    tmp_path_factory: pytest.TempPathFactory,
+    sample_workspace: Path,
+    embedders: LanguageEmbedders,
+    make_indexer: Callable[..., Indexer],
+) -> Snapshot:
+    base = tmp_path_factory.mktemp("sync-snapshot")
+    shutil.copytree(sample_workspace, base / "workspace")
+    spy = spy_on(embedders)
+    index = _open(base)
+    report = make_indexer(index, spy.embedders).full_sync(FilesConnector(base / "workspace", BASE_URL))
+    per_doc: dict[str, int] = {}
+    for point in index.chunks(IndexFilter()):
+        per_doc[point.payload["doc_id"]] = per_doc.get(point.payload["doc_id"], 0) + 1
+    index.close()
+    return Snapshot(base, report, len(spy.texts), per_doc)
+
+
+@pytest.fixture
+def synced(
+    tmp_path: Path, snapshot: Snapshot, embedders: LanguageEmbedders, make_indexer: Callable[..., Indexer]
+) -> Iterator[Synced]:
+    base = tmp_path / "copy"
+    shutil.copytree(snapshot.base, base)
+    index = _open(base)
+    spy = spy_on(embedders)
+    yield Synced(
+        root=base / "workspace",
+        index=index,
+        spy=spy,
+        indexer=make_indexer(index, spy.embedders),
+        connector=FilesConnector(base / "workspace", BASE_URL),
+        snapshot=snapshot,
+    )
+    index.close()
+
+
+def edit(path: Path, text: str) -> None:
+    """Rewrite a file and move its modification time forward (so a change is always visible)."""
+    stat = path.stat()
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+
+
+def embed_text(payload: dict) -> str:
+    """``Chunk.embed_text`` rebuilt from a stored payload."""
+    head = payload["title"] if not payload["heading"] else f"{payload['title']} > {payload['heading']}"
+    return f"{head}\n{payload['text']}"
+
+
+def roundtrip(checkpoint: object) -> object:
+    return json.loads(json.dumps(checkpoint))
+
+
+# --- full sync ---------------------------------------------------------------------------
+def test_first_full_sync_indexes_everything(snapshot: Snapshot, synced: Synced) -> None:
+    report = snapshot.report
+    assert report.status == "succeeded" and report.failures == []
+    assert (report.seen, report.added, report.updated, report.unchanged, report.deleted) == (N_DOCS, N_DOCS, 0, 0, 0)
+    assert report.chunks_written > N_DOCS
+    assert report.embedded_chunks == report.chunks_written == snapshot.embedded_texts
+    index = synced.index
+    assert index.count_chunks() == report.chunks_written
+    n, total = index.bm25_stats()
+    assert n == report.chunks_written
+    assert total == sum(int(p.payload["dl"]) for p in index.chunks(IndexFilter()))
+    assert sorted(index.document_hashes("files")) == sorted(synced.connector.list_ids())
+    assert sum(snapshot.chunks_per_doc.values()) == report.chunks_written
+    assert report.summary().startswith("files: succeeded; 33 documents seen, 33 added")
+
+
+def test_payloads_and_point_ids_are_deterministic(synced: Synced) -> None:
+    docs = {d.id: d for d in synced.connector.load_all()}
+    by_doc: dict[str, list[int]] = {}
+    for point in synced.index.chunks(IndexFilter()):
+        payload = point.payload
+        assert point.id == point_id(payload["doc_id"], payload["chunk_no"])
+        doc = docs[payload["doc_id"]]
+        assert payload["content_hash"] == doc.content_hash
+        assert payload["acl"] == doc.acl and payload["source"] == "files" and payload["title"] == doc.title
+        assert payload["updated_ts"] == pytest.approx(doc.updated_at.timestamp())
+        by_doc.setdefault(payload["doc_id"], []).append(payload["chunk_no"])
+    assert sorted(by_doc) == sorted(docs)
+    assert all(sorted(nos) == list(range(len(nos))) for nos in by_doc.values())
+    langs = {p.payload["doc_id"]: p.payload["language"] for p in synced.index.chunks(IndexFilter(chunk_nos=(0,)))}
+    assert langs["files:tokyo/office-guide.md"] == "ja" and langs["files:it/vpn-setup.md"] == "en"
+
+
+def test_second_full_sync_changes_nothing(synced: Synced) -> None:
+    before = (synced.index.count_chunks(), synced.index.bm25_stats(), synced.index.document_hashes())
+    report = synced.indexer.full_sync(synced.connector)
+    assert report.status == "succeeded"
+    assert (report.seen, report.unchanged, report.added, report.updated, report.deleted) == (N_DOCS, N_DOCS, 0, 0, 0)
+    assert report.chunks_written == report.embedded_chunks == 0
+    assert synced.spy.calls == 0  # no embedder was called at all
+    assert (synced.index.count_chunks(), synced.index.bm25_stats(), synced.index.document_hashes()) == before
+
+
+def test_editing_one_file_reembeds_only_that_document(synced: Synced) -> None:
+    doc_id = "files:it/vpn-setup.md"
+    before = synced.chunks_of(doc_id)
+    total_before = synced.index.count_chunks()
+    path = synced.root / "it" / "vpn-setup.md"
+    edit(
+        path,
+        path.read_text(encoding="utf-8") + "\n\n## Troubleshooting\n\nIf KumoLink hangs, restart the zorbix daemon.\n",
+    )
+    report = synced.indexer.full_sync(synced.connector)
+    assert (report.seen, report.updated, report.unchanged, report.added, report.deleted) == (
+        N_DOCS,
+        1,
+        N_DOCS - 1,
+        0,
+        0,
+    )
+    after = synced.chunks_of(doc_id)
+    assert report.chunks_written == report.embedded_chunks == len(after) == len(synced.spy.texts)
+    # Exactly the new chunks of that one document went to the embedder.
+    assert sorted(synced.spy.texts) == sorted(embed_text(p) for p in after)
+    assert any("zorbix" in p["text"] for p in after)
+    assert after[0]["content_hash"] != before[0]["content_hash"]
+    assert synced.index.count_chunks() == total_before - len(before) + len(after)
+    n, total = synced.index.bm25_stats()
+    assert n == synced.index.count_chunks()
+    assert total == sum(int(p.payload["dl"]) for p in synced.index.chunks(IndexFilter()))
+
+
+def test_shrinking_a_document_drops_its_surplus_chunks(synced: Synced) -> None:
+    doc_id = "files:engineering/oncall-handbook.txt"
+    assert len(synced.chunks_of(doc_id)) > 1
+    edit(synced.root / "engineering" / "oncall-handbook.txt", "On-call handbook\n\nNow one short paragraph.\n")
+    report = synced.indexer.full_sync(synced.connector)
+    assert report.updated == 1
+    after = synced.chunks_of(doc_id)
+    assert [p["chunk_no"] for p in after] == [0]
+    assert after[0]["text"] == "Now one short paragraph."
+    assert synced.index.bm25_stats()[0] == synced.index.count_chunks()
+
+
+def test_deleting_a_file_removes_its_chunks(synced: Synced) -> None:
+    doc_id = "files:hr/pto-policy.md"
+    removed = len(synced.chunks_of(doc_id))
+    total = synced.index.count_chunks()
+    (synced.root / "hr" / "pto-policy.md").unlink()
+    report = synced.indexer.full_sync(synced.connector)
+    assert (report.seen, report.deleted, report.unchanged) == (N_DOCS - 1, 1, N_DOCS - 1)
+    assert synced.spy.calls == 0
+    assert synced.chunks_of(doc_id) == []
+    assert doc_id not in synced.index.document_hashes()
+    assert synced.index.count_chunks() == total - removed
+    assert synced.index.bm25_stats()[0] == total - removed
+
+
+def test_adding_a_file_embeds_only_the_new_one(synced: Synced) -> None:
+    path = synced.root / "it" / "printers.md"
+    path.write_text("# Printers\n\nThe office printer is called Quokka and sits near reception.\n", encoding="utf-8")
+    report = synced.indexer.full_sync(synced.connector)
+    assert (report.seen, report.added, report.unchanged) == (N_DOCS + 1, 1, N_DOCS)
+    assert synced.spy.texts == ["Printers\nThe office printer is called Quokka and sits near reception."]
+    assert synced.chunks_of("files:it/printers.md")[0]["acl"] == ["public"]
+
+
+def test_acl_change_rewrites_only_affected_documents(synced: Synced) -> None:
+    acl_path = synced.root / "_acl.toml"
+    acl_path.write_text(
+        acl_path.read_text(encoding="utf-8") + '\n[[rule]]\npattern = "sales/**"\nprincipals = ["group:sales"]\n',
+        encoding="utf-8",
+    )
+    report = synced.indexer.full_sync(synced.connector)
+    sales = [d for d in synced.connector.list_ids() if d.startswith("files:sales/")]
+    assert len(sales) == 2
+    assert report.updated == len(sales) and report.unchanged == N_DOCS - len(sales)
+    for doc_id in sales:
+        assert {tuple(p["acl"]) for p in synced.chunks_of(doc_id)} == {("group:sales",)}
+
+
+def test_fatal_failure_prunes_nothing(synced: Synced) -> None:
+    before = (synced.index.count_chunks(), synced.index.document_hashes())
+    (synced.root / "_acl.toml").write_text("default = [oops", encoding="utf-8")
+    (synced.root / "hr" / "pto-policy.md").unlink()
+    edit(synced.root / "it" / "guest-wifi.txt", "Guest Wi-Fi\n\nchanged\n")
+    report = synced.indexer.full_sync(synced.connector)
+    assert report.status == "failed"
+    assert len(report.failures) == 1 and report.failures[0].fatal
+    assert (report.seen, report.deleted, report.chunks_written) == (0, 0, 0)
+    assert synced.spy.calls == 0
+    assert (synced.index.count_chunks(), synced.index.document_hashes()) == before
+    assert "failed" in report.summary()
+
+
+def test_missing_folder_prunes_nothing(synced: Synced) -> None:
+    before = synced.index.count_chunks()
+    shutil.rmtree(synced.root)
+    report = synced.indexer.full_sync(synced.connector)
+    assert report.status == "failed"
+    assert synced.index.count_chunks() == before
+
+
+def test_unreadable_file_keeps_its_indexed_chunks(synced: Synced) -> None:
+    doc_id = "files:it/laptop-policy.md"
+    before = synced.chunks_of(doc_id)
+    path = synced.root / "it" / "laptop-policy.md"
+    path.write_bytes(b"\xff\xfe not utf-8 \xfa")
+    report = synced.indexer.full_sync(synced.connector)
+    assert report.status == "partial"
+    assert [f.document_id for f in report.failures] == [doc_id]
+    assert report.deleted == 0 and report.seen == N_DOCS - 1
+    assert synced.chunks_of(doc_id) == before  # not pruned: a read error is not a deletion
+
+
+# --- poll sync ---------------------------------------------------------------------------
+def test_poll_sync_with_checkpoints(synced: Synced) -> None:
+    indexer, connector = synced.indexer, synced.connector
+    total = synced.index.count_chunks()
+
+    # First poll over an already indexed folder: every document seen, nothing re-embedded.
+    report, checkpoint = indexer.poll_sync(connector, None)
+    assert report.status == "succeeded"
+    assert (report.seen, report.unchanged, report.chunks_written) == (N_DOCS, N_DOCS, 0)
+    assert synced.spy.calls == 0
+    assert checkpoint is not None and roundtrip(checkpoint) == checkpoint
+
+    # Second poll: nothing changed, nothing seen.
+    report, checkpoint = indexer.poll_sync(connector, roundtrip(checkpoint))
+    assert (report.seen, report.deleted, report.chunks_written) == (0, 0, 0)
+
+    # An edit: only that document is read and re-embedded.
+    path = synced.root / "hr" / "parental-leave.md"
+    edit(path, path.read_text(encoding="utf-8") + "\n\nAdoption is covered too (code word: wombat).\n")
+    report, checkpoint = indexer.poll_sync(connector, roundtrip(checkpoint))
+    assert (report.seen, report.updated, report.deleted) == (1, 1, 0)
+    assert report.embedded_chunks == len(synced.spy.texts) == len(synced.chunks_of("files:hr/parental-leave.md"))
+    assert any("wombat" in p["text"] for p in synced.chunks_of("files:hr/parental-leave.md"))
+
+    # A deletion: the document's chunks go.
+    removed = len(synced.chunks_of("files:it/guest-wifi.txt"))
+    calls = synced.spy.calls
+    (synced.root / "it" / "guest-wifi.txt").unlink()
+    report, checkpoint = indexer.poll_sync(connector, roundtrip(checkpoint))
+    assert (report.seen, report.deleted) == (0, 1)
+    assert synced.chunks_of("files:it/guest-wifi.txt") == []
+    assert synced.spy.calls == calls
+
+    # A fatal failure: nothing pruned and the old checkpoint is handed back.
+    (synced.root / "_acl.toml").write_text("[[rule]\n", encoding="utf-8")
+    (synced.root / "it" / "vpn-setup.md").unlink()
+    count = synced.index.count_chunks()
+    failed, same = indexer.poll_sync(connector, roundtrip(checkpoint))
+    assert failed.status == "failed"
+    assert same == roundtrip(checkpoint)
+    assert synced.index.count_chunks() == count
+    assert synced.chunks_of("files:it/vpn-setup.md") != []
+
+    assert synced.index.bm25_stats()[0] == count
+    leave = "files:hr/parental-leave.md"
+    assert count == total - removed + len(synced.chunks_of(leave)) - synced.snapshot.chunks_per_doc[leave]
+
+
+def test_poll_sync_after_acl_change_updates_acls(synced: Synced) -> None:
+    _, checkpoint = synced.indexer.poll_sync(synced.connector, None)
+    acl_path = synced.root / "_acl.toml"
+    acl_path.write_text(acl_path.read_text(encoding="utf-8").replace('"group:tokyo-managers"', '"group:jp-mgmt"'))
+    report, checkpoint2 = synced.indexer.poll_sync(synced.connector, roundtrip(checkpoint))
+    assert report.seen == N_DOCS and report.updated == 1 and report.unchanged == N_DOCS - 1
+    assert checkpoint2 != checkpoint
+    acls = {tuple(p["acl"]) for p in synced.chunks_of("files:tokyo/managers/kyuyo-kaitei-2027.md")}
+    assert acls == {("group:jp-mgmt",)}

@@ -61,6 +61,15 @@ class Document(BaseModel):
         return "\n\n".join(p for p in parts if p.strip())
 
     @property
+    def embedding_hash(self) -> str:
+        """Hash of what is chunked and embedded (title and text); unchanged means no re-embedding."""
+        h = hashlib.sha256()
+        for part in (self.title, self.text):
+            h.update(part.encode("utf-8"))
+            h.update(b"\x00")
+        return h.hexdigest()
+
+    @property
     def content_hash(self) -> str:
         """Hash of everything that ends up in the index; unchanged hash means nothing to re-embed."""
         h = hashlib.sha256()
@@ -87,6 +96,7 @@ class Chunk(BaseModel):
     updated_at: datetime | None = None
     acl: list[str]
     content_hash: str
+    embedding_hash: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -70,6 +70,7 @@ class Chunker:
                 updated_at=doc.updated_at,
                 acl=doc.acl,
                 content_hash=doc.content_hash,
+                embedding_hash=doc.embedding_hash,
                 metadata=doc.metadata,
             )
             for i, p in enumerate(merged)

@@ -6,7 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from askdocs.models import Chunk, Document
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, LoadConnector, PollConnector
@@ -29,6 +29,7 @@ class SyncReport:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    metadata_only: int = 0
     chunks_written: int = 0
     embedded_chunks: int = 0
     failures: list[ConnectorFailure] = field(default_factory=list)
@@ -42,9 +43,9 @@ class SyncReport:
     def summary(self) -> str:
         """One line for logs and the CLI."""
         return (
-            f"{self.source}: {self.status}; {self.seen} documents seen, {self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.deleted} deleted; {self.chunks_written} chunks written; "
-            f"{len(self.failures)} failures"
+            f"{self.source}: {self.status}; {self.seen} documents seen, {self.added} added, "
+            f"{self.updated} updated ({self.metadata_only} without re-embedding), {self.unchanged} unchanged, "
+            f"{self.deleted} deleted; {self.chunks_written} chunks written; {len(self.failures)} failures"
         )
 
 
@@ -76,7 +77,7 @@ class Indexer:
         """Load everything; write changed documents; delete indexed documents the source no longer has."""
         self.ensure_index()
         report = SyncReport(source=connector.source)
-        indexed = self.index.document_hashes(connector.source)
+        indexed = self.index.document_states(connector.source)
         keep: set[str] = set()
         self._consume(connector.load_all(), indexed, keep, report, progress)
         if report.status == "failed":
@@ -93,7 +94,7 @@ class Indexer:
         """Apply what changed since ``checkpoint``; returns the report and the checkpoint to store next."""
         self.ensure_index()
         report = SyncReport(source=connector.source)
-        indexed = self.index.document_hashes(connector.source)
+        indexed = self.index.document_states(connector.source)
         deleted: list[str] = []
         returned: list[Checkpoint] = []
 
@@ -110,7 +111,7 @@ class Indexer:
     def _consume(
         self,
         items: Iterable[Document | ConnectorFailure],
-        indexed: dict[str, str],
+        indexed: dict[str, tuple[str, str]],
         keep: set[str],
         report: SyncReport,
         progress: ProgressFn | None,
@@ -127,8 +128,13 @@ class Indexer:
                 continue
             report.seen += 1
             keep.add(item.id)
-            if indexed.get(item.id) == item.content_hash:
+            content_hash, embedding_hash = indexed.get(item.id, ("", ""))
+            if content_hash == item.content_hash:
                 report.unchanged += 1
+            elif embedding_hash == item.embedding_hash:
+                self.index.update_document_fields(item.id, _document_fields(item))
+                report.updated += 1
+                report.metadata_only += 1
             else:
                 batch.append(item)
                 if item.id in indexed:
@@ -196,20 +202,28 @@ def _set_aside_deletions(
             yield item
 
 
-def _payload(chunk: Chunk) -> dict[str, object]:
+def _document_fields(item: Document | Chunk) -> dict[str, Any]:
+    """Payload fields that describe the document rather than the chunk (updatable without re-embedding)."""
     return {
+        "source": item.source,
+        "url": item.url,
+        "author": item.author,
+        "updated_at": item.updated_at.isoformat() if item.updated_at else None,
+        "updated_ts": item.updated_at.timestamp() if item.updated_at else None,
+        "acl": list(item.acl),
+        "content_hash": item.content_hash,
+        "metadata": item.metadata,
+    }
+
+
+def _payload(chunk: Chunk) -> dict[str, Any]:
+    return {
+        **_document_fields(chunk),
         "doc_id": chunk.doc_id,
         "chunk_no": chunk.chunk_no,
-        "source": chunk.source,
         "title": chunk.title,
-        "url": chunk.url,
         "heading": chunk.heading,
         "text": chunk.text,
         "language": chunk.language,
-        "author": chunk.author,
-        "updated_at": chunk.updated_at.isoformat() if chunk.updated_at else None,
-        "updated_ts": chunk.updated_at.timestamp() if chunk.updated_at else None,
-        "acl": list(chunk.acl),
-        "content_hash": chunk.content_hash,
-        "metadata": chunk.metadata,
+        "embedding_hash": chunk.embedding_hash,
     }

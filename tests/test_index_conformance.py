@@ -521,3 +521,22 @@ def test_backends_find_the_expected_document(
     ):
         edge, server = both(query)
         assert doc_ids(edge)[0] == doc_ids(server)[0] == "oncall"
+
+
+def test_update_document_fields_changes_payload_not_vectors(ready: Index) -> None:
+    ready.write_document("files:a", [chunk("files:a", i, acl=("group:x",), embedding_hash="e") for i in range(2)])
+    ready.write_document("files:b", [chunk("files:b", 0)])
+    hidden = ready.query(HybridQuery(limit=10, sparse=([1], [1.0]), filter=IndexFilter(acl_any=("public",))))
+    assert doc_ids(hidden) == ["files:b"]
+    ready.update_document_fields("files:a", {"acl": ["public"], "content_hash": "new", "url": "https://x/a"})
+    visible = ready.query(HybridQuery(limit=10, sparse=([1], [1.0]), filter=IndexFilter(acl_any=("public",))))
+    assert sorted(doc_ids(visible)) == ["files:a", "files:a", "files:b"]
+    assert ready.document_states() == {"files:a": ("new", "e"), "files:b": ("hash-of-files:b", "")}
+    points = ready.chunks(IndexFilter(doc_ids=("files:a",)))
+    assert {p.payload["url"] for p in points} == {"https://x/a"}
+    assert {p.payload["text"] for p in points} == {"files:a #0", "files:a #1"}, "chunk fields stay"
+    dense = ready.query(
+        HybridQuery(limit=10, dense=("vec", [1.0, 0.0, 0.0, 0.0]), filter=IndexFilter(doc_ids=("files:a",)))
+    )
+    assert len(dense) == 2, "vectors stay"
+    assert ready.bm25_stats() == stats_from_points(ready)

@@ -19,7 +19,7 @@ import pytest
 from connectors.files import FilesConnector
 from ingest.sync import Indexer, SyncReport
 from retrieval.embedders import Embedder, LanguageEmbedders
-from retrieval.index import Index, IndexFilter, point_id
+from retrieval.index import HybridQuery, Index, IndexFilter, point_id
 from retrieval.index.edge import EdgeBackend
 
 N_DOCS = 33
@@ -270,8 +270,29 @@ def test_acl_change_rewrites_only_affected_documents(synced: Synced) -> None:
     sales = [d for d in synced.connector.list_ids() if d.startswith("files:sales/")]
     assert len(sales) == 2
     assert report.updated == len(sales) and report.unchanged == N_DOCS - len(sales)
+    assert report.metadata_only == len(sales), "an ACL change must not re-embed"
+    assert synced.spy.calls == 0 and report.embedded_chunks == 0
     for doc_id in sales:
         assert {tuple(p["acl"]) for p in synced.chunks_of(doc_id)} == {("group:sales",)}
+    hidden = synced.index.query(
+        HybridQuery(
+            limit=50, sparse=synced.indexer.analyzer.query_vector("pricing"), filter=IndexFilter(acl_any=("public",))
+        )
+    )
+    assert not [h for h in hidden if h.payload["doc_id"] in sales], "the new ACL applies inside the engine at once"
+
+
+def test_touching_a_file_updates_its_time_without_reembedding(synced: Synced) -> None:
+    doc_id = "files:hr/pto-policy.md"
+    path = synced.root / "hr" / "pto-policy.md"
+    before = synced.chunks_of(doc_id)
+    os.utime(path, (2_000_000_000, 2_000_000_000))
+    report = synced.indexer.full_sync(synced.connector)
+    assert (report.updated, report.metadata_only, report.embedded_chunks, synced.spy.calls) == (1, 1, 0, 0)
+    after = synced.chunks_of(doc_id)
+    assert [p["text"] for p in after] == [p["text"] for p in before]
+    assert {p["updated_ts"] for p in after} == {2_000_000_000.0}
+    assert synced.indexer.full_sync(synced.connector).unchanged == N_DOCS
 
 
 def test_fatal_failure_prunes_nothing(synced: Synced) -> None:

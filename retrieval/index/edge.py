@@ -122,6 +122,13 @@ class EdgeBackend:
             with self._lock:
                 self._open().update(q.UpdateOperation.delete_points(list(ids)))
 
+    def set_payload(self, flt: IndexFilter, payload: dict[str, Any]) -> None:
+        qf = _filter(flt)
+        if qf is None:
+            raise ValueError("refusing to update with an empty filter")
+        with self._lock:
+            self._open().update(q.UpdateOperation.set_payload_by_filter(qf, payload))
+
     def retrieve(self, ids: list[str]) -> list[ScoredPayload]:
         records = self._open().retrieve(list(ids), True, False)
         return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]

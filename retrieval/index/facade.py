@@ -95,6 +95,10 @@ class Index:
             len(chunks) - len(old), sum(c.dl for c in chunks) - sum(int(o.payload.get("dl", 0)) for o in old)
         )
 
+    def update_document_fields(self, doc_id: str, fields: dict[str, Any]) -> None:
+        """Overwrite document-level payload fields (ACL, url, times…) on every chunk; no re-embedding."""
+        self.backend.set_payload(IndexFilter(doc_ids=(doc_id,)), fields)
+
     def delete_documents(self, doc_ids: list[str]) -> int:
         """Delete every chunk of the given documents; returns the number of chunks removed."""
         if not doc_ids:
@@ -107,6 +111,14 @@ class Index:
         return len(old)
 
     # --- reads -----------------------------------------------------------------------
+    def document_states(self, source: str | None = None) -> dict[str, tuple[str, str]]:
+        """doc id -> (content hash, embedding hash) of every indexed document (of one source when given)."""
+        flt = IndexFilter(sources=(source,) if source else None, chunk_nos=(0,))
+        return {
+            str(p.payload["doc_id"]): (str(p.payload.get("content_hash", "")), str(p.payload.get("embedding_hash", "")))
+            for p in self.backend.scroll(flt, fields=["doc_id", "content_hash", "embedding_hash"])
+        }
+
     def document_hashes(self, source: str | None = None) -> dict[str, str]:
         """doc id -> content hash of every indexed document (of one source when given)."""
         flt = IndexFilter(sources=(source,) if source else None, chunk_nos=(0,))

@@ -108,6 +108,12 @@ class ServerBackend:
         if ids:
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=list(ids)), wait=True)
 
+    def set_payload(self, flt: IndexFilter, payload: dict[str, Any]) -> None:
+        qf = _filter(flt)
+        if qf is None:
+            raise ValueError("refusing to update with an empty filter")
+        self.client.set_payload(self.collection, payload=payload, points=models.FilterSelector(filter=qf), wait=True)
+
     def retrieve(self, ids: list[str]) -> list[ScoredPayload]:
         records = self.client.retrieve(self.collection, ids=list(ids), with_payload=True)
         return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]

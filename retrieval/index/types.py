@@ -86,6 +86,9 @@ class IndexBackend(Protocol):
     def delete_ids(self, ids: list[str]) -> None:
         """Delete points by id."""
 
+    def set_payload(self, flt: IndexFilter, payload: dict[str, Any]) -> None:
+        """Overwrite the given payload fields of every point matching ``flt`` (vectors untouched)."""
+
     def retrieve(self, ids: list[str]) -> list[ScoredPayload]:
         """Points by id, with payload (missing ids are skipped)."""
 

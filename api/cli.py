@@ -43,27 +43,43 @@ def _principals(user: str | None, groups: list[str] | None) -> list[str]:
 
 @app.command()
 def index(
-    path: Annotated[Path | None, typer.Option(help="Folder to index (default: ASKDOCS_WORKSPACE_DIR).")] = None,
+    source: Annotated[str, typer.Option(help="Source to sync: files, slack, confluence, google-docs.")] = "files",
+    path: Annotated[
+        Path | None, typer.Option(help="Folder for the files source (default ASKDOCS_WORKSPACE_DIR).")
+    ] = None,
+    full: Annotated[bool, typer.Option(help="Re-read everything and prune what the source no longer has.")] = False,
     optimize: Annotated[bool, typer.Option(help="Build HNSW graphs after writing (large indexes).")] = False,
 ) -> None:
-    """Sync the files connector's folder into the index: only changed documents are re-embedded."""
+    """Sync one source into the index: only changed documents are re-embedded."""
     from connectors.files import FilesConnector
+    from connectors.registry import build_connector
+    from ingest.runner import run_source
+    from ingest.state import CheckpointStore
 
     settings = _settings()
+    if path is not None and source != "files":
+        err.print("[red]error:[/red] --path applies to the files source only")
+        raise typer.Exit(2)
     folder = path or settings.workspace_dir
-    if not folder.is_dir():
+    if source == "files" and not folder.is_dir():
         err.print(f"[red]error:[/red] folder not found: {folder}")
         raise typer.Exit(2)
+    try:
+        connector = FilesConnector(folder) if source == "files" else build_connector(source, settings)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     services = _services(settings)
     try:
         indexer = services.indexer()
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
-            task = bar.add_task(f"indexing {folder}", total=None)
+            task = bar.add_task(f"syncing {source}", total=None)
 
             def progress(docs: int, chunks: int) -> None:
-                bar.update(task, description=f"indexing {folder}: {docs} documents, {chunks} chunks written")
+                bar.update(task, description=f"syncing {source}: {docs} documents, {chunks} chunks written")
 
-            report = indexer.full_sync(FilesConnector(folder), progress=progress)
+            store = CheckpointStore(settings.data_dir / "state")
+            report = run_source(indexer, connector, store, full=full, progress=progress)
         if optimize:
             services.index.optimize()
     except ValueError as exc:

@@ -41,6 +41,32 @@ class Settings(BaseSettings):
         0.34, ge=0, le=1, description="Share of question terms a sentence must contain to count as evidence."
     )
 
+    # --- Slack connector ---
+    slack_bot_token: SecretStr | None = Field(None, description="Bot token (xoxb-…); never logged.")
+    slack_base_url: str = Field("https://slack.com/api/", description="Web API base URL (tests point it locally).")
+    slack_channels_include: list[str] = Field(default_factory=list, description="Only these channel names/ids.")
+    slack_channels_exclude: list[str] = Field(default_factory=list, description="Never these channel names/ids.")
+
+    # --- Confluence connector ---
+    confluence_base_url: str | None = Field(None, description="e.g. https://your-site.atlassian.net")
+    confluence_email: str | None = None
+    confluence_api_token: SecretStr | None = Field(None, description="With confluence_email: basic auth; never logged.")
+    confluence_bearer_token: SecretStr | None = Field(None, description="Alternative to email + API token.")
+    confluence_spaces: list[str] = Field(default_factory=list, description="Space keys to index.")
+    confluence_cql: str | None = Field(None, description="Alternative scope: a CQL expression.")
+    space_access: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="space:<KEY> principal -> principals allowed to see it, e.g. {\"ENG\": [\"group:eng\"]}.",
+    )
+
+    # --- Google Docs connector ---
+    google_credentials_file: Path | None = Field(None, description="Service-account or OAuth user JSON file.")
+    google_subject: str | None = Field(None, description="User to impersonate (domain-wide delegation).")
+    google_folder_ids: list[str] = Field(default_factory=list, description="Only documents under these folders.")
+    google_include_shared_drives: bool = True
+    google_include_sheets_slides: bool = False
+    google_api_endpoint: str | None = Field(None, description="Drive API endpoint override (tests).")
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     trust_identity_headers: bool = Field(

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from askdocs.models import PUBLIC, Document, Section, validate_principal
+from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
 from connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
 
@@ -189,3 +190,8 @@ class FilesConnector:
         for relpath in sorted(set(seen_before) - set(now)):
             yield DocumentDeleted(document_id=self._doc_id(relpath))
         return {"files": now, "acl": acl_hash}
+
+
+def from_settings(settings: Settings) -> FilesConnector:
+    """The files connector over ``ASKDOCS_WORKSPACE_DIR``."""
+    return FilesConnector(settings.workspace_dir)

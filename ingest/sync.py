@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from askdocs.models import Chunk, Document
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, LoadConnector, PollConnector
+from connectors.base import (
+    Checkpoint,
+    ConnectorFailure,
+    DocumentDeleted,
+    LoadConnector,
+    PollConnector,
+    SlimConnector,
+)
 from ingest.chunker import Chunker
 from retrieval.analyzer import Analyzer, bm25_weights
 from retrieval.embedders import LanguageEmbedders
@@ -84,6 +91,26 @@ class Indexer:
             log.error("sync of %s stopped by a fatal failure; nothing pruned", connector.source)
             return report
         gone = sorted(set(indexed) - keep)
+        self.index.delete_documents(gone)
+        report.deleted = len(gone)
+        return report
+
+    def prune(self, connector: SlimConnector) -> SyncReport:
+        """Delete indexed documents whose ids the source no longer lists; nothing when the listing failed."""
+        self.ensure_index()
+        report = SyncReport(source=connector.source)
+        current: set[str] = set()
+        for item in connector.list_ids():
+            if isinstance(item, ConnectorFailure):
+                report.failures.append(item)
+                if item.document_id:
+                    current.add(item.document_id)
+            else:
+                current.add(item)
+        if report.failures:
+            log.error("listing %s had failures; nothing pruned", connector.source)
+            return report
+        gone = sorted(set(self.index.document_hashes(connector.source)) - current)
         self.index.delete_documents(gone)
         report.deleted = len(gone)
         return report

@@ -174,6 +174,11 @@ class EdgeBackend:
             )
         return [ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
 
+    def flush(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+
     def optimize(self) -> None:
         with self._lock:
             self._open().optimize()

@@ -145,6 +145,11 @@ class Index:
             return []
         return self.backend.scroll(flt)
 
+    def flush(self) -> None:
+        """Make every write so far durable (call before committing a checkpoint)."""
+        if self.exists():
+            self.backend.flush()
+
     def optimize(self) -> None:
         """Build HNSW graphs (Edge); the server does it by itself."""
         if self.exists():

@@ -171,6 +171,9 @@ class ServerBackend:
             )
         return [ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
 
+    def flush(self) -> None:
+        """Writes use ``wait=True``: the server has applied them when the call returns."""
+
     def optimize(self) -> None:
         """The server builds HNSW in the background; nothing to do."""
 

@@ -104,5 +104,8 @@ class IndexBackend(Protocol):
     def optimize(self) -> None:
         """Build indexes (HNSW) where the engine supports doing it on demand."""
 
+    def flush(self) -> None:
+        """Make every write so far durable on disk."""
+
     def close(self) -> None:
         """Flush and release resources."""

@@ -33,12 +33,14 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
     return Services.build(settings)
 
 
-def _principals(user: str | None, groups: list[str] | None) -> list[str]:
+def _principals(settings: Settings, user: str | None, groups: list[str] | None) -> list[str]:
+    from api.deps import spaces_for
+
     principals = [PUBLIC]
     if user:
         principals.append(f"user:{user.lower()}")
     principals.extend(f"group:{g}" for g in groups or [])
-    return principals
+    return principals + spaces_for(principals, settings.space_access)
 
 
 @app.command()
@@ -117,9 +119,10 @@ def search(
     group: Annotated[list[str] | None, typer.Option(help="Search with this group (repeatable).")] = None,
 ) -> None:
     """Print the best documents for QUERY."""
-    services = _services(_settings())
+    settings = _settings()
+    services = _services(settings)
     try:
-        hits = services.retriever.search(query, _principals(user, group), top_k=top_k)
+        hits = services.retriever.search(query, _principals(settings, user, group), top_k=top_k)
     finally:
         services.close()
     if not hits:
@@ -136,9 +139,10 @@ def ask(
     group: Annotated[list[str] | None, typer.Option(help="Ask with this group (repeatable).")] = None,
 ) -> None:
     """Answer QUESTION from the indexed documents, with numbered citations."""
-    services = _services(_settings())
+    settings = _settings()
+    services = _services(settings)
     try:
-        answer = services.ask(question, _principals(user, group))
+        answer = services.ask(question, _principals(settings, user, group))
     finally:
         services.close()
     typer.echo(answer.text)

@@ -90,6 +90,9 @@ class Indexer:
         if report.status == "failed":
             log.error("sync of %s stopped by a fatal failure; nothing pruned", connector.source)
             return report
+        if not keep and indexed:
+            report.failures.append(_empty_listing(connector.source, len(indexed)))
+            return report
         gone = sorted(set(indexed) - keep)
         self.index.delete_documents(gone)
         report.deleted = len(gone)
@@ -110,7 +113,11 @@ class Indexer:
         if report.failures:
             log.error("listing %s had failures; nothing pruned", connector.source)
             return report
-        gone = sorted(set(self.index.document_hashes(connector.source)) - current)
+        indexed = self.index.document_hashes(connector.source)
+        if not current and indexed:
+            report.failures.append(_empty_listing(connector.source, len(indexed)))
+            return report
+        gone = sorted(set(indexed) - current)
         self.index.delete_documents(gone)
         report.deleted = len(gone)
         return report
@@ -212,6 +219,14 @@ class Indexer:
             for i, row in zip(positions, rows):
                 out[i] = (embedder.name, row.tolist())
         return out
+
+
+def _empty_listing(source: str, indexed: int) -> ConnectorFailure:
+    return ConnectorFailure(
+        source=source,
+        message=f"the source listed no documents while {indexed} are indexed; nothing pruned "
+        "(an empty folder or a lost permission looks the same: delete the collection to start over)",
+    )
 
 
 def _set_aside_deletions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ class Index:
 
     def __init__(self, backend: IndexBackend) -> None:
         self.backend = backend
+        self._writes = threading.RLock()  # one writer at a time keeps chunk sets and BM25 stats consistent
 
     @classmethod
     def open(cls, settings: Settings) -> Index:
@@ -78,6 +80,10 @@ class Index:
     # --- writes ----------------------------------------------------------------------
     def write_document(self, doc_id: str, chunks: list[IndexedChunk]) -> None:
         """Replace all chunks of ``doc_id`` with ``chunks``: upsert first, then drop the surplus."""
+        with self._writes:
+            self._write_document(doc_id, chunks)
+
+    def _write_document(self, doc_id: str, chunks: list[IndexedChunk]) -> None:
         old = self.backend.scroll(IndexFilter(doc_ids=(doc_id,)), fields=["dl"])
         points = [
             IndexPoint(
@@ -97,17 +103,19 @@ class Index:
 
     def update_document_fields(self, doc_id: str, fields: dict[str, Any]) -> None:
         """Overwrite document-level payload fields (ACL, url, times…) on every chunk; no re-embedding."""
-        self.backend.set_payload(IndexFilter(doc_ids=(doc_id,)), fields)
+        with self._writes:
+            self.backend.set_payload(IndexFilter(doc_ids=(doc_id,)), fields)
 
     def delete_documents(self, doc_ids: list[str]) -> int:
         """Delete every chunk of the given documents; returns the number of chunks removed."""
         if not doc_ids:
             return 0
         flt = IndexFilter(doc_ids=tuple(doc_ids))
-        old = self.backend.scroll(flt, fields=["dl"])
-        if old:
-            self.backend.delete(flt)
-            self._add_stats(-len(old), -sum(int(o.payload.get("dl", 0)) for o in old))
+        with self._writes:
+            old = self.backend.scroll(flt, fields=["dl"])
+            if old:
+                self.backend.delete(flt)
+                self._add_stats(-len(old), -sum(int(o.payload.get("dl", 0)) for o in old))
         return len(old)
 
     # --- reads -----------------------------------------------------------------------

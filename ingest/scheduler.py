@@ -1,0 +1,203 @@
+"""Keeps every configured source fresh: incremental syncs and full prunes on their schedules.
+
+Scheduling decisions come from APScheduler's triggers (interval and cron); the loop that asks them is
+``tick(now)``, so tests drive it with their own clock. One run per source at a time: a trigger that
+fires while the source is still running is coalesced into that run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from askdocs.metrics import SYNC_DOCUMENTS, SYNC_DURATION, SYNC_FAILURES, SYNC_RUNS
+from ingest.sources import SourceConfig, SourcesFile
+from ingest.sync import SyncReport
+
+log = logging.getLogger(__name__)
+RunFn = Callable[[SourceConfig, bool], SyncReport]
+Clock = Callable[[], datetime]
+RunStatus = Literal["never", "running", "succeeded", "degraded", "failed"]
+_OUTCOME: dict[str, RunStatus] = {"succeeded": "succeeded", "partial": "degraded", "failed": "failed"}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class SourceStatus:
+    """What ``GET /v1/sources`` and ``askdocs sources`` show for one source."""
+
+    name: str
+    type: str
+    enabled: bool
+    status: RunStatus = "never"
+    running: bool = False
+    last_kind: str | None = None
+    last_started: datetime | None = None
+    last_finished: datetime | None = None
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failures: list[str] = field(default_factory=list)
+    next_run: datetime | None = None
+    next_prune: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, datetime):
+                out[key] = value.isoformat()
+        return out
+
+
+class SyncScheduler:
+    """Runs ``run(source, full)`` for each enabled source when its schedule says so."""
+
+    def __init__(self, sources: SourcesFile, run: RunFn, clock: Clock = utcnow, max_workers: int = 2) -> None:
+        self.sources = sources
+        self._run = run
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._status = {s.name: SourceStatus(s.name, s.type, s.enabled) for s in sources.sources}
+        self._pending: dict[str, bool] = {}
+        self._futures: dict[str, Future[None]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="askdocs-sync")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        now = clock()
+        for source in sources.sources:
+            if source.enabled:
+                status = self._status[source.name]
+                status.next_run = source.schedule.trigger().get_next_fire_time(None, now)
+                if source.prune is not None:
+                    status.next_prune = source.prune.trigger().get_next_fire_time(None, now)
+
+    def statuses(self) -> list[SourceStatus]:
+        """A snapshot of every source's status."""
+        with self._lock:
+            return [SourceStatus(**asdict(s)) for s in self._status.values()]
+
+    def tick(self, now: datetime | None = None) -> list[str]:
+        """Start the runs that are due at ``now``; returns the names started."""
+        now = now or self._clock()
+        started = []
+        for source in self.sources.sources:
+            if not source.enabled:
+                continue
+            status = self._status[source.name]
+            full = status.next_prune is not None and status.next_prune <= now
+            due = full or (status.next_run is not None and status.next_run <= now)
+            if not due:
+                continue
+            with self._lock:
+                status.next_run = source.schedule.trigger().get_next_fire_time(status.next_run, now)
+                if full and source.prune is not None:
+                    status.next_prune = source.prune.trigger().get_next_fire_time(status.next_prune, now)
+            if self._submit(source, full):
+                started.append(source.name)
+        return started
+
+    def trigger(self, name: str, full: bool = False) -> bool:
+        """Run ``name`` now (coalesced with a run in progress); KeyError when there is no such source."""
+        source = self.sources.get(name)
+        return self._submit(source, full)
+
+    def _submit(self, source: SourceConfig, full: bool) -> bool:
+        with self._lock:
+            future = self._futures.get(source.name)
+            if future is not None and not future.done():
+                self._pending[source.name] = self._pending.get(source.name, False) or full
+                log.info("source %s is already running; trigger coalesced", source.name)
+                return False
+            self._status[source.name].running = True
+            self._futures[source.name] = self._pool.submit(self._execute, source, full)
+            return True
+
+    def _execute(self, source: SourceConfig, full: bool) -> None:
+        while True:
+            self._run_once(source, full)
+            with self._lock:
+                if source.name not in self._pending:
+                    self._status[source.name].running = False
+                    return
+                full = self._pending.pop(source.name)
+
+    def _run_once(self, source: SourceConfig, full: bool) -> None:
+        kind = "full" if full else "incremental"
+        status = self._status[source.name]
+        started = self._clock()
+        with self._lock:
+            status.status, status.last_kind, status.last_started = "running", kind, started
+        t0 = time.perf_counter()
+        try:
+            report = self._run(source, full)
+            outcome: RunStatus = _OUTCOME[report.status]
+            failures = [f.message for f in report.failures]
+        except Exception as exc:  # a crashing connector must not stop the scheduler
+            log.exception("sync of %s crashed", source.name)
+            report, outcome, failures = SyncReport(source=source.name), "failed", [f"{type(exc).__name__}: {exc}"]
+        SYNC_DURATION.labels(source.name, kind).observe(time.perf_counter() - t0)
+        SYNC_RUNS.labels(source.name, kind, outcome).inc()
+        SYNC_FAILURES.labels(source.name).inc(len(failures))
+        for action in ("added", "updated", "deleted"):
+            SYNC_DOCUMENTS.labels(source.name, action).inc(getattr(report, action))
+        log.info(
+            "sync finished",
+            extra={
+                "source": source.name,
+                "kind": kind,
+                "status": outcome,
+                "added": report.added,
+                "updated": report.updated,
+                "deleted": report.deleted,
+                "failures": len(failures),
+            },
+        )
+        with self._lock:
+            status.status, status.last_finished = outcome, self._clock()
+            status.added, status.updated = report.added, report.updated
+            status.unchanged, status.deleted, status.failures = report.unchanged, report.deleted, failures[:20]
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Block until no run is in progress (tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                futures = [f for f in self._futures.values() if not f.done()]
+            if not futures:
+                return
+            futures[0].result(timeout=max(0.0, deadline - time.monotonic()))
+        raise TimeoutError("sync runs still in progress")
+
+    def start(self, interval: float = 1.0) -> None:
+        """Tick in a background thread every ``interval`` seconds until ``stop``."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.tick()
+                except Exception:  # keep ticking whatever one tick did
+                    log.exception("scheduler tick failed")
+
+        self._thread = threading.Thread(target=loop, name="askdocs-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop ticking and wait for runs in progress to finish."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,174 @@
+"""Source configuration (``askdocs.yaml``): which connectors to sync, with what scope, on what schedule.
+
+Credentials are referenced by environment variable *name*; values never appear in the file, logs or errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from askdocs.settings import Settings
+
+SourceType = Literal["files", "slack", "confluence", "google-docs"]
+_PREFIX = {
+    "files": ("workspace_",),
+    "slack": ("slack_",),
+    "confluence": ("confluence_", "space_"),
+    "google-docs": ("google_",),
+}
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class SourcesConfigError(ValueError):
+    """The sources file is missing, unreadable or invalid; the message names the bad key."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """'30s', '5m', '2h', '1d' -> timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"expected a duration like '30s', '5m', '2h' or '1d', got {text!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class Schedule(BaseModel):
+    """Exactly one of ``every`` (a duration) or ``cron`` (a five-field crontab line, UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: str | None = None
+    cron: str | None = None
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every' or 'cron'")
+        return self
+
+    def trigger(self) -> BaseTrigger:
+        """The APScheduler trigger for this schedule."""
+        if self.cron is not None:
+            return CronTrigger.from_crontab(self.cron, timezone="UTC")
+        return IntervalTrigger(seconds=int(parse_duration(self.every or "0s").total_seconds()), timezone="UTC")
+
+
+class SourceConfig(BaseModel):
+    """One source: connector type, scope options, credential env var names, schedules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    type: SourceType
+    enabled: bool = True
+    schedule: Schedule = Schedule(every="15m")
+    prune: Schedule | None = Field(Schedule(every="24h"), description="Full re-read + prune; null to disable.")
+    path: Path | None = Field(None, description="Folder, for type 'files'.")
+    credentials: dict[str, str] = Field(default_factory=dict, description="Settings field -> env var NAME.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Connector settings fields for this source.")
+
+    @model_validator(mode="after")
+    def _fields_belong_to_type(self) -> SourceConfig:
+        prefixes = _PREFIX[self.type]
+        for group, keys in (("options", self.options), ("credentials", self.credentials)):
+            for key in keys:
+                if key not in Settings.model_fields or not key.startswith(prefixes):
+                    raise ValueError(f"{group}.{key} is not a setting of a {self.type} source")
+        for key, env in self.credentials.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+                raise ValueError(f"credentials.{key} must name an environment variable, not hold a value")
+        if self.type == "files" and self.path is None:
+            raise ValueError("a files source needs 'path'")
+        return self
+
+    def settings_for(self, base: Settings) -> Settings:
+        """``base`` with this source's options and credentials applied (credentials read from the env now)."""
+        update: dict[str, Any] = dict(self.options)
+        for key, env in self.credentials.items():
+            value = os.environ.get(env)
+            if value is None:
+                raise ValueError(f"source {self.name!r}: environment variable {env} (for {key}) is not set")
+            update[key] = value
+        if self.path is not None:
+            update["workspace_dir"] = self.path
+        try:
+            return Settings.model_validate({**base.model_dump(), **update})
+        except ValidationError as exc:
+            raise ValueError(f"source {self.name!r}: {_describe(exc, '')}") from None
+
+
+class SourcesFile(BaseModel):
+    """The whole ``askdocs.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[SourceConfig]
+
+    @field_validator("sources")
+    @classmethod
+    def _unique(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique: {', '.join(duplicates)}")
+        return sources
+
+    def get(self, name: str) -> SourceConfig:
+        """The source called ``name``."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+def _describe(exc: ValidationError, path: str) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error["loc"]).replace(".[", "[")
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return f"{path}: " * bool(path) + "; ".join(parts)
+
+
+def load_sources(path: Path) -> SourcesFile:
+    """Read and validate the sources file; ``SourcesConfigError`` names the file and the bad key."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourcesConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SourcesConfigError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+    try:
+        return SourcesFile.model_validate(raw or {})
+    except ValidationError as exc:
+        raise SourcesConfigError(_describe(exc, str(path))) from None
+
+
+def default_sources(settings: Settings) -> SourcesFile:
+    """Without a sources file: the files connector over ``workspace_dir``, polled every minute."""
+    return SourcesFile(
+        sources=[SourceConfig(name="files", type="files", path=settings.workspace_dir, schedule=Schedule(every="60s"))]
+    )

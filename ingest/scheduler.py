@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+
+from apscheduler.triggers.base import BaseTrigger
 
 from askdocs.metrics import SYNC_DOCUMENTS, SYNC_DURATION, SYNC_FAILURES, SYNC_RUNS
 from ingest.sources import SourceConfig, SourcesFile
@@ -61,6 +63,11 @@ class SourceStatus:
         return out
 
 
+def _after(trigger: BaseTrigger, now: datetime) -> datetime | None:
+    """The trigger's first fire time strictly after ``now`` (missed fire times are skipped, not replayed)."""
+    return trigger.get_next_fire_time(None, now + timedelta(microseconds=1))
+
+
 class SyncScheduler:
     """Runs ``run(source, full)`` for each enabled source when its schedule says so."""
 
@@ -76,12 +83,16 @@ class SyncScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         now = clock()
+        self._triggers: dict[str, tuple[BaseTrigger, BaseTrigger | None]] = {}
         for source in sources.sources:
             if source.enabled:
+                # The first sync runs at start-up; the first prune one prune interval later.
+                sync = source.schedule.trigger(now)
+                prune = source.prune.trigger(now) if source.prune is not None else None
+                self._triggers[source.name] = (sync, prune)
                 status = self._status[source.name]
-                status.next_run = source.schedule.trigger().get_next_fire_time(None, now)
-                if source.prune is not None:
-                    status.next_prune = source.prune.trigger().get_next_fire_time(None, now)
+                status.next_run = sync.get_next_fire_time(None, now)
+                status.next_prune = _after(prune, now) if prune is not None else None
 
     def statuses(self) -> list[SourceStatus]:
         """A snapshot of every source's status."""
@@ -100,10 +111,11 @@ class SyncScheduler:
             due = full or (status.next_run is not None and status.next_run <= now)
             if not due:
                 continue
+            sync, prune = self._triggers[source.name]
             with self._lock:
-                status.next_run = source.schedule.trigger().get_next_fire_time(status.next_run, now)
-                if full and source.prune is not None:
-                    status.next_prune = source.prune.trigger().get_next_fire_time(status.next_prune, now)
+                status.next_run = _after(sync, now)
+                if full and prune is not None:
+                    status.next_prune = _after(prune, now)
             if self._submit(source, full):
                 started.append(source.name)
         return started

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,11 +70,12 @@ class Schedule(BaseModel):
             raise ValueError("give exactly one of 'every' or 'cron'")
         return self
 
-    def trigger(self) -> BaseTrigger:
-        """The APScheduler trigger for this schedule."""
+    def trigger(self, start: datetime) -> BaseTrigger:
+        """The APScheduler trigger for this schedule; an interval's first fire time is ``start``."""
         if self.cron is not None:
             return CronTrigger.from_crontab(self.cron, timezone="UTC")
-        return IntervalTrigger(seconds=int(parse_duration(self.every or "0s").total_seconds()), timezone="UTC")
+        seconds = int(parse_duration(self.every or "0s").total_seconds())
+        return IntervalTrigger(seconds=seconds, start_date=start, timezone="UTC")
 
 
 class SourceConfig(BaseModel):

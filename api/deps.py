@@ -11,7 +11,7 @@ from api.services import Services
 from askdocs.models import PUBLIC
 
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
-_GROUP = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_GROUP = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 
 
 def get_services(request: Request) -> Services:

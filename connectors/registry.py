@@ -11,6 +11,7 @@ from askdocs.settings import Settings
 CONNECTORS: dict[str, str] = {
     "files": "connectors.files:from_settings",
     "slack": "connectors.slack:from_settings",
+    "slack-export": "connectors.slack_export:from_settings",
     "confluence": "connectors.confluence:from_settings",
     "google-docs": "connectors.google_docs:from_settings",
 }

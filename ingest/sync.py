@@ -139,7 +139,7 @@ class Indexer:
         if report.status == "failed" or not returned:
             return report, checkpoint
         self.index.delete_documents(deleted)
-        report.deleted = len(deleted)
+        report.deleted = len(set(deleted) & set(indexed))
         return report, returned[0]
 
     def _consume(

@@ -1,0 +1,182 @@
+"""Reading Google Drive for the Google Docs connector: listing (recursive under folders), sharing, export."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from askdocs.models import Document
+from connectors.base import ConnectorFailure
+from connectors.google_content import (
+    DOC,
+    FILE_FIELDS,
+    FOLDER,
+    MAX_EXPORT_BYTES,
+    PERMISSION_FIELDS,
+    SHEET,
+    SLIDES,
+    build_document,
+    export_formats,
+    owner_principals,
+    principals_from_permissions,
+    sections_from_export,
+)
+from connectors.google_drive import DriveClient, DriveError
+
+log = logging.getLogger(__name__)
+
+MAX_PAGES = 100_000
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class DriveReader:
+    """Lists the documents in scope and turns one Drive file into a document (or a failure value)."""
+
+    source = "google-docs"
+
+    def __init__(
+        self,
+        client: DriveClient,
+        folder_ids: Iterable[str] = (),
+        include_shared_drives: bool = True,
+        include_sheets_slides: bool = False,
+        link_sharing_public: bool = False,
+        page_size: int = 1000,
+    ) -> None:
+        self.client = client
+        self.folder_ids = sorted(set(folder_ids))
+        self.include_shared_drives = include_shared_drives
+        self.include_sheets_slides = include_sheets_slides
+        self.link_sharing_public = link_sharing_public
+        self.page_size = max(1, min(1000, page_size))
+        self._incomplete = False
+
+    # --- Drive calls ---------------------------------------------------------------------------------
+    def _call(self, resource: str, method: str, **params: Any) -> Any:
+        return self.client.call(lambda service: getattr(getattr(service, resource)(), method)(**params))
+
+    def _mime_types(self) -> tuple[str, ...]:
+        return (DOC, SHEET, SLIDES) if self.include_sheets_slides else (DOC,)
+
+    def _type_clause(self, folders: bool) -> str:
+        types = (*self._mime_types(), FOLDER) if folders else self._mime_types()
+        return "(" + " or ".join(f"mimeType = {_quote(t)}" for t in types) + ")"
+
+    def _list_files(self, query: str) -> Iterator[dict[str, Any]]:
+        """Every file matching ``query``, page by page (explicit ``fields``: Drive's default is id/name only)."""
+        params: dict[str, Any] = {
+            "q": query,
+            "pageSize": self.page_size,
+            "fields": f"nextPageToken,incompleteSearch,files({FILE_FIELDS})",
+            "supportsAllDrives": True,
+            "includeItemsFromAllDrives": self.include_shared_drives,
+            "corpora": "allDrives" if self.include_shared_drives else "user",
+        }
+        for _ in range(MAX_PAGES):
+            page = self._call("files", "list", **params)
+            self._incomplete = self._incomplete or bool(page.get("incompleteSearch"))
+            yield from page.get("files") or []
+            token = page.get("nextPageToken")
+            if not token:
+                return
+            params["pageToken"] = token
+        raise DriveError(0, "tooManyPages", f"files.list returned more than {MAX_PAGES} pages")
+
+    def _crawl(self, queue: deque[str], folders: dict[str, list[str]]) -> Iterator[dict[str, Any]]:
+        """Documents under the folders in ``queue``, recursively; adds every folder found to ``folders``."""
+        seen: set[str] = set()
+        while queue:  # each folder is queued once, so this ends
+            parent = queue.popleft()
+            for file in self._list_files(
+                f"{_quote(parent)} in parents and trashed = false and {self._type_clause(True)}"
+            ):
+                if file.get("mimeType") == FOLDER:
+                    if file["id"] not in folders:
+                        folders[file["id"]] = file.get("parents") or []
+                        queue.append(file["id"])
+                elif file["id"] not in seen:
+                    seen.add(file["id"])
+                    yield file
+
+    def _walk(self, folders: dict[str, list[str]]) -> Iterator[dict[str, Any]]:
+        """Every document in scope; with ``folder_ids``, fills ``folders`` with the in-scope folder tree."""
+        self._incomplete = False
+        if not self.folder_ids:
+            yield from self._list_files(f"trashed = false and {self._type_clause(False)}")
+            return
+        queue: deque[str] = deque()
+        for root in self.folder_ids:
+            meta = self._call("files", "get", fileId=root, fields="id,mimeType,trashed,parents", supportsAllDrives=True)
+            if meta.get("mimeType") != FOLDER:
+                raise DriveError(400, "notAFolder", f"configured folder {root} is not a folder", fatal=True)
+            if not meta.get("trashed"):
+                folders[root] = meta.get("parents") or []
+                queue.append(root)
+        yield from self._crawl(queue, folders)
+
+    def _permissions(self, file_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {
+            "fileId": file_id,
+            "supportsAllDrives": True,
+            "pageSize": 100,
+            "fields": f"nextPageToken,permissions({PERMISSION_FIELDS})",
+        }
+        for _ in range(MAX_PAGES):
+            page = self._call("permissions", "list", **params)
+            found.extend(page.get("permissions") or [])
+            if not page.get("nextPageToken"):
+                return found
+            params["pageToken"] = page["nextPageToken"]
+        raise DriveError(0, "tooManyPages", "permissions.list returned too many pages")
+
+    def _acl(self, file: dict[str, Any]) -> list[str]:
+        """Principals from sharing; owners only when sharing cannot be read (fail closed, never public)."""
+        permissions = file.get("permissions")
+        if permissions is None:  # not in the file resource: shared drives, or the caller cannot share
+            try:
+                permissions = self._permissions(file["id"])
+            except DriveError as exc:
+                if exc.fatal or exc.status not in (403, 404):
+                    raise
+                log.info("sharing of %s is not readable (%s); restricted to its owners", file["id"], exc.reason)
+                return owner_principals(file)
+        return principals_from_permissions(permissions, self.link_sharing_public)
+
+    def _export(self, file: dict[str, Any]) -> tuple[bytes, str]:
+        formats = export_formats(file)
+        for i, mime in enumerate(formats):
+            try:
+                body = self._call("files", "export", fileId=file["id"], mimeType=mime)
+            except DriveError as exc:
+                if exc.status == 400 and i + 1 < len(formats):  # conversion not offered: next format
+                    continue
+                raise
+            return (body.encode("utf-8") if isinstance(body, str) else bytes(body)), mime
+        raise DriveError(400, "notExportable", f"no export format for {file.get('mimeType')}")
+
+    def _fetch(self, file: dict[str, Any]) -> Document | ConnectorFailure | None:
+        """The file as a document, a per-file failure, or None when nobody askdocs knows may see it."""
+        name = f"{file.get('name', '')} ({file['id']})"
+        try:
+            acl = self._acl(file)
+            if not acl:
+                log.info("%s: its sharing grants no principal askdocs can represent; not indexed", file["id"])
+                return None
+            body, mime = self._export(file)
+            if len(body) > MAX_EXPORT_BYTES:
+                raise DriveError(403, "exportSizeLimitExceeded", "export larger than 10 MB")
+        except DriveError as exc:
+            if exc.fatal:
+                raise
+            detail = "too large to export (Drive exports at most 10 MB)" if "SizeLimit" in exc.reason else str(exc)
+            return ConnectorFailure(
+                source=self.source, document_id=f"{self.source}:{file['id']}", message=f"{name}: {detail}"
+            )
+        title = file.get("name") or file["id"]
+        return build_document(self.source, file, sections_from_export(body, mime, title), acl, mime)

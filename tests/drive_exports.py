@@ -1,0 +1,56 @@
+"""Exports of the fake Drive: the Markdown body of a fake Doc as Markdown, HTML or plain text; the 10 MB limit."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from drive_contract import ApiError
+
+DOC = "application/vnd.google-apps.document"
+SHEET = "application/vnd.google-apps.spreadsheet"
+SLIDES = "application/vnd.google-apps.presentation"
+EXPORTS = {DOC: ("text/markdown", "text/html", "text/plain"), SHEET: ("text/csv",), SLIDES: ("text/plain",)}
+EXPORT_LIMIT = 10 * 1024 * 1024
+
+
+def _html(markdown: str) -> str:
+    out, in_list, in_table = ["<html><body>"], False, False
+    for line in markdown.splitlines():
+        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
+        item = re.match(r"^\s*[-*]\s+(.*)$", line)
+        row = line.strip().startswith("|")
+        if in_list and not item:
+            out.append("</ul>")
+            in_list = False
+        if in_table and not row:
+            out.append("</table>")
+            in_table = False
+        if heading:
+            out.append(f"<h{len(heading.group(1))}>{heading.group(2)}</h{len(heading.group(1))}>")
+        elif item:
+            out.append(("" if in_list else "<ul>") + f"<li>{item.group(1)}</li>")
+            in_list = True
+        elif row:
+            if not set(line.replace("|", "").strip()) <= set("-: "):
+                cells = "".join(f"<td>{c.strip()}</td>" for c in line.strip().strip("|").split("|"))
+                out.append(("" if in_table else "<table>") + f"<tr>{cells}</tr>")
+                in_table = True
+        elif line.strip():
+            out.append(f"<p>{line}</p>")
+    return "\n".join(out + ["</ul>" if in_list else "", "</table>" if in_table else "", "</body></html>"])
+
+
+def export_file(f: Any, mime: str) -> bytes:
+    """What files.export answers for a fake file in ``mime`` (Drive's errors for the unsupported)."""
+    if f.mime_type not in EXPORTS:
+        raise ApiError(403, "fileNotExportable", "Export only supports Docs Editors files.")
+    if mime not in f.offered():
+        raise ApiError(400, "badRequest", "The requested conversion is not supported.")
+    if f.pretend_size > EXPORT_LIMIT or len(f.body.encode()) > EXPORT_LIMIT:
+        raise ApiError(403, "exportSizeLimitExceeded", "This file is too large to be exported.")
+    if mime == "text/html":
+        return _html(f.body).encode()
+    if mime == "text/plain" and f.mime_type == DOC:
+        return re.sub(r"^#{1,6}\s+", "", f.body, flags=re.MULTILINE).encode()
+    return f.body.encode()

@@ -41,11 +41,40 @@ class Settings(BaseSettings):
         0.34, ge=0, le=1, description="Share of question terms a sentence must contain to count as evidence."
     )
 
+    # --- LLM answers (any OpenAI-compatible endpoint; unset llm_model = offline extractive answers) ---
+    llm_provider: Literal["openai", "azure"] = Field("openai", description="'azure' uses the AzureOpenAI client.")
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1; Azure: the resource endpoint."
+    )
+    llm_model: str | None = Field(None, description="Model name (Azure: deployment name); setting it enables the LLM.")
+    llm_api_key: SecretStr | None = Field(None, description="API key; falls back to OPENAI_API_KEY; never logged.")
+    llm_api_version: str = Field("2024-10-21", description="Azure OpenAI API version.")
+    llm_context_tokens: int = Field(3000, ge=64, le=200_000, description="Token budget for the packed sources.")
+    llm_max_answer_tokens: int = Field(400, ge=16, le=16_000, description="max_tokens of the generated answer.")
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_stop: list[str] = Field(default_factory=list, max_length=4, description="Stop sequences sent to the model.")
+    llm_timeout_s: float = Field(60.0, gt=0, le=600, description="Per-request timeout (connect/read).")
+    llm_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx/connection errors, with backoff.")
+    llm_retry_max_wait_s: float = Field(
+        20.0, ge=0, le=300, description="Longest Retry-After honoured; a longer one fails at once with 503."
+    )
+    llm_relevance_floor: float = Field(
+        0.34, ge=0, le=1, description="Share of question terms a hit must contain to be sent; none: refuse, no call."
+    )
+    llm_support_min: float = Field(
+        0.5, ge=0, le=1, description="Share of a sentence's terms its cited sources must contain to count as supported."
+    )
+    llm_support_min_cosine: float | None = Field(
+        None, ge=-1, le=1, description="Optional: embedding similarity that also counts as support (unset: lexical)."
+    )
+
     # --- Slack connector ---
     slack_bot_token: SecretStr | None = Field(None, description="Bot token (xoxb-…); never logged.")
     slack_base_url: str = Field("https://slack.com/api/", description="Web API base URL (tests point it locally).")
     slack_channels_include: list[str] = Field(default_factory=list, description="Only these channel names/ids.")
     slack_channels_exclude: list[str] = Field(default_factory=list, description="Never these channel names/ids.")
+    slack_export_path: Path | None = Field(None, description="An admin export ZIP/folder, for --source slack-export.")
+    slack_workspace_url: str = Field("https://slack.com", description="e.g. https://kumo.slack.com (export links).")
 
     # --- Confluence connector ---
     confluence_base_url: str | None = Field(None, description="e.g. https://your-site.atlassian.net")
@@ -56,7 +85,7 @@ class Settings(BaseSettings):
     confluence_cql: str | None = Field(None, description="Alternative scope: a CQL expression.")
     space_access: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="space:<KEY> principal -> principals allowed to see it, e.g. {\"ENG\": [\"group:eng\"]}.",
+        description='space:<KEY> principal -> principals allowed to see it, e.g. {"ENG": ["group:eng"]}.',
     )
 
     # --- Google Docs connector ---
@@ -74,10 +103,15 @@ class Settings(BaseSettings):
         description="Take the caller's identity from X-Askdocs-User / X-Askdocs-Groups (set by your auth proxy).",
     )
 
-    @field_validator("qdrant_url")
+    @field_validator("qdrant_url", "llm_base_url", "llm_model")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @property
+    def llm_enabled(self) -> bool:
+        """True when an LLM answer generator is configured."""
+        return bool(self.llm_model)
 
     @property
     def edge_path(self) -> Path:

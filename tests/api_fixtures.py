@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,20 +37,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Index a copy of the sample workspace, then serve it with uvicorn in a thread."""
-    root = tmp_path_factory.mktemp("api")
-    workspace = root / "workspace"
-    shutil.copytree(WORKSPACE, workspace)
-    settings = Settings(data_dir=root / "data", workspace_dir=workspace)
-    services = Services.build(settings)
-    report = services.indexer().full_sync(FilesConnector(workspace))
-    assert report.status == "succeeded", report.summary()
+@contextmanager
+def serve(settings: Settings, services: Services) -> Iterator[str]:
+    """Serve ``services`` with uvicorn in a thread on a free 127.0.0.1 port; yields the base url."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=port, log_level="warning")
-    )
+    config = uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -62,7 +55,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             time.sleep(0.1)
     else:
         raise RuntimeError("server did not start within 30 s")
-    yield LiveServer(url, services)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Index a copy of the sample workspace, then serve it with uvicorn in a thread."""
+    root = tmp_path_factory.mktemp("api")
+    workspace = root / "workspace"
+    shutil.copytree(WORKSPACE, workspace)
+    settings = Settings(data_dir=root / "data", workspace_dir=workspace)
+    services = Services.build(settings)
+    report = services.indexer().full_sync(FilesConnector(workspace))
+    assert report.status == "succeeded", report.summary()
+    with serve(settings, services) as url:
+        yield LiveServer(url, services)
     services.close()

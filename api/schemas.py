@@ -42,6 +42,10 @@ class AskRequest(_Strict):
 
     question: str = Field(min_length=1, max_length=2000, examples=["東京オフィスの入館カードの再発行手数料は？"])
     filters: SearchFilters | None = None
+    stream: bool = Field(
+        False,
+        description="Stream Server-Sent Events: 'hits', then 'token' events, then 'citations', then 'done'.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -55,3 +59,12 @@ class AskResponse(Answer):
     """The answer with its citations and the hits it was drawn from."""
 
     took_ms: float
+
+
+class AskError(BaseModel):
+    """502/503 body when the LLM failed: the reason, and the search part of the answer all the same."""
+
+    detail: str
+    question: str
+    generator: str
+    hits: list[Hit]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from askdocs.models import Answer, SearchFilters
+from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest.chunker import Chunker
 from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
+from retrieval.answer.citations import CitationChecker
 from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
@@ -25,6 +26,7 @@ class Services:
     analyzer: Analyzer
     retriever: HybridRetriever
     answerer: AnswerGenerator
+    checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -40,8 +42,15 @@ class Services:
             prefetch_limit=settings.prefetch_limit,
         )
         retriever = HybridRetriever(index, embedders, analyzer, fusion)
-        answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
-        return cls(settings, index, embedders, analyzer, retriever, answerer)
+        checker = CitationChecker(analyzer, settings.llm_support_min, embedders, settings.llm_support_min_cosine)
+        answerer: AnswerGenerator
+        if settings.llm_enabled:
+            from retrieval.answer.llm import LLMAnswerer
+
+            answerer = LLMAnswerer(settings, analyzer, checker)
+        else:
+            answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
+        return cls(settings, index, embedders, analyzer, retriever, answerer, checker)
 
     def indexer(self) -> Indexer:
         """A sync runner writing into this index with these models."""
@@ -54,10 +63,26 @@ class Services:
         self.analyzer.terms("warm up", "en")
         self.analyzer.terms("ウォームアップ", "ja")
 
+    def retrieve(self, question: str, principals: list[str], filters: SearchFilters | None = None) -> list[Hit]:
+        """The hits an answer is drawn from (the search part of an answer)."""
+        return self.retriever.search(question, principals, filters, top_k=self.settings.answer_top_k)
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        """Answer from ``hits`` only; answers without a citation check (extractive) get one here."""
+        return self.checked(self.answerer.answer(question, hits))
+
+    def checked(self, answer: Answer) -> Answer:
+        """Fill ``sentences`` and ``groundedness`` for a found answer that lacks them, text unchanged."""
+        if not answer.found or answer.sentences or not answer.citations:
+            return answer
+        by_doc = {hit.doc_id: hit for hit in answer.hits}
+        sources = {c.n: by_doc[c.doc_id].text for c in answer.citations if c.doc_id in by_doc}
+        result = self.checker.check(answer.text, sources)
+        return answer.model_copy(update={"sentences": result.sentences, "groundedness": result.groundedness})
+
     def ask(self, question: str, principals: list[str], filters: SearchFilters | None = None) -> Answer:
-        """Retrieve for ``principals`` and answer from those hits only."""
-        hits = self.retriever.search(question, principals, filters, top_k=self.settings.answer_top_k)
-        return self.answerer.answer(question, hits)
+        """Retrieve for ``principals`` and answer from those hits only (raises ``LLMError`` if the LLM fails)."""
+        return self.answer(question, self.retrieve(question, principals, filters))
 
     def close(self) -> None:
         """Release the index."""

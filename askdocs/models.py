@@ -144,6 +144,30 @@ class Citation(BaseModel):
     )
 
 
+SupportStatus = Literal["supported", "unsupported", "uncited"]
+
+
+class SentenceCheck(BaseModel):
+    """One answer sentence and whether the sources it cites support it."""
+
+    text: str = Field(description="The sentence without its [n] markers.")
+    cites: list[int] = Field(default_factory=list, description="The valid source numbers it cites.")
+    status: SupportStatus = Field(
+        description="'supported': its cited sources hold its terms; 'unsupported': they do not; 'uncited': no [n]."
+    )
+    support: float = Field(ge=0, le=1, description="Best lexical (or embedding) support among its cited sources.")
+
+
+class LLMUsage(BaseModel):
+    """What one LLM answer cost: tokens in and out, and why generation stopped."""
+
+    source_tokens: int = Field(description="Tokens of the packed sources (the budgeted part of the prompt).")
+    sources: int = Field(description="How many sources were packed.")
+    prompt_tokens: int | None = Field(default=None, description="As reported by the server.")
+    completion_tokens: int | None = Field(default=None, description="As reported by the server.")
+    finish_reason: str | None = Field(default=None, description="'stop', 'length', ... as reported by the server.")
+
+
 class Answer(BaseModel):
     """A grounded answer: text with [n] markers and the citations they refer to."""
 
@@ -151,8 +175,17 @@ class Answer(BaseModel):
     text: str
     citations: list[Citation]
     found: bool = Field(description="False when the indexed documents did not contain an answer.")
-    generator: str = Field(description="Which answer generator produced this answer.")
+    generator: str = Field(description="Which answer generator produced this answer ('extractive' or 'llm').")
     hits: list[Hit] = Field(default_factory=list)
+    model: str | None = Field(default=None, description="The LLM that wrote the answer (LLM generator only).")
+    groundedness: float | None = Field(
+        default=None, ge=0, le=1, description="Share of checked sentences supported by their citations; None: refusal."
+    )
+    sentences: list[SentenceCheck] = Field(default_factory=list, description="Per-sentence citation check.")
+    removed_citations: list[int] = Field(
+        default_factory=list, description="[n] markers dropped because no source n was given to the generator."
+    )
+    usage: LLMUsage | None = Field(default=None, description="Token accounting (LLM generator only).")
 
 
 class SearchFilters(BaseModel):

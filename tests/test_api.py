@@ -69,7 +69,10 @@ def test_ask_returns_cited_answer(live_server: LiveServer, question: str, doc_id
     answer = _ask(live_server, question)
     assert answer["found"] is True
     assert answer["generator"] == "extractive"
+    assert answer["model"] is None and answer["usage"] is None
     assert fact in answer["text"]
+    assert answer["groundedness"] == 1.0, answer["sentences"]
+    assert answer["sentences"] and all(s["status"] == "supported" for s in answer["sentences"])
     assert answer["citations"], "an answer must cite its sources"
     assert any(c["doc_id"] == doc_id for c in answer["citations"])
     chunk_text = {p["chunk_id"]: p["text"] for h in answer["hits"] for p in h["passages"]}
@@ -84,6 +87,7 @@ def test_ask_refuses_when_evidence_is_missing(live_server: LiveServer) -> None: 
     assert answer["found"] is False
     assert answer["citations"] == []
     assert "could not find" in answer["text"]
+    assert answer["groundedness"] is None and answer["sentences"] == []
 
 
 @pytest.mark.parametrize("keyword", ["Project Heron", "Falcon budget line", "Cedar relocation grant", "椿プラン"])

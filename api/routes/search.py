@@ -1,4 +1,4 @@
-"""Search and ask endpoints."""
+"""Search endpoint."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter
 
 from api.deps import PrincipalsDep, ServicesDep
-from api.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse
+from api.schemas import SearchRequest, SearchResponse
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -18,11 +18,3 @@ def search(body: SearchRequest, services: ServicesDep, principals: PrincipalsDep
     started = time.perf_counter()
     hits = services.retriever.search(body.query, principals, body.filters, top_k=body.top_k, mode=body.mode)
     return SearchResponse(query=body.query, hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 2))
-
-
-@router.post("/ask")
-def ask(body: AskRequest, services: ServicesDep, principals: PrincipalsDep) -> AskResponse:
-    """A short answer citing the passages it comes from, or a refusal when they do not contain one."""
-    started = time.perf_counter()
-    answer = services.ask(body.question, principals, body.filters)
-    return AskResponse(**answer.model_dump(), took_ms=round((time.perf_counter() - started) * 1000, 2))

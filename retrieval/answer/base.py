@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from askdocs.models import Answer, Hit
@@ -26,3 +27,30 @@ class AnswerGenerator(Protocol):
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         """A grounded answer, or ``found=False`` with a refusal when the hits do not support one."""
+
+
+class LLMError(Exception):
+    """The LLM could not answer; ``status`` is what the API returns (502 or 503), ``message`` is safe to show."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass
+class Token:
+    """A piece of answer text as the generator streams it."""
+
+    text: str
+
+
+@dataclass
+class Final:
+    """The checked answer after the stream ended."""
+
+    answer: Answer
+
+
+StreamEvent = Token | Final

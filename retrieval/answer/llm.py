@@ -1,0 +1,286 @@
+"""Answers from any OpenAI-compatible chat endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp), checked after."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+import openai
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+
+from askdocs.models import Answer, Hit, LLMUsage
+from askdocs.settings import Settings
+from retrieval.analyzer import Analyzer
+from retrieval.answer.base import Final, LLMError, StreamEvent, Token, not_found_text
+from retrieval.answer.citations import CitationChecker, build_citations, is_refusal
+from retrieval.answer.packing import Source, encoding_for, pack_sources, relevance, seed_tiktoken_cache
+from retrieval.answer.prompt import build_messages
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
+
+
+@dataclass
+class _Prepared:
+    sources: list[Source]
+    request: dict[str, Any]
+
+
+def _api_key(settings: Settings) -> str:
+    if settings.llm_api_key is not None and settings.llm_api_key.get_secret_value():
+        return settings.llm_api_key.get_secret_value()
+    env = "AZURE_OPENAI_API_KEY" if settings.llm_provider == "azure" else "OPENAI_API_KEY"
+    key = os.environ.get(env, "")
+    if key:
+        return key
+    if settings.llm_base_url is None:
+        raise ValueError(f"ASKDOCS_LLM_API_KEY (or {env}) is required when ASKDOCS_LLM_BASE_URL is not set")
+    return "not-needed"  # local servers (llama.cpp, Ollama, vLLM) accept any key
+
+
+def make_clients(settings: Settings) -> tuple[OpenAI, AsyncOpenAI]:
+    """Sync and async clients for the configured endpoint; the library's own retries are off (we retry)."""
+    key = _api_key(settings)
+    common: dict[str, Any] = {"api_key": key, "timeout": settings.llm_timeout_s, "max_retries": 0}
+    if settings.llm_provider == "azure":
+        if not settings.llm_base_url:
+            raise ValueError("ASKDOCS_LLM_BASE_URL must be the Azure OpenAI endpoint when ASKDOCS_LLM_PROVIDER=azure")
+        azure = {"azure_endpoint": settings.llm_base_url, "api_version": settings.llm_api_version, **common}
+        return AzureOpenAI(**azure), AsyncAzureOpenAI(**azure)
+    return OpenAI(base_url=settings.llm_base_url, **common), AsyncOpenAI(base_url=settings.llm_base_url, **common)
+
+
+def _where(base_url: str | None) -> str:
+    parts = urlsplit(base_url or "https://api.openai.com/v1")
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date); None if absent or invalid."""
+    if headers is None:
+        return None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / divisor)
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value) if divisor == 1.0 else None
+            if parsed is not None:
+                return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+    return None
+
+
+class LLMAnswerer:
+    """Packs relevant hits into a token budget, asks the model, then checks every sentence's citations."""
+
+    name = "llm"
+    backoff_base_s = 0.5
+
+    def __init__(
+        self,
+        settings: Settings,
+        analyzer: Analyzer,
+        checker: CitationChecker,
+        clients: tuple[OpenAI, AsyncOpenAI] | None = None,
+    ) -> None:
+        if not settings.llm_model:
+            raise ValueError("ASKDOCS_LLM_MODEL is not set")
+        self.settings = settings
+        self.model: str = settings.llm_model
+        self.analyzer = analyzer
+        self.checker = checker
+        self._secret = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
+        self.client, self.aclient = clients or make_clients(settings)
+        seed_tiktoken_cache(settings.data_dir / "tiktoken")
+        self.encoding = encoding_for(self.model)
+        self.where = _where(settings.llm_base_url)
+
+    # --- preparing and finishing ---
+
+    def _prepare(self, question: str, hits: list[Hit]) -> _Prepared | None:
+        floor = self.settings.llm_relevance_floor
+        relevant = [h for h in hits if relevance(self.analyzer, question, h) >= floor and h.text.strip()]
+        sources = pack_sources(relevant, self.settings.llm_context_tokens, self.encoding)
+        if not sources:
+            return None
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": build_messages(question, sources, self.settings.answer_max_sentences + 1),
+            "max_tokens": self.settings.llm_max_answer_tokens,
+            "temperature": self.settings.llm_temperature,
+        }
+        if self.settings.llm_stop:
+            request["stop"] = list(self.settings.llm_stop)
+        return _Prepared(sources, request)
+
+    def _refusal(self, question: str, hits: list[Hit], usage: LLMUsage | None = None) -> Answer:
+        return Answer(
+            question=question,
+            text=not_found_text(question),
+            citations=[],
+            found=False,
+            generator=self.name,
+            hits=hits,
+            model=self.model,
+            usage=usage,
+        )
+
+    def _finish(self, question: str, hits: list[Hit], prepared: _Prepared, text: str, usage: LLMUsage) -> Answer:
+        result = self.checker.check(text, {s.n: s.text for s in prepared.sources})
+        cited = any(c.cites for c in result.sentences)
+        if not result.sentences or (is_refusal(text) and not cited):
+            return self._refusal(question, hits, usage)
+        citations = build_citations(result, {s.n: s.hit for s in prepared.sources}, self.analyzer)
+        return Answer(
+            question=question,
+            text=result.text,
+            citations=citations,
+            found=True,
+            generator=self.name,
+            hits=hits,
+            model=self.model,
+            groundedness=result.groundedness,
+            sentences=result.sentences,
+            removed_citations=result.removed,
+            usage=usage,
+        )
+
+    def _usage(self, prepared: _Prepared, raw: Any, finish_reason: str | None) -> LLMUsage:
+        return LLMUsage(
+            source_tokens=sum(s.tokens for s in prepared.sources),
+            sources=len(prepared.sources),
+            prompt_tokens=getattr(raw, "prompt_tokens", None),
+            completion_tokens=getattr(raw, "completion_tokens", None),
+            finish_reason=finish_reason,
+        )
+
+    # --- the AnswerGenerator protocol ---
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        """Ask the model (blocking); refuse without calling it when no hit clears the relevance floor."""
+        prepared = self._prepare(question, hits)
+        if prepared is None:
+            return self._refusal(question, hits)
+        started = time.perf_counter()
+        completion = self._sync_retrying(lambda: self.client.chat.completions.create(**prepared.request))
+        if not completion.choices:
+            raise LLMError(502, f"the LLM at {self.where} returned no choices")
+        choice = completion.choices[0]
+        text = choice.message.content or ""
+        usage = self._usage(prepared, completion.usage, choice.finish_reason)
+        log.info(
+            "llm answer: model=%s sources=%d source_tokens=%d completion_tokens=%s finish=%s in %.2fs",
+            self.model, usage.sources, usage.source_tokens, usage.completion_tokens, usage.finish_reason,
+            time.perf_counter() - started,
+        )  # fmt: skip
+        return self._finish(question, hits, prepared, text, usage)
+
+    async def stream(self, question: str, hits: list[Hit]) -> AsyncIterator[StreamEvent]:
+        """Tokens as they arrive, then the checked answer; closing this generator closes the upstream request."""
+        prepared = self._prepare(question, hits)
+        if prepared is None:
+            refusal = self._refusal(question, hits)
+            yield Token(refusal.text)
+            yield Final(refusal)
+            return
+        request = {**prepared.request, "stream": True}
+        upstream = await self._async_retrying(lambda: self.aclient.chat.completions.create(**request))
+        parts: list[str] = []
+        finish_reason: str | None = None
+        raw_usage: Any = None
+        try:
+            async for chunk in upstream:
+                raw_usage = getattr(chunk, "usage", None) or raw_usage
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                finish_reason = choice.finish_reason or finish_reason
+                if choice.delta is not None and choice.delta.content:
+                    parts.append(choice.delta.content)
+                    yield Token(choice.delta.content)
+        except Exception as exc:  # noqa: BLE001 - a broken stream is the LLM's failure: 502
+            error = self._as_error(exc)
+            log.error("llm stream failed: %s", error.message)
+            raise error from None
+        finally:
+            with anyio.CancelScope(shield=True):  # a cancelled request (client gone) must still close upstream
+                await upstream.close()
+        usage = self._usage(prepared, raw_usage, finish_reason)
+        yield Final(self._finish(question, hits, prepared, "".join(parts), usage))
+
+    # --- errors and retries ---
+
+    def _redact(self, text: str) -> str:
+        text = " ".join(str(text).split())[:300]
+        return text.replace(self._secret, "***") if self._secret else text
+
+    def _as_error(self, exc: Exception) -> LLMError:
+        """A safe, readable error for the API (never includes the key)."""
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMError(503, f"the LLM at {self.where} did not answer within {self.settings.llm_timeout_s:g} s")
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMError(503, f"the LLM at {self.where} is unreachable")
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            detail = self._redact(getattr(exc, "message", "") or "")
+            if status == 429:
+                retry = parse_retry_after(exc.response.headers)
+                return LLMError(503, f"the LLM at {self.where} is rate limiting requests (429)", retry)
+            if status in (401, 403):
+                return LLMError(502, f"the LLM at {self.where} rejected the API key ({status})")
+            if status == 404:
+                return LLMError(502, f"the LLM at {self.where} does not know model {self.model!r} (404)")
+            return LLMError(502, f"the LLM at {self.where} failed ({status}): {detail}")
+        return LLMError(502, f"the LLM at {self.where} sent an invalid response: {self._redact(type(exc).__name__)}")
+
+    def _delay(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before retry ``attempt`` (0-based), or None when ``exc`` is final."""
+        if attempt >= self.settings.llm_retries or isinstance(exc, openai.APITimeoutError):
+            return None
+        if isinstance(exc, openai.APIStatusError):
+            if exc.status_code not in _RETRYABLE:
+                return None
+            after = parse_retry_after(exc.response.headers)
+            if after is not None:
+                return after if after <= self.settings.llm_retry_max_wait_s else None
+        elif not isinstance(exc, openai.APIConnectionError):
+            return None
+        backoff = self.backoff_base_s * (2**attempt) * (0.75 + 0.5 * random.random())
+        return min(backoff, self.settings.llm_retry_max_wait_s)
+
+    def _failed(self, exc: Exception, attempt: int) -> float:
+        delay = self._delay(exc, attempt)
+        error = self._as_error(exc)
+        if delay is None:
+            log.error("llm request failed: %s", error.message)
+            raise error from None
+        log.warning("llm request failed (%s); retry %d in %.2f s", error.message, attempt + 1, delay)
+        return delay
+
+    def _sync_retrying(self, call: Callable[[], T]) -> T:
+        for attempt in range(self.settings.llm_retries + 1):
+            try:
+                return call()
+            except Exception as exc:  # noqa: BLE001 - openai errors and undecodable replies alike become LLMError
+                time.sleep(self._failed(exc, attempt))
+        raise LLMError(503, f"the LLM at {self.where} is unavailable")  # unreachable: the last attempt raises
+
+    async def _async_retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(self.settings.llm_retries + 1):
+            try:
+                return await call()
+            except Exception as exc:  # noqa: BLE001
+                await asyncio.sleep(self._failed(exc, attempt))
+        raise LLMError(503, f"the LLM at {self.where} is unavailable")

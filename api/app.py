@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from api.routes import ask, health, search, ui
+from api.routes import ask, health, metrics, search, sources, ui
 from api.services import Services
 from askdocs import __version__
+from askdocs.metrics import REQUEST_LATENCY
 from askdocs.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         app.state.services = services or Services.build(settings or get_settings())
         app.state.services.warm_up()
+        if owned and app.state.services.settings.scheduler:
+            app.state.services.start_scheduler()  # embedded mode: only this process may write the index
         try:
             yield
         finally:
@@ -50,6 +54,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(search.router)
     app.include_router(ask.router)
     app.include_router(ui.router)
+    app.include_router(sources.router)
+    app.include_router(metrics.router)
+
+    @app.middleware("http")
+    async def _timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        REQUEST_LATENCY.labels(path, request.method, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

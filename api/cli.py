@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from askdocs.models import PUBLIC
 from askdocs.settings import Settings
@@ -105,10 +105,12 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.logs import configure_logging
 
     settings = _settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    configure_logging(settings.log_format)
+    _check_sources(settings)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_config=None)
 
 
 @app.command()
@@ -139,15 +141,143 @@ def ask(
     group: Annotated[list[str] | None, typer.Option(help="Ask with this group (repeatable).")] = None,
 ) -> None:
     """Answer QUESTION from the indexed documents, with numbered citations."""
+    from retrieval.answer import LLMError
+
     settings = _settings()
     services = _services(settings)
     try:
         answer = services.ask(question, _principals(settings, user, group))
+    except LLMError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     finally:
         services.close()
     typer.echo(answer.text)
     for n, citation in {c.n: c for c in answer.citations}.items():
         typer.echo(f"  [{n}] {citation.title} — {citation.url}")
+
+
+def _check_sources(settings: Settings) -> None:
+    """Fail early, with the bad key named, when the sources file is invalid."""
+    from ingest.sources import SourcesConfigError, load_sources
+
+    if settings.sources_file.exists():
+        try:
+            load_sources(settings.sources_file)
+        except SourcesConfigError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+
+
+@app.command()
+def sync(
+    source: Annotated[str | None, typer.Option(help="Only this configured source (default: all enabled).")] = None,
+    full: Annotated[bool, typer.Option(help="Re-read everything and prune what the source no longer has.")] = False,
+) -> None:
+    """Sync the sources of ASKDOCS_SOURCES_FILE once, now (incremental unless --full)."""
+    from ingest.runner import source_runner
+    from ingest.scheduler import record_run, utcnow
+    from ingest.sources import SourcesConfigError
+    from ingest.state import CheckpointStore
+
+    settings = _settings()
+    _check_sources(settings)
+    services = _services(settings)
+    failed = False
+    try:
+        try:
+            configured = services.sources()
+            chosen = [configured.get(source)] if source else [s for s in configured.sources if s.enabled]
+        except KeyError:
+            names = ", ".join(s.name for s in configured.sources)
+            err.print(f"[red]error:[/red] no source named {source!r} in {settings.sources_file} (have: {names})")
+            raise typer.Exit(2) from None
+        except SourcesConfigError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        store = CheckpointStore(settings.data_dir / "state")
+        run = source_runner(services.indexer(), store, settings)
+        for config in chosen:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
+                task = bar.add_task(f"syncing {config.name}", total=None)
+
+                def progress(docs: int, chunks: int, name: str = config.name, task: TaskID = task) -> None:
+                    bar.update(task, description=f"syncing {name}: {docs} documents, {chunks} chunks written")
+
+                started = utcnow()
+                report = run(config, full, progress)  # type: ignore[call-arg]
+            record_run(store.folder / "status.json", config, "full" if full else "incremental", report, started)
+            for failure in report.failures:
+                err.print(f"[yellow]{'fatal' if failure.fatal else 'skipped'}:[/yellow] {failure.message}")
+            typer.echo(report.summary() if report.source == config.name else f"{config.name}: {report.summary()}")
+            failed = failed or report.status == "failed"
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sources() -> None:
+    """Show every configured source: schedule, last run, outcome, counts, failures."""
+    from ingest.scheduler import read_statuses
+    from ingest.sources import SourcesConfigError, default_sources, load_sources
+
+    settings = _settings()
+    try:
+        path = settings.sources_file
+        configured = load_sources(path) if path.exists() else default_sources(settings)
+    except SourcesConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    statuses = read_statuses(settings.data_dir / "state" / "status.json")
+    table = Table("source", "type", "schedule", "last run", "status", "added", "updated", "deleted", "failures")
+    for config in configured.sources:
+        schedule = config.schedule.every or config.schedule.cron or ""
+        status = statuses.get(config.name)
+        if status is None:
+            table.add_row(
+                config.name, config.type, schedule, "never", "—" if config.enabled else "disabled", "", "", "", ""
+            )
+            continue
+        finished = status.last_finished.strftime("%Y-%m-%d %H:%M:%S") if status.last_finished else "—"
+        table.add_row(
+            config.name, config.type, schedule, finished, status.status, str(status.added), str(status.updated),
+            str(status.deleted), "; ".join(status.failures)[:80],
+        )  # fmt: skip
+    Console().print(table)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the sync scheduler as its own process (Qdrant server mode); stop with Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from api.logs import configure_logging
+
+    settings = _settings()
+    if not settings.qdrant_url:
+        err.print(
+            "[red]error:[/red] with the embedded index the scheduler runs inside `askdocs serve` (one process may "
+            "hold the index); set ASKDOCS_QDRANT_URL to run it on its own"
+        )
+        raise typer.Exit(2)
+    configure_logging(settings.log_format)
+    _check_sources(settings)
+    services = _services(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        services.warm_up()
+        services.start_scheduler()
+        stop.wait()
+    finally:
+        services.close()
 
 
 def main() -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest.chunker import Chunker
+from ingest.runner import source_runner
+from ingest.scheduler import SyncScheduler
+from ingest.sources import SourcesFile, default_sources, load_sources
+from ingest.state import CheckpointStore
 from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
@@ -14,6 +19,8 @@ from retrieval.answer.citations import CitationChecker
 from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,6 +34,7 @@ class Services:
     retriever: HybridRetriever
     answerer: AnswerGenerator
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
+    scheduler: SyncScheduler | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -41,7 +49,8 @@ class Services:
             sparse_weight=settings.sparse_weight,
             prefetch_limit=settings.prefetch_limit,
         )
-        retriever = HybridRetriever(index, embedders, analyzer, fusion)
+        japanese = replace(fusion, rrf_k=settings.rrf_k_ja, dense_weight=settings.dense_weight_ja)
+        retriever = HybridRetriever(index, embedders, analyzer, fusion, {"ja": japanese})
         checker = CitationChecker(analyzer, settings.llm_support_min, embedders, settings.llm_support_min_cosine)
         answerer: AnswerGenerator
         if settings.llm_enabled:
@@ -84,6 +93,24 @@ class Services:
         """Retrieve for ``principals`` and answer from those hits only (raises ``LLMError`` if the LLM fails)."""
         return self.answer(question, self.retrieve(question, principals, filters))
 
+    def sources(self) -> SourcesFile:
+        """The configured sources (``sources_file``), or the files source over ``workspace_dir`` without one."""
+        path = self.settings.sources_file
+        return load_sources(path) if path.exists() else default_sources(self.settings)
+
+    def start_scheduler(self, tick_seconds: float = 1.0) -> SyncScheduler:
+        """Keep every source fresh from this process (raises ``SourcesConfigError`` on a bad sources file)."""
+        if self.scheduler is None:
+            store = CheckpointStore(self.settings.data_dir / "state")
+            run = source_runner(self.indexer(), store, self.settings)
+            self.scheduler = SyncScheduler(self.sources(), run, status_path=store.folder / "status.json")
+            self.scheduler.start(tick_seconds)
+            log.info("scheduler started for %d sources", len(self.scheduler.sources.sources))
+        return self.scheduler
+
     def close(self) -> None:
-        """Release the index."""
+        """Stop the scheduler (letting a running sync finish) and release the index."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         self.index.close()

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0)
     sparse_weight: float = Field(1.0, ge=0)
+    rrf_k_ja: int = Field(2, ge=1, description="RRF k for Japanese queries (BM25 leads, dense breaks ties).")
+    dense_weight_ja: float = Field(0.2, ge=0, description="Dense RRF weight for Japanese queries.")
     prefetch_limit: int = Field(100, ge=1, le=1000)
     bm25_k1: float = Field(1.2, gt=0)
     bm25_b: float = Field(0.75, ge=0, le=1)
@@ -95,6 +97,12 @@ class Settings(BaseSettings):
     google_include_shared_drives: bool = True
     google_include_sheets_slides: bool = False
     google_api_endpoint: str | None = Field(None, description="Drive API endpoint override (tests).")
+
+    # --- Scheduled re-indexing and operations ---
+    sources_file: Path = Field(Path("askdocs.yaml"), description="Sources to keep in sync, with their schedules.")
+    scheduler: bool = Field(True, description="Run the sync scheduler inside `askdocs serve` (embedded mode).")
+    admin_key: SecretStr | None = Field(None, description="Enables POST /v1/sources/{name}/sync with this key.")
+    log_format: Literal["text", "json"] = Field("text", description="'json' for structured logs.")
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

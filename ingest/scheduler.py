@@ -7,13 +7,16 @@ fires while the source is still running is coalesced into that run.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from apscheduler.triggers.base import BaseTrigger
@@ -62,6 +65,56 @@ class SourceStatus:
                 out[key] = value.isoformat()
         return out
 
+    def to_dict_raw(self) -> dict[str, Any]:
+        """Field values as they are (datetimes kept)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceStatus:
+        """Inverse of ``to_dict``."""
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("last_started", "last_finished", "next_run", "next_prune"):
+            if values.get(key):
+                values[key] = datetime.fromisoformat(values[key])
+        return cls(**values)
+
+
+def record_run(path: Path, source: SourceConfig, kind: str, report: SyncReport, started: datetime) -> None:
+    """Write one run's outcome into the status file (for runs made outside a scheduler: ``askdocs sync``)."""
+    statuses = read_statuses(path)
+    status = statuses.get(source.name) or SourceStatus(source.name, source.type, source.enabled)
+    status.status, status.last_kind, status.last_started, status.last_finished = (
+        _OUTCOME[report.status],
+        kind,
+        started,
+        utcnow(),
+    )
+    status.added, status.updated, status.unchanged, status.deleted = (
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.deleted,
+    )
+    status.failures = [f.message for f in report.failures][:20]
+    statuses[source.name] = status
+    _write_json(path, [s.to_dict() for s in statuses.values()])
+
+
+def read_statuses(path: Path) -> dict[str, SourceStatus]:
+    """The statuses a scheduler last wrote to ``path`` ({} when none or unreadable)."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return {row["name"]: SourceStatus.from_dict(row) for row in rows}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
 
 def _after(trigger: BaseTrigger, now: datetime) -> datetime | None:
     """The trigger's first fire time strictly after ``now`` (missed fire times are skipped, not replayed)."""
@@ -71,12 +124,27 @@ def _after(trigger: BaseTrigger, now: datetime) -> datetime | None:
 class SyncScheduler:
     """Runs ``run(source, full)`` for each enabled source when its schedule says so."""
 
-    def __init__(self, sources: SourcesFile, run: RunFn, clock: Clock = utcnow, max_workers: int = 2) -> None:
+    def __init__(
+        self,
+        sources: SourcesFile,
+        run: RunFn,
+        clock: Clock = utcnow,
+        max_workers: int = 2,
+        status_path: Path | None = None,
+    ) -> None:
         self.sources = sources
         self._run = run
         self._clock = clock
+        self._status_path = status_path
         self._lock = threading.Lock()
         self._status = {s.name: SourceStatus(s.name, s.type, s.enabled) for s in sources.sources}
+        for name, saved in read_statuses(status_path).items() if status_path else ():
+            if name in self._status:
+                restored = SourceStatus(**{**saved.to_dict_raw(), "enabled": self._status[name].enabled})
+                if restored.running or restored.status == "running":  # the process died during that run
+                    restored.status, restored.failures = "failed", ["interrupted: the process stopped during the run"]
+                restored.running = False
+                self._status[name] = restored
         self._pending: dict[str, bool] = {}
         self._futures: dict[str, Future[None]] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="askdocs-sync")
@@ -180,6 +248,9 @@ class SyncScheduler:
             status.status, status.last_finished = outcome, self._clock()
             status.added, status.updated = report.added, report.updated
             status.unchanged, status.deleted, status.failures = report.unchanged, report.deleted, failures[:20]
+            snapshot = [s.to_dict() for s in self._status.values()]
+        if self._status_path is not None:
+            _write_json(self._status_path, snapshot)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Block until no run is in progress (tests and shutdown)."""

@@ -57,8 +57,7 @@ class Analyzer:
     """Turns text into BM25 terms; cheap to build, SudachiPy loads on first Japanese text."""
 
     def __init__(self) -> None:
-        self._stemmer = snowballstemmer.stemmer("english")
-        self._local = threading.local()
+        self._local = threading.local()  # Snowball stemmers and Sudachi tokenizers keep state: one per thread
 
     def _sudachi(self):  # type: ignore[no-untyped-def]
         tokenizer = getattr(self._local, "tokenizer", None)
@@ -75,7 +74,10 @@ class Analyzer:
             word = word[:-2]
         if word in ENGLISH_STOPWORDS or not word:
             return None
-        return str(self._stemmer.stemWord(word))
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._local.stemmer = snowballstemmer.stemmer("english")
+        return str(stemmer.stemWord(word))
 
     def _english(self, text: str) -> list[str]:
         terms = (self._english_term(w) for w in _WORD.findall(text))

@@ -30,12 +30,18 @@ class HybridRetriever:
     """Search chunks for a caller; returns the best chunk per document, adjacent hits merged."""
 
     def __init__(
-        self, index: Index, embedders: LanguageEmbedders, analyzer: Analyzer, fusion: FusionConfig = FusionConfig()
+        self,
+        index: Index,
+        embedders: LanguageEmbedders,
+        analyzer: Analyzer,
+        fusion: FusionConfig = FusionConfig(),
+        fusion_by_language: dict[str, FusionConfig] | None = None,
     ) -> None:
         self.index = index
         self.embedders = embedders
         self.analyzer = analyzer
         self.fusion = fusion
+        self.fusion_by_language = fusion_by_language or {}
 
     def search_chunks(
         self,
@@ -46,9 +52,12 @@ class HybridRetriever:
         mode: Mode = "hybrid",
         fusion: FusionConfig | None = None,
     ) -> list[ScoredPayload]:
-        """Ranked chunks visible to ``principals`` (the ACL filter runs inside the engine)."""
-        fusion = fusion or self.fusion
+        """Ranked chunks visible to ``principals`` (the ACL filter runs inside the engine).
+
+        Fusion: ``fusion`` when given, else the query language's own configuration, else the default.
+        """
         language = detect_language(query)
+        fusion = fusion or self.fusion_by_language.get(language, self.fusion)
         dense = None
         if mode in ("hybrid", "dense"):
             embedder = self.embedders.for_language(language)

@@ -169,3 +169,30 @@ def test_document_vector_uses_analysed_terms(analyzer: Analyzer) -> None:
     expected_ids, expected_values, expected_dl = bm25_weights(["run", "runner", "run"], 3.0)
     assert (ids, dl) == (expected_ids, expected_dl) == (sorted({term_id("run"), term_id("runner")}), 3)
     assert values == pytest.approx(expected_values)
+
+
+def test_analysis_is_thread_safe() -> None:
+    """The API searches while the indexer analyses: one shared Analyzer, many threads, same answers."""
+    import threading
+
+    from retrieval.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    words = "organizational generalizations conditionally hopefulness relational rationalization " * 20
+    japanese = "東京オフィスの入館カードを再発行する手数料は二千円です。" * 5
+    expected = (analyzer.terms(words, "en"), analyzer.terms(japanese, "ja"))
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(30):
+                assert (analyzer.terms(words, "en"), analyzer.terms(japanese, "ja")) == expected
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []

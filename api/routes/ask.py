@@ -26,9 +26,9 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 _SSE_DOC = (
     "With `stream: true` the response is `text/event-stream`: one `hits` event (the search part), `token` events "
-    "(`{\"text\": ...}`, answer text as generated), one `citations` event (the checked answer without hits: text, "
+    '(`{"text": ...}`, answer text as generated), one `citations` event (the checked answer without hits: text, '
     "citations, sentences, groundedness, found, generator), then `done`. An LLM failure after streaming began "
-    "sends an `error` event (`{\"status\", \"detail\"}`) before `done`. Closing the connection cancels the LLM request."
+    'sends an `error` event (`{"status", "detail"}`) before `done`. Closing the connection cancels the LLM request.'
 )
 
 

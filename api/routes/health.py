@@ -20,4 +20,6 @@ def healthz(services: ServicesDep) -> dict[str, Any]:
         "backend": "qdrant-server" if services.settings.qdrant_url else "qdrant-edge",
         "chunks": index.count_chunks(),
         "embedders": {lang: e.name for lang, e in services.embedders.by_language.items()},
+        "generator": services.answerer.name,
+        "scheduler": services.scheduler is not None,
     }

@@ -43,6 +43,19 @@ def _filter(flt: IndexFilter) -> q.Filter | None:
     return q.Filter(must=must) if must else None
 
 
+def _load(path: Path) -> q.EdgeShard:
+    """Open the shard; a shard another process holds gets an explanation instead of an engine error."""
+    try:
+        return q.EdgeShard.load(str(path))
+    except Exception as exc:
+        if "WouldBlock" in str(exc):
+            raise ValueError(
+                f"the index at {path} is in use by another askdocs process (in embedded mode the API server holds "
+                "it): stop that process, or ask it to sync with POST /v1/sources/<name>/sync"
+            ) from None
+        raise
+
+
 class EdgeBackend:
     """Qdrant Edge shard at ``path``; thread-safe for one process (writes are serialised)."""
 
@@ -66,7 +79,7 @@ class EdgeBackend:
                 if self._shard is None:
                     if not self._spec_path.exists():
                         raise FileNotFoundError(f"no index at {self.path}; run 'askdocs index' first")
-                    self._shard = q.EdgeShard.load(str(self.path))
+                    self._shard = _load(self.path)
         return self._shard
 
     def ensure(self, spec: CollectionSpec) -> None:

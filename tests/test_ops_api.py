@@ -1,0 +1,115 @@
+"""Operations over HTTP: the scheduler inside the API, /v1/sources, the sync trigger, /metrics, JSON logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from api_fixtures import WORKSPACE, serve
+
+from api.logs import configure_logging
+from api.services import Services
+from askdocs.settings import Settings
+
+KEY = "admin-secret-123"
+
+
+@pytest.fixture
+def ops(tmp_path: Path):  # type: ignore[no-untyped-def]
+    root = tmp_path / "ws"
+    shutil.copytree(WORKSPACE / "it", root / "it")
+    sources = tmp_path / "askdocs.yaml"
+    sources.write_text(
+        f"sources:\n  - name: wiki\n    type: files\n    path: {root}\n    schedule: {{every: 2s}}\n    prune: null\n",
+        encoding="utf-8",
+    )
+    settings = Settings(data_dir=tmp_path / "data", sources_file=sources, admin_key=KEY)
+    services = Services.build(settings)
+    services.start_scheduler(tick_seconds=0.2)
+    with serve(settings, services) as url:
+        yield url, root, services
+    services.close()
+
+
+def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def _wiki(url: str) -> dict:
+    return next(s for s in httpx.get(f"{url}/v1/sources").json()["sources"] if s["name"] == "wiki")
+
+
+def test_scheduler_keeps_the_folder_fresh_and_reports_it(ops) -> None:  # type: ignore[no-untyped-def]
+    url, root, _ = ops
+    _wait(lambda: _wiki(url)["status"] == "succeeded")
+    first = _wiki(url)
+    assert first["failures"] == [] and first["next_run"] and first["last_finished"]
+    assert first["last_kind"] == "incremental" and first["enabled"] is True
+    assert httpx.get(f"{url}/healthz").json()["chunks"] > 0, "the first scheduled run indexed the folder"
+    page = root / "it" / "guest-wifi.txt"
+    page.write_text(page.read_text(encoding="utf-8") + "\nThe lobby printer is called Marmot.\n", encoding="utf-8")
+
+    def searchable() -> bool:
+        hits = httpx.post(f"{url}/v1/search", json={"query": "lobby printer Marmot", "top_k": 3}).json()["hits"]
+        return bool(hits) and "Marmot" in hits[0]["text"]
+
+    _wait(searchable, timeout=30)
+    assert _wiki(url)["updated"] >= 1
+
+
+def test_sync_trigger_needs_the_admin_key(ops) -> None:  # type: ignore[no-untyped-def]
+    url, _, _ = ops
+    assert httpx.post(f"{url}/v1/sources/wiki/sync").status_code == 401
+    wrong = httpx.post(f"{url}/v1/sources/wiki/sync", headers={"X-Askdocs-Admin-Key": "guess"})
+    assert wrong.status_code == 401 and KEY not in wrong.text
+    missing = httpx.post(f"{url}/v1/sources/nope/sync", headers={"X-Askdocs-Admin-Key": KEY})
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+    ok = httpx.post(f"{url}/v1/sources/wiki/sync?full=true", headers={"X-Askdocs-Admin-Key": KEY})
+    assert ok.status_code == 202 and ok.json()["source"] == "wiki" and ok.json()["full"] is True
+    _wait(lambda: _wiki(url)["last_kind"] == "full" and _wiki(url)["status"] == "succeeded")
+
+
+def test_sync_trigger_is_off_without_an_admin_key(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "data", sources_file=tmp_path / "none.yaml")
+    with TestClient(create_app(settings, Services.build(settings))) as client:
+        response = client.post("/v1/sources/files/sync", headers={"X-Askdocs-Admin-Key": "x"})
+        assert response.status_code == 403 and "ASKDOCS_ADMIN_KEY" in response.json()["detail"]
+        assert client.get("/v1/sources").json() == {"scheduler": "off", "sources": []}
+
+
+def test_metrics_expose_runs_index_size_and_latency(ops) -> None:  # type: ignore[no-untyped-def]
+    url, _, _ = ops
+    _wait(lambda: _wiki(url)["status"] == "succeeded")
+    httpx.post(f"{url}/v1/search", json={"query": "VPN"})
+    text = httpx.get(f"{url}/metrics").text
+    assert 'askdocs_sync_runs_total{kind="incremental",source="wiki",status="succeeded"}' in text
+    assert 'askdocs_sync_documents_total{action="added",source="wiki"}' in text
+    chunks = next(line for line in text.splitlines() if line.startswith("askdocs_index_chunks "))
+    assert float(chunks.split()[1]) > 0
+    assert 'askdocs_request_duration_seconds_count{method="POST",route="/v1/search",status="200"}' in text
+
+
+def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("json")
+    try:
+        logging.getLogger("askdocs.test").info("sync finished", extra={"source": "wiki", "added": 3})
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        record = json.loads(line)
+        assert record["message"] == "sync finished" and record["source"] == "wiki" and record["added"] == 3
+        assert record["levelname"] == "INFO" and "timestamp" in record
+    finally:
+        configure_logging("text")

@@ -104,6 +104,8 @@ def test_metrics_expose_runs_index_size_and_latency(ops) -> None:  # type: ignor
 
 
 def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
     configure_logging("json")
     try:
         logging.getLogger("askdocs.test").info("sync finished", extra={"source": "wiki", "added": 3})
@@ -112,4 +114,4 @@ def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -
         assert record["message"] == "sync finished" and record["source"] == "wiki" and record["added"] == 3
         assert record["levelname"] == "INFO" and "timestamp" in record
     finally:
-        configure_logging("text")
+        root.handlers[:], root.level = saved

@@ -90,10 +90,14 @@ class Indexer:
         if report.status == "failed":
             log.error("sync of %s stopped by a fatal failure; nothing pruned", connector.source)
             return report
-        if not keep and indexed:
-            report.failures.append(_empty_listing(connector.source, len(indexed)))
+        return self._delete_missing(set(indexed), keep, report)
+
+    def _delete_missing(self, indexed: set[str], present: set[str], report: SyncReport) -> SyncReport:
+        """Delete ``indexed`` ids not ``present`` at the source, unless the source listed nothing at all."""
+        if not present and indexed:
+            report.failures.append(_empty_listing(report.source, len(indexed)))
             return report
-        gone = sorted(set(indexed) - keep)
+        gone = sorted(indexed - present)
         self.index.delete_documents(gone)
         report.deleted = len(gone)
         return report
@@ -113,14 +117,7 @@ class Indexer:
         if report.failures:
             log.error("listing %s had failures; nothing pruned", connector.source)
             return report
-        indexed = self.index.document_hashes(connector.source)
-        if not current and indexed:
-            report.failures.append(_empty_listing(connector.source, len(indexed)))
-            return report
-        gone = sorted(set(indexed) - current)
-        self.index.delete_documents(gone)
-        report.deleted = len(gone)
-        return report
+        return self._delete_missing(set(self.index.document_hashes(connector.source)), current, report)
 
     def poll_sync(
         self, connector: PollConnector, checkpoint: Checkpoint | None, progress: ProgressFn | None = None

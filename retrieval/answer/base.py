@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from askdocs.models import Answer, Hit
 from retrieval.analyzer import detect_language
@@ -17,6 +17,14 @@ NOT_FOUND = {
 def not_found_text(question: str) -> str:
     """The refusal, in the question's language."""
     return NOT_FOUND.get(detect_language(question), NOT_FOUND["en"])
+
+
+def refusal(question: str, hits: list[Hit], generator: str, **extra: Any) -> Answer:
+    """The answer that says the indexed documents do not contain one."""
+    return Answer(
+        question=question, text=not_found_text(question), citations=[], found=False, generator=generator, hits=hits,
+        **extra,
+    )  # fmt: skip
 
 
 @runtime_checkable

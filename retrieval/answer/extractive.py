@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from askdocs.models import Answer, Citation, Hit, Passage
 from retrieval.analyzer import Analyzer, detect_language
-from retrieval.answer.base import not_found_text
+from retrieval.answer.base import refusal
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[*`-])|(?<=[。！？])|\n+")
 _EMPHASIS = re.compile(r"\*\*|__|`")
@@ -66,14 +66,7 @@ class ExtractiveAnswerer:
         wanted = self.analyzer.match_terms(question, language)
         candidates = self._candidates(wanted, hits) if wanted else []
         if not candidates or candidates[0].score < self.min_support:
-            return Answer(
-                question=question,
-                text=not_found_text(question),
-                citations=[],
-                found=False,
-                generator=self.name,
-                hits=hits,
-            )
+            return refusal(question, hits, self.name)
         floor = max(self.min_support, 0.6 * candidates[0].score)
         chosen = [c for c in candidates if c.score >= floor][: self.max_sentences]
         numbers: dict[int, int] = {}

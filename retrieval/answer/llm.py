@@ -20,7 +20,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 from askdocs.models import Answer, Hit, LLMUsage
 from askdocs.settings import Settings
 from retrieval.analyzer import Analyzer
-from retrieval.answer.base import Final, LLMError, StreamEvent, Token, not_found_text
+from retrieval.answer.base import Final, LLMError, StreamEvent, Token, refusal
 from retrieval.answer.citations import CitationChecker, build_citations, is_refusal
 from retrieval.answer.packing import Source, encoding_for, pack_sources, relevance, seed_tiktoken_cache
 from retrieval.answer.prompt import build_messages
@@ -126,16 +126,7 @@ class LLMAnswerer:
         return _Prepared(sources, request)
 
     def _refusal(self, question: str, hits: list[Hit], usage: LLMUsage | None = None) -> Answer:
-        return Answer(
-            question=question,
-            text=not_found_text(question),
-            citations=[],
-            found=False,
-            generator=self.name,
-            hits=hits,
-            model=self.model,
-            usage=usage,
-        )
+        return refusal(question, hits, self.name, model=self.model, usage=usage)
 
     def _finish(self, question: str, hits: list[Hit], prepared: _Prepared, text: str, usage: LLMUsage) -> Answer:
         result = self.checker.check(text, {s.n: s.text for s in prepared.sources})

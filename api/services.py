@@ -49,7 +49,9 @@ class Services:
             sparse_weight=settings.sparse_weight,
             prefetch_limit=settings.prefetch_limit,
         )
-        japanese = replace(fusion, rrf_k=settings.rrf_k_ja, dense_weight=settings.dense_weight_ja)
+        japanese = replace(
+            fusion, method=settings.fusion_ja, rrf_k=settings.rrf_k_ja, dense_weight=settings.dense_weight_ja
+        )
         retriever = HybridRetriever(index, embedders, analyzer, fusion, {"ja": japanese})
         checker = CitationChecker(analyzer, settings.llm_support_min, embedders, settings.llm_support_min_cosine)
         answerer: AnswerGenerator

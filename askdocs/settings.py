@@ -27,10 +27,15 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, ge=32, le=512, description="Upper bound of a chunk in embedder tokens.")
     chunk_overlap_tokens: int = Field(30, ge=0, le=128)
 
-    fusion: Literal["rrf", "dbsf"] = "rrf"
+    fusion: Literal["rrf", "dbsf"] = Field("dbsf", description="Fusion for English (and other) queries.")
     rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
-    sparse_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(
+        1.0,
+        ge=0,
+        description="RRF weight of the dense leg; Qdrant scores 1/((rank+1)/w + k - 1), i.e. w stretches ranks.",
+    )
+    sparse_weight: float = Field(1.0, ge=0, description="RRF weight of the BM25 leg.")
+    fusion_ja: Literal["rrf", "dbsf"] = Field("rrf", description="Fusion for Japanese queries.")
     rrf_k_ja: int = Field(2, ge=1, description="RRF k for Japanese queries (BM25 leads, dense breaks ties).")
     dense_weight_ja: float = Field(0.2, ge=0, description="Dense RRF weight for Japanese queries.")
     prefetch_limit: int = Field(100, ge=1, le=1000)

@@ -169,6 +169,8 @@ def search_run(
         hits = retriever.search_chunks(text, [PUBLIC], limit=chunk_limit, mode=mode, fusion=fusion)
         elapsed = (time.perf_counter() - start) * 1000
         latencies.append(elapsed + (extra_ms or {}).get(text, 0.0))
+        # The engine orders fused ties arbitrarily (differently run to run); break them by point id.
+        hits = sorted(hits, key=lambda h: (-h.score, h.id))
         run[qid] = collapse_to_documents([(str(h.payload["doc_id"]), h.score) for h in hits], depth)
     return RunResult(run, latencies)
 

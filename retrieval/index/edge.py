@@ -19,6 +19,7 @@ from retrieval.index.types import (
     IndexFilter,
     IndexPoint,
     ScoredPayload,
+    ranked,
 )
 
 _SPEC_FILE = "askdocs-collection.json"
@@ -185,7 +186,7 @@ class EdgeBackend:
                 filter=flt,
                 with_payload=True,
             )
-        return [ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
+        return ranked([ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)])
 
     def flush(self) -> None:
         with self._lock:

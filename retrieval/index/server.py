@@ -20,6 +20,7 @@ from retrieval.index.types import (
     IndexFilter,
     IndexPoint,
     ScoredPayload,
+    ranked,
 )
 
 
@@ -169,7 +170,7 @@ class ServerBackend:
                 limit=query.limit,
                 with_payload=True,
             )
-        return [ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+        return ranked([ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points])
 
     def flush(self) -> None:
         """Writes use ``wait=True``: the server has applied them when the call returns."""

@@ -68,6 +68,11 @@ class ScoredPayload:
     payload: dict[str, Any]
 
 
+def ranked(results: list[ScoredPayload]) -> list[ScoredPayload]:
+    """Best first, ties broken by point id, so equal fused scores come back in the same order every time."""
+    return sorted(results, key=lambda r: (-r.score, r.id))
+
+
 class IndexBackend(Protocol):
     """Storage operations, implemented once per engine (Qdrant Edge, Qdrant server)."""
 

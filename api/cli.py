@@ -280,6 +280,14 @@ def scheduler() -> None:
         services.close()
 
 
+@app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def eval_(ctx: typer.Context) -> None:
+    """Evaluate retrieval (and answers) on a BEIR dataset; options: askdocs eval --help (see eval/runner.py)."""
+    from eval.runner import main as run_eval
+
+    run_eval(list(ctx.args))
+
+
 def main() -> None:
     """Entry point for ``python -m api.cli``."""
     app()

@@ -6,7 +6,7 @@ import json
 import random
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,11 +157,14 @@ def search_run(
     chunk_limit: int = 200,
     depth: int = 100,
     extra_ms: dict[str, float] | None = None,
+    collapse: Callable[[list[tuple[str, float]], int], dict[str, float]] | None = None,
 ) -> RunResult:
     """Search every query (as the public principal) and collapse chunk hits to documents in rank order.
 
     ``extra_ms`` (query text -> ms) is added to each measured latency, e.g. a query embedding served from cache.
+    ``collapse`` (default ``collapse_to_documents``: best chunk per document) turns chunk hits into documents.
     """
+    collapse = collapse or collapse_to_documents
     run: Run = {}
     latencies: list[float] = []
     for qid, text in queries.items():
@@ -171,7 +174,7 @@ def search_run(
         latencies.append(elapsed + (extra_ms or {}).get(text, 0.0))
         # The engine orders fused ties arbitrarily (differently run to run); break them by point id.
         hits = sorted(hits, key=lambda h: (-h.score, h.id))
-        run[qid] = collapse_to_documents([(str(h.payload["doc_id"]), h.score) for h in hits], depth)
+        run[qid] = collapse([(str(h.payload["doc_id"]), h.score) for h in hits], depth)
     return RunResult(run, latencies)
 
 

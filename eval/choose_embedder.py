@@ -87,11 +87,22 @@ def fingerprint(dataset: BeirDataset, embedder: str, chunk_tokens: int, overlap:
 
 
 def build_index(
-    dataset: BeirDataset, embedder: Embedder, workdir: Path, chunk_tokens: int, overlap: int, optimize: bool
+    dataset: BeirDataset,
+    embedder: Embedder,
+    workdir: Path,
+    chunk_tokens: int,
+    overlap: int,
+    optimize: bool,
+    embedders: LanguageEmbedders | None = None,
+    model_tag: str | None = None,
 ) -> tuple[Index, dict[str, Any]]:
-    """Index ``dataset`` under ``workdir`` (or reuse a complete index there); returns the index and ingest stats."""
+    """Index ``dataset`` under ``workdir`` (or reuse a complete index there); returns the index and ingest stats.
+
+    ``embedders`` (default: ``embedder`` for both languages) embed each chunk with its language's model;
+    ``model_tag`` (default: ``embedder.name``) names the models in the fingerprint.
+    """
     marker = workdir / MARKER
-    fp = fingerprint(dataset, embedder.name, chunk_tokens, overlap)
+    fp = fingerprint(dataset, model_tag or embedder.name, chunk_tokens, overlap)
     index = Index(EdgeBackend(workdir / "edge"))
     if marker.exists():
         stats = json.loads(marker.read_text())
@@ -99,7 +110,7 @@ def build_index(
             log.info("reusing complete index at %s (%s chunks)", workdir, stats.get("chunks"))
             return index, {**stats, "reused": True}
         raise SystemExit(f"{workdir} holds a different index (fingerprint {stats.get('fingerprint')} != {fp})")
-    embedders = LanguageEmbedders({"en": embedder, "ja": embedder})
+    embedders = embedders or LanguageEmbedders({"en": embedder, "ja": embedder})
     embedders.warm_up()
     indexer = Indexer(index, embedders, Chunker(embedders.for_language, chunk_tokens, overlap), Analyzer())
     total = len(dataset.corpus)

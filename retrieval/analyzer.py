@@ -62,9 +62,9 @@ class Analyzer:
     def _sudachi(self):  # type: ignore[no-untyped-def]
         tokenizer = getattr(self._local, "tokenizer", None)
         if tokenizer is None:
-            from sudachipy import Dictionary, SplitMode
+            from sudachipy import SplitMode
 
-            tokenizer = Dictionary(dict="core").tokenizer(SplitMode.C)
+            tokenizer = _sudachi_dictionary().tokenizer(SplitMode.C)
             self._local.tokenizer = tokenizer
         return tokenizer
 
@@ -156,6 +156,14 @@ def _slices(text: str, size: int) -> list[str]:
         out.append(text[start:cut])
         start = cut
     return out
+
+
+@lru_cache(maxsize=1)
+def _sudachi_dictionary():  # type: ignore[no-untyped-def]
+    """One loaded SudachiPy dictionary per process; threads each make a cheap tokenizer from it."""
+    from sudachipy import Dictionary
+
+    return Dictionary(dict="core")
 
 
 @lru_cache(maxsize=1)

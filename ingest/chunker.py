@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -47,7 +48,7 @@ class Chunker:
         """The chunks of ``doc`` in reading order, numbered from 0."""
         language = detect_language(f"{doc.title}\n{doc.text}")
         embedder = self.embedder_for(language)
-        count = embedder.count_tokens
+        count = lru_cache(maxsize=1024)(embedder.count_tokens)  # the splitter and merge re-measure the same texts
         limit = min(self.chunk_tokens, embedder.max_tokens)
         pieces: list[_Piece] = []
         for number, section in enumerate(doc.sections):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from askdocs.models import PUBLIC
@@ -31,6 +33,18 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
     from api.services import Services
 
     return Services.build(settings)
+
+
+@contextmanager
+def _progress_bar(name: str) -> Iterator[Callable[[int, int], None]]:
+    """A spinner on stderr; yields the progress callback a sync run calls with (documents, chunks written)."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task(f"syncing {name}", total=None)
+
+        def progress(docs: int, chunks: int) -> None:
+            bar.update(task, description=f"syncing {name}: {docs} documents, {chunks} chunks written")
+
+        yield progress
 
 
 def _principals(settings: Settings, user: str | None, groups: list[str] | None) -> list[str]:
@@ -74,12 +88,7 @@ def index(
     services = _services(settings)
     try:
         indexer = services.indexer()
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
-            task = bar.add_task(f"syncing {source}", total=None)
-
-            def progress(docs: int, chunks: int) -> None:
-                bar.update(task, description=f"syncing {source}: {docs} documents, {chunks} chunks written")
-
+        with _progress_bar(source) as progress:
             store = CheckpointStore(settings.data_dir / "state")
             report = run_source(indexer, connector, store, full=full, progress=progress)
         if optimize:
@@ -198,12 +207,7 @@ def sync(
         store = CheckpointStore(settings.data_dir / "state")
         run = source_runner(services.indexer(), store, settings)
         for config in chosen:
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
-                task = bar.add_task(f"syncing {config.name}", total=None)
-
-                def progress(docs: int, chunks: int, name: str = config.name, task: TaskID = task) -> None:
-                    bar.update(task, description=f"syncing {name}: {docs} documents, {chunks} chunks written")
-
+            with _progress_bar(config.name) as progress:
                 started = utcnow()
                 report = run(config, full, progress)  # type: ignore[call-arg]
             record_run(store.folder / "status.json", config, "full" if full else "incremental", report, started)

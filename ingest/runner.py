@@ -11,6 +11,7 @@ from connectors.registry import build_connector
 from ingest.sources import SourceConfig
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer, ProgressFn, SyncReport
+from retrieval.index import IndexFilter
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def run_source(
     name = name or source
     if isinstance(connector, PollConnector):
         checkpoint = None if full else checkpoints.load(name)
-        if checkpoint is not None and not indexer.index.document_hashes(source):
+        if checkpoint is not None and not indexer.index.count_chunks(IndexFilter(sources=(source,))):
             log.warning("%s has a checkpoint but no indexed documents; starting from scratch", source)
             checkpoint = None
         report, new_checkpoint = indexer.poll_sync(connector, checkpoint, progress=progress)

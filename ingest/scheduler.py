@@ -57,6 +57,14 @@ class SourceStatus:
     next_run: datetime | None = None
     next_prune: datetime | None = None
 
+    def finish(self, outcome: RunStatus, report: SyncReport, failures: list[str], finished: datetime) -> None:
+        """Record a finished run's outcome and counts (at most 20 failure reasons)."""
+        self.status, self.last_finished = outcome, finished
+        self.added, self.updated, self.unchanged, self.deleted = (
+            report.added, report.updated, report.unchanged, report.deleted
+        )  # fmt: skip
+        self.failures = failures[:20]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         out = asdict(self)
@@ -83,19 +91,8 @@ def record_run(path: Path, source: SourceConfig, kind: str, report: SyncReport, 
     """Write one run's outcome into the status file (for runs made outside a scheduler: ``askdocs sync``)."""
     statuses = read_statuses(path)
     status = statuses.get(source.name) or SourceStatus(source.name, source.type, source.enabled)
-    status.status, status.last_kind, status.last_started, status.last_finished = (
-        _OUTCOME[report.status],
-        kind,
-        started,
-        utcnow(),
-    )
-    status.added, status.updated, status.unchanged, status.deleted = (
-        report.added,
-        report.updated,
-        report.unchanged,
-        report.deleted,
-    )
-    status.failures = [f.message for f in report.failures][:20]
+    status.last_kind, status.last_started = kind, started
+    status.finish(_OUTCOME[report.status], report, [f.message for f in report.failures], utcnow())
     statuses[source.name] = status
     _write_json(path, [s.to_dict() for s in statuses.values()])
 
@@ -245,9 +242,7 @@ class SyncScheduler:
             },
         )
         with self._lock:
-            status.status, status.last_finished = outcome, self._clock()
-            status.added, status.updated = report.added, report.updated
-            status.unchanged, status.deleted, status.failures = report.unchanged, report.deleted, failures[:20]
+            status.finish(outcome, report, failures, self._clock())
             snapshot = [s.to_dict() for s in self._status.values()]
         if self._status_path is not None:
             _write_json(self._status_path, snapshot)

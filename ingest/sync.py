@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -18,7 +19,7 @@ from connectors.base import (
     SlimConnector,
 )
 from ingest.chunker import Chunker
-from retrieval.analyzer import Analyzer, bm25_weights
+from retrieval.analyzer import ANALYZER_VERSION, Analyzer, bm25_weights
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, Index, IndexedChunk
 
@@ -75,6 +76,11 @@ class Indexer:
         self.analyzer = analyzer
         self.k1, self.b = k1, b
         self.batch_docs = batch_docs
+        self.pipeline = pipeline_fingerprint(embedders, chunker, k1, b)
+
+    def _embedding_key(self, item: Document | Chunk) -> str:
+        """What was embedded and analysed, and how: a document whose stored key differs is rewritten in full."""
+        return f"{item.embedding_hash}:{self.pipeline}"
 
     def ensure_index(self) -> None:
         """Create the collection for the configured embedders if it does not exist."""
@@ -160,9 +166,10 @@ class Indexer:
             report.seen += 1
             keep.add(item.id)
             content_hash, embedding_hash = indexed.get(item.id, ("", ""))
-            if content_hash == item.content_hash:
+            same_pipeline = embedding_hash == self._embedding_key(item)
+            if same_pipeline and content_hash == item.content_hash:
                 report.unchanged += 1
-            elif embedding_hash == item.embedding_hash:
+            elif same_pipeline:
                 self.index.update_document_fields(item.id, _document_fields(item))
                 report.updated += 1
                 report.metadata_only += 1
@@ -197,8 +204,9 @@ class Indexer:
                 ids, values, dl = bm25_weights(terms[position], avgdl, self.k1, self.b)
                 name, vector = vectors[position]
                 position += 1
+                payload = {**_payload(chunk), "embedding_hash": self._embedding_key(chunk)}
                 indexed.append(
-                    IndexedChunk(payload=_payload(chunk), dense_name=name, dense=vector, sparse=(ids, values), dl=dl)
+                    IndexedChunk(payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl)
                 )
             self.index.write_document(doc.id, indexed)
             if report is not None:
@@ -216,6 +224,17 @@ class Indexer:
             for i, row in zip(positions, rows):
                 out[i] = (embedder.name, row.tolist())
         return out
+
+
+def pipeline_fingerprint(embedders: LanguageEmbedders, chunker: Chunker, k1: float, b: float) -> str:
+    """Short hash of everything besides a document's text that shapes its chunks and vectors.
+
+    Changing the analyzer (``ANALYZER_VERSION``), chunk size, overlap, BM25 parameters or a language's dense model
+    changes it, and the next sync then rewrites every document instead of skipping it as unchanged.
+    """
+    models = ",".join(f"{lang}={embedders.for_language(lang).name}" for lang in ("en", "ja"))
+    spec = f"{ANALYZER_VERSION}|{chunker.chunk_tokens}|{chunker.overlap_tokens}|{k1}|{b}|{models}"
+    return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
 def _empty_listing(source: str, indexed: int) -> ConnectorFailure:

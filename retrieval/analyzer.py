@@ -22,7 +22,13 @@ _JAPANESE_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\u
 _HIRAGANA = re.compile(r"[\u3040-\u309f]")
 _KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-_SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
+# Particles, auxiliaries and symbols carry no topic; pronouns are mostly question words (何, いつ, どこ, 誰) that
+# match unrelated 何度も/何らかの. Dropping pronouns: +0.001 nDCG@10 on jsquad-ja-dev BM25 (eval, README).
+_SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号", "代名詞"}
+# Joins two adjacent Japanese words into one phrase term; cannot occur inside a term (control character).
+PHRASE_JOINER = "\x1f"
+# Bumped whenever terms() changes for some text: indexes written by another version get their chunks rewritten.
+ANALYZER_VERSION = "2"
 
 # The Snowball project's English stopword list, lower-cased; short, well known, stable.
 ENGLISH_STOPWORDS = frozenset(
@@ -84,6 +90,16 @@ class Analyzer:
         return [t for t in terms if t]
 
     def _japanese(self, text: str) -> list[str]:
+        """Sudachi words (mode C, normalised), then each pair of adjacent words as one phrase term.
+
+        Phrase terms reward passages that keep the question's word order ("相良油田の起源" over a passage with
+        相良油田 and 起源 far apart): +0.006 nDCG@10 on jsquad-ja-dev BM25. They do not help English (scifact-dev
+        BM25 drops 0.725 -> 0.667), so only Japanese gets them.
+        """
+        words = self._japanese_words(text)
+        return words + [f"{a}{PHRASE_JOINER}{b}" for a, b in zip(words, words[1:])]
+
+    def _japanese_words(self, text: str) -> list[str]:
         terms: list[str] = []
         # Sudachi rejects inputs over ~49k bytes; analyse long text in slices cut at newlines.
         for piece in _slices(text, 12000):

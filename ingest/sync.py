@@ -194,10 +194,11 @@ class Indexer:
         chunked = [(doc, self.chunker.chunk(doc)) for doc in documents]
         all_chunks = [c for _, chunks in chunked for c in chunks]
         terms = [self.analyzer.terms(c.embed_text, c.language) for c in all_chunks]  # type: ignore[arg-type]
+        vectors = self._embed(all_chunks)
         n, total = self.index.bm25_stats()
         avgdl = (total + sum(len(t) for t in terms)) / max(1, n + len(all_chunks))
-        vectors = self._embed(all_chunks)
         position = 0
+        written: list[tuple[str, list[IndexedChunk]]] = []
         for doc, chunks in chunked:
             indexed = []
             for chunk in chunks:
@@ -208,10 +209,11 @@ class Indexer:
                 indexed.append(
                     IndexedChunk(payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl)
                 )
-            self.index.write_document(doc.id, indexed)
-            if report is not None:
-                report.chunks_written += len(indexed)
-                report.embedded_chunks += len(indexed)
+            written.append((doc.id, indexed))
+        self.index.write_documents(written)
+        if report is not None:
+            report.chunks_written += position
+            report.embedded_chunks += position
 
     def _embed(self, chunks: list[Chunk]) -> list[tuple[str, list[float]]]:
         by_model: dict[str, list[int]] = defaultdict(list)

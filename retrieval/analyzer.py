@@ -54,6 +54,7 @@ def detect_language(text: str) -> Language:
     return "ja" if japanese >= 0.3 * max(letters, 1) else "en"
 
 
+@lru_cache(maxsize=1 << 18)
 def term_id(term: str) -> int:
     """Stable unsigned 32-bit id of a term (blake2b, not Python's salted ``hash``)."""
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")
@@ -102,10 +103,15 @@ class Analyzer:
     def _japanese_words(self, text: str) -> list[str]:
         terms: list[str] = []
         # Sudachi rejects inputs over ~49k bytes; analyse long text in slices cut at newlines.
+        skipped = _skipped_pos_ids()
         for piece in _slices(text, 12000):
             for m in self._sudachi().tokenize(piece):
-                pos = m.part_of_speech()
-                if pos[0] in _SKIP_POS or pos[1] == "非自立可能":
+                pos_id = m.part_of_speech_id()
+                skip = skipped.get(pos_id)
+                if skip is None:
+                    pos = m.part_of_speech()
+                    skip = skipped[pos_id] = pos[0] in _SKIP_POS or pos[1] == "非自立可能"
+                if skip:
                     continue
                 # Check the surface, not the normalised form: Sudachi normalises some English words
                 # to katakana ("Gateway" -> "ゲートウェー"), which would hide them from English queries.
@@ -180,6 +186,12 @@ def _sudachi_dictionary():  # type: ignore[no-untyped-def]
     from sudachipy import Dictionary
 
     return Dictionary(dict="core")
+
+
+@lru_cache(maxsize=1)
+def _skipped_pos_ids() -> dict[int, bool]:
+    """Part-of-speech id -> whether its words are dropped; filled as ids are met (ids are per dictionary)."""
+    return {}
 
 
 @lru_cache(maxsize=1)

@@ -172,6 +172,26 @@ def test_rewrite_with_more_chunks_and_with_none(ready: Index) -> None:
     assert ready.bm25_stats() == (0, 0)
 
 
+def test_write_documents_replaces_a_batch_at_once(ready: Index) -> None:
+    ready.write_document("shrinks", [chunk("shrinks", i, dl=5) for i in range(3)])
+    ready.write_document("emptied", [chunk("emptied", 0, dl=9)])
+    ready.write_document("untouched", [chunk("untouched", 0, dl=1)])
+    ready.write_documents(
+        [
+            ("shrinks", [chunk("shrinks", 0, dl=2, content_hash="v2")]),
+            ("new", [chunk("new", i, dl=3) for i in range(2)]),
+            ("emptied", []),
+            ("new", [chunk("new", i, dl=4, content_hash="v3") for i in range(3)]),  # given twice: the last wins
+        ]
+    )
+    per_doc = {d: ready.count_chunks(IndexFilter(doc_ids=(d,))) for d in ("shrinks", "new", "emptied", "untouched")}
+    assert per_doc == {"shrinks": 1, "new": 3, "emptied": 0, "untouched": 1}
+    assert {p.payload["content_hash"] for p in ready.chunks(IndexFilter(doc_ids=("new",)))} == {"v3"}
+    assert ready.bm25_stats() == (5, 2 + 12 + 1) == stats_from_points(ready)
+    ready.write_documents([])
+    assert ready.bm25_stats() == (5, 15)
+
+
 def test_delete_documents(ready: Index) -> None:
     for name, n in (("a", 2), ("b", 3), ("c", 1)):
         ready.write_document(name, [chunk(name, i, dl=2) for i in range(n)])

@@ -80,26 +80,34 @@ class Index:
     # --- writes ----------------------------------------------------------------------
     def write_document(self, doc_id: str, chunks: list[IndexedChunk]) -> None:
         """Replace all chunks of ``doc_id`` with ``chunks``: upsert first, then drop the surplus."""
-        with self._writes:
-            self._write_document(doc_id, chunks)
+        self.write_documents([(doc_id, chunks)])
 
-    def _write_document(self, doc_id: str, chunks: list[IndexedChunk]) -> None:
-        old = self.backend.scroll(IndexFilter(doc_ids=(doc_id,)), fields=["dl"])
-        points = [
-            IndexPoint(
-                id=point_id(doc_id, c.payload["chunk_no"]),
-                payload={**c.payload, "kind": "chunk", "dl": c.dl},
-                dense={c.dense_name: c.dense},
-                sparse=c.sparse,
-            )
-            for c in chunks
-        ]
-        self.backend.upsert(points)
-        if len(old) > len(chunks):
-            self.backend.delete(IndexFilter(doc_ids=(doc_id,), chunk_no_gte=len(chunks)))
-        self._add_stats(
-            len(chunks) - len(old), sum(c.dl for c in chunks) - sum(int(o.payload.get("dl", 0)) for o in old)
-        )
+    def write_documents(self, documents: list[tuple[str, list[IndexedChunk]]]) -> None:
+        """``write_document`` for a batch: one read of the old chunks, one upsert, one statistics update."""
+        latest = dict(documents)  # a document given twice: its last version wins
+        if not latest:
+            return
+        with self._writes:
+            old = self.backend.scroll(IndexFilter(doc_ids=tuple(latest)), fields=["doc_id", "dl"])
+            old_count: dict[str, int] = {}
+            for o in old:
+                old_count[o.payload["doc_id"]] = old_count.get(o.payload["doc_id"], 0) + 1
+            points = [
+                IndexPoint(
+                    id=point_id(doc_id, c.payload["chunk_no"]),
+                    payload={**c.payload, "kind": "chunk", "dl": c.dl},
+                    dense={c.dense_name: c.dense},
+                    sparse=c.sparse,
+                )
+                for doc_id, chunks in latest.items()
+                for c in chunks
+            ]
+            self.backend.upsert(points)
+            for doc_id, chunks in latest.items():
+                if old_count.get(doc_id, 0) > len(chunks):
+                    self.backend.delete(IndexFilter(doc_ids=(doc_id,), chunk_no_gte=len(chunks)))
+            new_dl = sum(c.dl for chunks in latest.values() for c in chunks)
+            self._add_stats(len(points) - len(old), new_dl - sum(int(o.payload.get("dl", 0)) for o in old))
 
     def update_document_fields(self, doc_id: str, fields: dict[str, Any]) -> None:
         """Overwrite document-level payload fields (ACL, url, times…) on every chunk; no re-embedding."""

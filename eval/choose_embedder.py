@@ -26,7 +26,7 @@ from askdocs.settings import get_settings
 from eval.beir import BeirConnector, BeirDataset, evaluate, load_beir, search_run, subset
 from ingest.chunker import Chunker
 from ingest.sync import Indexer
-from retrieval.analyzer import Analyzer
+from retrieval.analyzer import ANALYZER_VERSION, Analyzer
 from retrieval.embedders import Embedder, LanguageEmbedders, make_embedder
 from retrieval.hybrid import FusionConfig, HybridRetriever, Mode
 from retrieval.index import Index
@@ -79,8 +79,8 @@ def configs() -> list[tuple[str, Mode, FusionConfig | None]]:
 
 
 def fingerprint(dataset: BeirDataset, embedder: str, chunk_tokens: int, overlap: int) -> str:
-    """Identity of what an index holds: documents, embedder, chunking."""
-    h = hashlib.sha256(f"{embedder}\x00{chunk_tokens}\x00{overlap}".encode())
+    """Identity of what an index holds: documents, embedder, chunking, BM25 analysis."""
+    h = hashlib.sha256(f"{embedder}\x00{chunk_tokens}\x00{overlap}\x00{ANALYZER_VERSION}".encode())
     for doc_id in sorted(dataset.corpus):
         h.update(doc_id.encode() + b"\x00")
     return h.hexdigest()[:16]
@@ -109,7 +109,10 @@ def build_index(
         if stats.get("fingerprint") == fp:
             log.info("reusing complete index at %s (%s chunks)", workdir, stats.get("chunks"))
             return index, {**stats, "reused": True}
-        raise SystemExit(f"{workdir} holds a different index (fingerprint {stats.get('fingerprint')} != {fp})")
+        raise SystemExit(
+            f"{workdir} holds an index of other documents, models, chunking or analyzer version (fingerprint "
+            f"{stats.get('fingerprint')} != {fp}): delete that folder or pass another --workdir"
+        )
     embedders = embedders or LanguageEmbedders({"en": embedder, "ja": embedder})
     embedders.warm_up()
     indexer = Indexer(index, embedders, Chunker(embedders.for_language, chunk_tokens, overlap), Analyzer())

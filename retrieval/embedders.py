@@ -71,7 +71,7 @@ class MiniLmOnnx(_Lazy):
 
     Batches of passages run on ``threads`` intra-op threads (0: all cores); a single query runs on a session of its
     own with one thread, which on 2 busy cores is faster and has no scheduling tail (p50 6.2 vs 13.7 ms, p95 8.3 vs
-    20.6 ms while another process embeds; ``eval/bench``).
+    20.6 ms while another process embeds; README, "Performance").
     """
 
     name = "minilm-l6-int8"

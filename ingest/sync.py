@@ -205,7 +205,7 @@ class Indexer:
                 ids, values, dl = bm25_weights(terms[position], avgdl, self.k1, self.b)
                 name, vector = vectors[position]
                 position += 1
-                payload = {**_payload(chunk), "embedding_hash": self._embedding_key(chunk)}
+                payload = _payload(chunk, self._embedding_key(chunk))
                 indexed.append(
                     IndexedChunk(payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl)
                 )
@@ -276,7 +276,7 @@ def _document_fields(item: Document | Chunk) -> dict[str, Any]:
     }
 
 
-def _payload(chunk: Chunk) -> dict[str, Any]:
+def _payload(chunk: Chunk, embedding_key: str) -> dict[str, Any]:
     return {
         **_document_fields(chunk),
         "doc_id": chunk.doc_id,
@@ -285,5 +285,5 @@ def _payload(chunk: Chunk) -> dict[str, Any]:
         "heading": chunk.heading,
         "text": chunk.text,
         "language": chunk.language,
-        "embedding_hash": chunk.embedding_hash,
+        "embedding_hash": embedding_key,
     }

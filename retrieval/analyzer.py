@@ -25,6 +25,8 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # Particles, auxiliaries and symbols carry no topic; pronouns are mostly question words (何, いつ, どこ, 誰) that
 # match unrelated 何度も/何らかの. Dropping pronouns: +0.001 nDCG@10 on jsquad-ja-dev BM25 (eval, README).
 _SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号", "代名詞"}
+# Part-of-speech id -> whether its words are dropped; filled as ids are met (one dictionary per process).
+_SKIPPED_POS_IDS: dict[int, bool] = {}
 # Joins two adjacent Japanese words into one phrase term; cannot occur inside a term (control character).
 PHRASE_JOINER = "\x1f"
 # Bumped whenever terms() changes for some text: indexes written by another version get their chunks rewritten.
@@ -103,7 +105,7 @@ class Analyzer:
     def _japanese_words(self, text: str) -> list[str]:
         terms: list[str] = []
         # Sudachi rejects inputs over ~49k bytes; analyse long text in slices cut at newlines.
-        skipped = _skipped_pos_ids()
+        skipped = _SKIPPED_POS_IDS
         for piece in _slices(text, 12000):
             for m in self._sudachi().tokenize(piece):
                 pos_id = m.part_of_speech_id()
@@ -186,12 +188,6 @@ def _sudachi_dictionary():  # type: ignore[no-untyped-def]
     from sudachipy import Dictionary
 
     return Dictionary(dict="core")
-
-
-@lru_cache(maxsize=1)
-def _skipped_pos_ids() -> dict[int, bool]:
-    """Part-of-speech id -> whether its words are dropped; filled as ids are met (ids are per dictionary)."""
-    return {}
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +104,6 @@ def connector_for(server: DriveServer, tmp: Path, page_size: int = 2, **override
     return connector
 
 
-def drain(gen: Generator[Any, None, Any]) -> tuple[list[Any], Any]:
-    """All items of a poll and its returned checkpoint."""
-    items: list[Any] = []
-    while True:
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
-
-
 def split(items: list[Any]) -> tuple[dict[str, Any], set[str], list[ConnectorFailure]]:
     """Documents by id, deleted ids, failures."""
     docs = {i.id: i for i in items if not isinstance(i, ConnectorFailure | DocumentDeleted)}
@@ -122,4 +111,4 @@ def split(items: list[Any]) -> tuple[dict[str, Any], set[str], list[ConnectorFai
     return docs, deleted, [i for i in items if isinstance(i, ConnectorFailure)]
 
 
-__all__ = ["DOC", "drain", "split", "seed", "connector_for", "settings_for", "write_credentials"]
+__all__ = ["DOC", "split", "seed", "connector_for", "settings_for", "write_credentials"]

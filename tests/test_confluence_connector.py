@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from confluence_server import BEARER, EMAIL, TOKEN, FakeServer, _free_port, confluence_server  # noqa: F401
+from poll_helpers import drain
 
 from api.app import create_app
 from api.services import Services
@@ -40,15 +41,6 @@ def connector(server: FakeServer, sleeps: list[float] | None = None, **kw: Any) 
     client = ConfluenceClient(server.url, **auth, backoff=0.001, max_attempts=4,
                               sleep=(sleeps.append if sleeps is not None else lambda _s: None))
     return ConfluenceConnector(client, spaces=kw.pop("spaces", ["ENG", "HR"]), **kw)
-
-
-def drain(gen: Generator[Item, None, Any]) -> tuple[list[Item], Any]:
-    items: list[Item] = []
-    while True:
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
 
 
 def docs(items: list[Item]) -> dict[str, Document]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from poll_helpers import drain
 
 from askdocs.models import Document
 from connectors.base import ConnectorFailure, DocumentDeleted, LoadConnector, PollConnector, SlimConnector
@@ -28,16 +28,6 @@ def bump_mtime(path: Path, seconds: int = 10) -> None:
     """Move a file's modification time forward so a change is seen even within one clock tick."""
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
-
-
-def drain(gen: Generator[Any, None, Any]) -> tuple[list[Any], Any]:
-    """All items of a poll generator and its return value (the new checkpoint)."""
-    items: list[Any] = []
-    while True:
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
 
 
 ACL = """

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from drive_server import DriveServer, Fault, drive_server_fixture, drive_server_session_fixture, user  # noqa: F401
 from google.oauth2.credentials import Credentials
-from google_fixtures import ALICE, BOB, ENG, FAST_RETRY, connector_for, drain, seed, settings_for, split
+from google_fixtures import ALICE, BOB, ENG, FAST_RETRY, connector_for, seed, settings_for, split
+from poll_helpers import drain
 
 from connectors.base import ConnectorFailure
 from connectors.google_content import principals_from_permissions

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from poll_helpers import drain
 from slack_server import TOKEN, FakeSlack, Fault, _free_port, seed, slack, slack_server  # noqa: F401
 
 from askdocs.models import Document
@@ -33,16 +34,6 @@ REPO = Path(__file__).resolve().parent.parent
 def make_connector(fake: FakeSlack, token: str = TOKEN, **kwargs: Any) -> SlackConnector:
     client = build_client(token, fake.url, timeout=1, retries=3, backoff=0.05, rate_limit_retries=6, jitter=0.05)
     return SlackConnector(client, page_size=kwargs.pop("page_size", 2), **kwargs)
-
-
-def drain(gen: Generator[Any, None, Checkpoint]) -> tuple[list[Any], Checkpoint]:
-    items: list[Any] = []
-    for _ in range(10_000):
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
-    raise AssertionError("poll did not end")
 
 
 def docs_of(items: list[Any]) -> dict[str, Document]:

@@ -83,7 +83,7 @@ class MiniLmOnnx(_Lazy):
         self._threads = threads
         self._batch = batch_size
         self._tokenizer: Any = None
-        self._query_session: Any = None
+        self._passages = _DeferredSession(lambda: self._session(self._threads))
 
     @staticmethod
     def _session(threads: int) -> Any:
@@ -103,8 +103,7 @@ class MiniLmOnnx(_Lazy):
         tokenizer.no_padding()
         tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer = tokenizer
-        self._query_session = self._session(1)
-        return _DeferredSession(lambda: self._session(self._threads))
+        return self._session(1)  # the query session; passages get theirs on the first batch
 
     def count_tokens(self, text: str) -> int:
         _ = self.model
@@ -116,11 +115,11 @@ class MiniLmOnnx(_Lazy):
             tokenizer.enable_truncation(self.max_tokens)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
-        return self._embed(self.model.model, texts)
+        _ = self.model  # the tokenizer
+        return self._embed(self._passages.model, texts)
 
     def embed_query(self, text: str) -> np.ndarray:
-        _ = self.model
-        return self._embed(self._query_session, [text])[0]
+        return self._embed(self.model, [text])[0]
 
     def _embed(self, session: Any, texts: list[str]) -> np.ndarray:
         if not texts:

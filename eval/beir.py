@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import statistics
@@ -41,6 +42,16 @@ def _read_jsonl(path: Path) -> Iterator[dict]:  # type: ignore[type-arg]
         for line in fh:
             if line.strip():
                 yield json.loads(line)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every BEIR run shares: split, seeded samples, candidates per query, exact search."""
+    parser.add_argument("--split", help="qrels split (default: test, else dev, validation, train)")
+    parser.add_argument("--limit-docs", type=int, help="judged documents of the kept queries + random others")
+    parser.add_argument("--limit-queries", type=int, help="random sample of queries")
+    parser.add_argument("--seed", type=int, default=13, help="seed of every sample")
+    parser.add_argument("--chunk-limit", type=int, default=200, help="chunks fetched per query before collapsing")
+    parser.add_argument("--no-optimize", action="store_true", help="skip building HNSW after ingest (exact search)")
 
 
 def load_qrels(path: Path) -> Qrels:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from askdocs.settings import get_settings
-from eval.beir import BeirConnector, BeirDataset, evaluate, load_beir, search_run, subset
+from eval.beir import BeirConnector, BeirDataset, add_run_options, evaluate, load_beir, search_run, subset
 from ingest.chunker import Chunker
 from ingest.sync import Indexer
 from retrieval.analyzer import ANALYZER_VERSION, Analyzer
@@ -250,14 +250,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
     parser.add_argument("--embedder", help="embedder under test, used for both languages")
     parser.add_argument("--workdir", help="index + results folder (default /tmp/askdocs-eval/<dataset>-<embedder>)")
-    parser.add_argument("--split", help="qrels split (default: test, else dev, validation, train)")
-    parser.add_argument("--limit-docs", type=int, help="keep judged documents of the kept queries + random others")
-    parser.add_argument("--limit-queries", type=int, help="random sample of queries")
-    parser.add_argument("--seed", type=int, default=13, help="seed of the query/document samples")
     parser.add_argument("--chunk-tokens", type=int, help="default: ASKDOCS_CHUNK_TOKENS")
     parser.add_argument("--overlap-tokens", type=int, help="default: ASKDOCS_CHUNK_OVERLAP_TOKENS")
-    parser.add_argument("--chunk-limit", type=int, default=200, help="chunks fetched per query before collapsing")
-    parser.add_argument("--no-optimize", action="store_true", help="skip building HNSW after ingest (exact search)")
+    add_run_options(parser)
     parser.add_argument("--summarize", nargs="+", metavar="RESULTS_JSON", help="print the table of saved results")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)

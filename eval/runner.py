@@ -27,7 +27,7 @@ import numpy as np
 
 from api.services import Services
 from askdocs.settings import Settings
-from eval.beir import BeirDataset, RunResult, evaluate, load_beir, search_run, subset
+from eval.beir import BeirDataset, RunResult, add_run_options, evaluate, load_beir, search_run, subset
 from eval.choose_embedder import CachedQueryEmbedder, build_index
 from eval.report import add_ratios, write_report
 from retrieval.analyzer import detect_language
@@ -266,14 +266,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="askdocs eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--dataset", required=True, help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
-    parser.add_argument("--split", help="qrels split (default: test, else dev, validation, train)")
     parser.add_argument("--workdir", help="index folder (default /tmp/askdocs-eval/<dataset>-<model>)")
     parser.add_argument("--out", help="run folder (default runs/<timestamp>-<dataset>/)")
-    parser.add_argument("--limit-docs", type=int, help="judged documents of the kept queries + random others")
-    parser.add_argument("--limit-queries", type=int, help="random sample of queries")
-    parser.add_argument("--seed", type=int, default=13, help="seed of every sample")
-    parser.add_argument("--chunk-limit", type=int, default=200, help="chunks fetched per query before collapsing")
-    parser.add_argument("--no-optimize", action="store_true", help="skip building HNSW after ingest")
+    add_run_options(parser)
     parser.add_argument("--no-langchain", action="store_true", help="skip the LangChain ensemble baseline")
     parser.add_argument("--no-ideas", action="store_true", help="skip the 'idea:' rows (prefetch, aggregation)")
     parser.add_argument("--answers", action="store_true", help="also evaluate /v1/ask answers (eval.answers)")

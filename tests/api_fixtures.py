@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
+from local_server import serve_in_thread
 
 from api.app import create_app
 from api.services import Services
@@ -31,35 +27,11 @@ class LiveServer:
     services: Services
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(settings: Settings, services: Services) -> Iterator[str]:
     """Serve ``services`` with uvicorn in a thread on a free 127.0.0.1 port; yields the base url."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        raise RuntimeError("server did not start within 30 s")
-    try:
+    with serve_in_thread(create_app(settings, services), "askdocs") as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

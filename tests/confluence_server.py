@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import base64
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from local_server import serve_in_thread
 
 EMAIL, TOKEN, BEARER = "bot@kumo.example", "atl-token-s3cr3t-value", "bearer-s3cr3t-value"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -393,24 +390,9 @@ class FakeServer:
     fake: FakeConfluence
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def confluence_server() -> Iterator[FakeServer]:
     """The seeded fake Confluence served by uvicorn in a thread on a free 127.0.0.1 port."""
     fake = seed(FakeConfluence())
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(build_app(fake), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "fake Confluence did not start"
-    yield FakeServer(f"http://127.0.0.1:{port}", fake)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_in_thread(build_app(fake), "fake Confluence") as url:
+        yield FakeServer(url, fake)

@@ -26,6 +26,7 @@ from drive_contract import ApiError, apply_mask, check_mask, check_params, compi
 from drive_exports import DOC, EXPORTS, export_file
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from local_server import serve_in_thread
 
 FOLDER = "application/vnd.google-apps.folder"
 SCOPE = "https://www.googleapis.com/auth/drive.readonly"
@@ -365,30 +366,9 @@ class DriveServer:
 @pytest.fixture(scope="session", name="drive_server_session")
 def drive_server_session_fixture() -> Iterator[DriveServer]:
     """Start the fake Drive with uvicorn in a thread on a free 127.0.0.1 port."""
-    import socket
-    import time
-
-    import httpx
-    import uvicorn
-
     holder = {"drive": FakeDrive()}
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(holder), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(timeout=1) as client:
-        for _ in range(300):
-            try:
-                client.get(f"{url}/drive/v3/changes/startPageToken")
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-    yield DriveServer(url, holder)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(holder), "fake Drive") as url:
+        yield DriveServer(url, holder)
 
 
 @pytest.fixture(name="drive_server")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,11 +17,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from local_server import serve_in_thread
 
 TOKEN = "xoxb-test-0000000000-SECRETSECRET"
 ALL_SCOPES = {"channels:history", "groups:history", "channels:read", "groups:read", "users:read", "users:read.email"}
@@ -275,33 +272,13 @@ class FakeSlack:
         return {"ok": True, "channel": channel.id, "permalink": link}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def slack_server() -> Iterator[FakeSlack]:
     """The fake Slack Web API, served by uvicorn in a thread on a free 127.0.0.1 port."""
     fake = FakeSlack()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{port}/api/"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(fake.url + "auth.test", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError("fake Slack did not start")
-    yield fake
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(fake.app, "fake Slack") as url:
+        fake.url = f"{url}/api/"
+        yield fake
 
 
 @pytest.fixture

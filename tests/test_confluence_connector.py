@@ -6,8 +6,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Generator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from confluence_server import BEARER, EMAIL, TOKEN, FakeServer, _free_port, confluence_server  # noqa: F401
+from confluence_server import BEARER, EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
+from local_server import serve_in_thread
 from poll_helpers import drain
 
 from api.app import create_app
@@ -214,18 +212,6 @@ def test_incremental_sync_applies_edits_moves_and_deletions(
     assert (later.seen, later.deleted) == (0, 0), "nothing changed outside the overlap window: nothing fetched"
 
 
-def _start_api(settings: Settings, services: Services) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server, thread
-
-
 def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
     confluence_server: FakeServer, tmp_path: Path  # noqa: F811
 ) -> None:
@@ -235,26 +221,24 @@ def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "state")
     assert run_source(services.indexer(), from_settings(settings), store).status == "succeeded"
-    url, server, thread = _start_api(settings, services)
     try:
-        def hits(headers: dict[str, str]) -> list[str]:
-            body = {"query": "Where is the team offsite this year?", "top_k": 10}
-            response = httpx.post(f"{url}/v1/search", json=body, headers=headers, timeout=30)
-            assert response.status_code == 200, response.text
-            return [h["doc_id"] for h in response.json()["hits"]]
+        with serve_in_thread(create_app(settings, services), "askdocs") as url:
+            def hits(headers: dict[str, str]) -> list[str]:
+                body = {"query": "Where is the team offsite this year?", "top_k": 10}
+                response = httpx.post(f"{url}/v1/search", json=body, headers=headers, timeout=30)
+                assert response.status_code == 200, response.text
+                return [h["doc_id"] for h in response.json()["hits"]]
 
-        engineer = {"X-Askdocs-User": "dev@kumo.example", "X-Askdocs-Groups": "eng"}
-        alice = {"X-Askdocs-User": "alice@kumo.example", "X-Askdocs-Groups": "eng"}
-        assert "confluence:page:1006" in hits(engineer)
-        assert "confluence:page:1006" not in hits({"X-Askdocs-User": "guest@kumo.example"}), "space: needs a grant"
-        confluence_server.fake.move("1006", "1004")  # under Security; a move makes no new version
-        report = run_source(services.indexer(), from_settings(settings), store)
-        assert report.status == "succeeded" and report.updated >= 1
-        assert "confluence:page:1006" not in hits(engineer)
-        assert "confluence:page:1006" in hits(alice)
+            engineer = {"X-Askdocs-User": "dev@kumo.example", "X-Askdocs-Groups": "eng"}
+            alice = {"X-Askdocs-User": "alice@kumo.example", "X-Askdocs-Groups": "eng"}
+            assert "confluence:page:1006" in hits(engineer)
+            assert "confluence:page:1006" not in hits({"X-Askdocs-User": "guest@kumo.example"}), "space: needs a grant"
+            confluence_server.fake.move("1006", "1004")  # under Security; a move makes no new version
+            report = run_source(services.indexer(), from_settings(settings), store)
+            assert report.status == "succeeded" and report.updated >= 1
+            assert "confluence:page:1006" not in hits(engineer)
+            assert "confluence:page:1006" in hits(alice)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         services.close()
 
 

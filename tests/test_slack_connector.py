@@ -6,7 +6,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -14,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from local_server import serve_in_thread
 from poll_helpers import drain
-from slack_server import TOKEN, FakeSlack, Fault, _free_port, seed, slack, slack_server  # noqa: F401
+from slack_server import TOKEN, FakeSlack, Fault, seed, slack, slack_server  # noqa: F401
 
 from askdocs.models import Document
 from askdocs.settings import Settings
@@ -309,27 +308,17 @@ def test_member_removed_from_private_channel_loses_access(slack: FakeSlack, tmp_
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "data" / "state")
     assert run_source(services.indexer(), from_settings(settings), store).status == "succeeded"
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=_free_port(),
-                                           log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.config.port}"
     try:
-        for _ in range(300):
-            if server.started:
-                break
-            time.sleep(0.05)
-        budget, query = f"slack:G0FINANCE:{ts['budget']}", "falcon budget line quokka"
-        assert budget in _search(url, query, "chie@kumo.example")
-        assert budget not in _search(url, query, "ben@kumo.example")
-        ws.channels["G0FINANCE"].members.remove("U0CHIE")
-        report = run_source(services.indexer(), from_settings(settings), store)
-        assert report.status == "succeeded" and report.metadata_only == 1
-        assert budget not in _search(url, query, "chie@kumo.example")
-        assert budget in _search(url, query, "ana@kumo.example")
+        with serve_in_thread(create_app(settings, services), "askdocs") as url:
+            budget, query = f"slack:G0FINANCE:{ts['budget']}", "falcon budget line quokka"
+            assert budget in _search(url, query, "chie@kumo.example")
+            assert budget not in _search(url, query, "ben@kumo.example")
+            ws.channels["G0FINANCE"].members.remove("U0CHIE")
+            report = run_source(services.indexer(), from_settings(settings), store)
+            assert report.status == "succeeded" and report.metadata_only == 1
+            assert budget not in _search(url, query, "chie@kumo.example")
+            assert budget in _search(url, query, "ana@kumo.example")
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         services.close()
 
 

@@ -27,6 +27,10 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号", "代名詞"}
 # Part-of-speech id -> whether its words are dropped; filled as ids are met (one dictionary per process).
 _SKIPPED_POS_IDS: dict[int, bool] = {}
+# Word as written -> its English term (None: stopword). Stemming is a pure function of the word; the dict is
+# shared by threads (single get/set operations) and stops growing at a bound instead of evicting.
+_ENGLISH_TERMS: dict[str, str | None] = {}
+_ENGLISH_CACHE_SIZE = 1 << 19
 # Joins two adjacent Japanese words into one phrase term; cannot occur inside a term (control character).
 PHRASE_JOINER = "\x1f"
 # Bumped whenever terms() changes for some text: indexes written by another version get their chunks rewritten.
@@ -78,18 +82,24 @@ class Analyzer:
         return tokenizer
 
     def _english_term(self, word: str) -> str | None:
-        word = word.lower().replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        if word in ENGLISH_STOPWORDS or not word:
-            return None
-        stemmer = getattr(self._local, "stemmer", None)
-        if stemmer is None:
-            stemmer = self._local.stemmer = snowballstemmer.stemmer("english")
-        return str(stemmer.stemWord(word))
+        """The stemmed term of one word, or None for a stopword (cached: Snowball is pure Python)."""
+        if word in _ENGLISH_TERMS:
+            return _ENGLISH_TERMS[word]
+        base = word.lower().replace("’", "'")
+        if base.endswith("'s"):
+            base = base[:-2]
+        term: str | None = None
+        if base and base not in ENGLISH_STOPWORDS:
+            stemmer = getattr(self._local, "stemmer", None)
+            if stemmer is None:
+                stemmer = self._local.stemmer = snowballstemmer.stemmer("english")
+            term = str(stemmer.stemWord(base))
+        if len(_ENGLISH_TERMS) < _ENGLISH_CACHE_SIZE:
+            _ENGLISH_TERMS[word] = term
+        return term
 
     def _english(self, text: str) -> list[str]:
-        terms = (self._english_term(w) for w in _WORD.findall(text))
+        terms = map(self._english_term, _WORD.findall(text))
         return [t for t in terms if t]
 
     def _japanese(self, text: str) -> list[str]:
@@ -161,8 +171,10 @@ def bm25_weights(
     terms: list[str], avgdl: float, k1: float = 1.2, b: float = 0.75
 ) -> tuple[list[int], list[float], int]:
     """BM25 document-side weights of already analysed ``terms``; returns (ids, values, dl)."""
-    counts = Counter(term_id(t) for t in terms)
-    dl = sum(counts.values())
+    counts: Counter[int] = Counter()
+    for term, n in Counter(terms).items():
+        counts[term_id(term)] += n  # two terms may share an id: their counts add up
+    dl = len(terms)
     norm = k1 * (1 - b + b * dl / max(avgdl, 1.0))
     ids = sorted(counts)
     return ids, [counts[i] * (k1 + 1) / (counts[i] + norm) for i in ids], dl

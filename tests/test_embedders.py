@@ -40,3 +40,26 @@ def test_use_embeds_degenerate_texts_as_unit_vectors(embedders: LanguageEmbedder
     vector = embedders.for_language("ja").embed_documents([text])[0]
     assert np.isfinite(vector).all()
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+
+
+def test_use_query_runs_on_one_blas_thread_and_matches_the_batch_vector(
+    embedders: LanguageEmbedders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread limit must really apply (threadpoolctl installed): a query on two BLAS threads waits for the
+    second one whenever another process keeps a core busy (p99 127 vs 4 ms, README "Performance")."""
+    from threadpoolctl import threadpool_info
+
+    use = embedders.for_language("ja")
+    use.warm_up()
+    seen: list[set[int]] = []
+    encode = use.model.encode  # type: ignore[attr-defined]
+
+    def recording(texts: list[str]) -> np.ndarray:
+        seen.append({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+        return encode(texts)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(use.model, "encode", recording)  # type: ignore[attr-defined]
+    query = use.embed_query(TEXTS[0])
+    assert seen == [{1}]
+    batch = use.embed_documents(TEXTS)
+    np.testing.assert_allclose(query, batch[0], atol=1e-5)

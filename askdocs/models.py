@@ -102,8 +102,13 @@ class Chunk(BaseModel):
     @property
     def embed_text(self) -> str:
         """What the embedder sees: title and heading trail before the text."""
-        head = self.title if not self.heading else f"{self.title} > {self.heading}"
-        return f"{head}\n{self.text}"
+        return embed_text(self.title, self.heading, self.text)
+
+
+def embed_text(title: str, heading: str, text: str) -> str:
+    """A chunk's text as embedded and analysed: title and heading trail first (also rebuilt from stored payloads)."""
+    head = title if not heading else f"{title} > {heading}"
+    return f"{head}\n{text}"
 
 
 class Passage(BaseModel):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from askdocs.models import Chunk, Document
+from askdocs.models import Chunk, Document, embed_text
 from connectors.base import (
     Checkpoint,
     ConnectorFailure,
@@ -52,8 +52,9 @@ class SyncReport:
         """One line for logs and the CLI."""
         return (
             f"{self.source}: {self.status}; {self.seen} documents seen, {self.added} added, "
-            f"{self.updated} updated ({self.metadata_only} without re-embedding), {self.unchanged} unchanged, "
-            f"{self.deleted} deleted; {self.chunks_written} chunks written; {len(self.failures)} failures"
+            f"{self.updated} updated ({self.metadata_only} metadata only), {self.unchanged} unchanged, "
+            f"{self.deleted} deleted; {self.chunks_written} chunks written ({self.embedded_chunks} embedded); "
+            f"{len(self.failures)} failures"
         )
 
 
@@ -79,7 +80,8 @@ class Indexer:
         self.pipeline = pipeline_fingerprint(embedders, chunker, k1, b)
 
     def _embedding_key(self, item: Document | Chunk) -> str:
-        """What was embedded and analysed, and how: a document whose stored key differs is rewritten in full."""
+        """What was embedded and analysed, and how: a document whose stored key differs is rewritten (chunks whose
+        text and model are unchanged keep their stored vectors; see ``_vectors``)."""
         return f"{item.embedding_hash}:{self.pipeline}"
 
     def ensure_index(self) -> None:
@@ -194,7 +196,7 @@ class Indexer:
         chunked = [(doc, self.chunker.chunk(doc)) for doc in documents]
         all_chunks = [c for _, chunks in chunked for c in chunks]
         terms = [self.analyzer.terms(c.embed_text, c.language) for c in all_chunks]  # type: ignore[arg-type]
-        vectors = self._embed(all_chunks)
+        vectors, embedded = self._vectors(all_chunks, [doc.id for doc in documents])
         n, total = self.index.bm25_stats()
         avgdl = (total + sum(len(t) for t in terms)) / max(1, n + len(all_chunks))
         position = 0
@@ -213,19 +215,38 @@ class Indexer:
         self.index.write_documents(written)
         if report is not None:
             report.chunks_written += position
-            report.embedded_chunks += position
+            report.embedded_chunks += embedded
 
-    def _embed(self, chunks: list[Chunk]) -> list[tuple[str, list[float]]]:
+    def _vectors(self, chunks: list[Chunk], doc_ids: list[str]) -> tuple[list[tuple[str, list[float]]], int]:
+        """(model name, vector) per chunk, and how many had to be embedded.
+
+        A chunk whose exact text (title and heading included) is already stored for these documents under the
+        same model keeps its stored vector: an analyzer or BM25 change, or an edit to one part of a long
+        document, then costs analysis instead of embedding. The sparse vector is always rebuilt from text.
+        """
+        stored: dict[tuple[str, str], list[float]] = {}
+        for point in self.index.stored_vectors(doc_ids):
+            fields = point.payload
+            if not isinstance(fields.get("text"), str):
+                continue
+            text = embed_text(fields.get("title") or "", fields.get("heading") or "", fields["text"])
+            for name, vector in point.dense.items():
+                stored[(name, text)] = vector
         by_model: dict[str, list[int]] = defaultdict(list)
-        for i, chunk in enumerate(chunks):
-            by_model[self.embedders.for_language(chunk.language).name].append(i)
         out: list[tuple[str, list[float]]] = [("", [])] * len(chunks)
+        for i, chunk in enumerate(chunks):
+            name = self.embedders.for_language(chunk.language).name
+            kept = stored.get((name, chunk.embed_text))
+            if kept is not None:
+                out[i] = (name, kept)
+            else:
+                by_model[name].append(i)
         for positions in by_model.values():
             embedder = self.embedders.for_language(chunks[positions[0]].language)
             rows = embedder.embed_documents([chunks[i].embed_text for i in positions])
             for i, row in zip(positions, rows):
                 out[i] = (embedder.name, row.tolist())
-        return out
+        return out, sum(len(positions) for positions in by_model.values())
 
 
 def pipeline_fingerprint(embedders: LanguageEmbedders, chunker: Chunker, k1: float, b: float) -> str:

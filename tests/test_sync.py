@@ -17,6 +17,7 @@ from unittest.mock import patch
 import numpy as np
 import pytest
 
+from askdocs import models
 from connectors.files import FilesConnector
 from ingest.chunker import Chunker
 from ingest.sync import Indexer, SyncReport
@@ -147,8 +148,7 @@ def edit(path: Path, text: str) -> None:
 
 def embed_text(payload: dict) -> str:
     """``Chunk.embed_text`` rebuilt from a stored payload."""
-    head = payload["title"] if not payload["heading"] else f"{payload['title']} > {payload['heading']}"
-    return f"{head}\n{payload['text']}"
+    return models.embed_text(payload["title"], payload["heading"], payload["text"])
 
 
 def roundtrip(checkpoint: object) -> object:
@@ -199,9 +199,10 @@ def test_second_full_sync_changes_nothing(synced: Synced) -> None:
     assert (synced.index.count_chunks(), synced.index.bm25_stats(), synced.index.document_hashes()) == before
 
 
-def test_editing_one_file_reembeds_only_that_document(synced: Synced) -> None:
+def test_editing_one_file_embeds_only_its_changed_chunks(synced: Synced) -> None:
     doc_id = "files:it/vpn-setup.md"
     before = synced.chunks_of(doc_id)
+    old_vectors = {embed_text(p.payload): p.dense for p in synced.index.stored_vectors([doc_id])}
     total_before = synced.index.count_chunks()
     path = synced.root / "it" / "vpn-setup.md"
     edit(
@@ -217,10 +218,17 @@ def test_editing_one_file_reembeds_only_that_document(synced: Synced) -> None:
         0,
     )
     after = synced.chunks_of(doc_id)
-    assert report.chunks_written == report.embedded_chunks == len(after) == len(synced.spy.texts)
-    # Exactly the new chunks of that one document went to the embedder.
-    assert sorted(synced.spy.texts) == sorted(embed_text(p) for p in after)
-    assert any("zorbix" in p["text"] for p in after)
+    changed = sorted(embed_text(p) for p in after if embed_text(p) not in old_vectors)
+    # Only that document was rewritten, and only its chunks with new text went to the embedder; the sections
+    # before the edit kept their stored vectors.
+    assert report.chunks_written == len(after)
+    assert 1 <= report.embedded_chunks == len(changed) == len(synced.spy.texts) < len(after)
+    assert sorted(synced.spy.texts) == changed
+    assert any("zorbix" in t for t in changed)
+    for point in synced.index.stored_vectors([doc_id]):
+        kept = old_vectors.get(embed_text(point.payload))
+        if kept is not None:
+            assert point.dense == kept
     assert after[0]["content_hash"] != before[0]["content_hash"]
     assert synced.index.count_chunks() == total_before - len(before) + len(after)
     n, total = synced.index.bm25_stats()
@@ -315,6 +323,27 @@ def test_changed_chunking_or_analysis_rewrites_every_document(synced: Synced, an
     assert older.full_sync(synced.connector).updated == N_DOCS
 
 
+def test_changed_analysis_rebuilds_bm25_without_embedding(synced: Synced, analyzer: Analyzer) -> None:
+    """A new analyzer version or BM25 k1/b rewrites every document's sparse vectors but keeps its dense ones."""
+    query = HybridQuery(limit=5, sparse=analyzer.query_vector("VPN client install"))
+    scores_before = [(h.id, h.score) for h in synced.index.query(query)]
+    vectors_before = {p.id: p.dense for p in synced.index.stored_vectors(list(synced.snapshot.chunks_per_doc))}
+    retuned = Indexer(synced.index, synced.spy.embedders, synced.indexer.chunker, analyzer, k1=0.6, b=0.4)
+    assert retuned.pipeline != synced.indexer.pipeline
+    report = retuned.full_sync(synced.connector)
+    assert (report.seen, report.updated, report.unchanged) == (N_DOCS, N_DOCS, 0)
+    assert report.chunks_written == sum(synced.snapshot.chunks_per_doc.values())
+    assert (report.embedded_chunks, synced.spy.calls) == (0, 0)
+    assert {p.id: p.dense for p in synced.index.stored_vectors(list(synced.snapshot.chunks_per_doc))} == vectors_before
+    scores_after = [(h.id, h.score) for h in synced.index.query(query)]
+    assert scores_after and scores_after != scores_before, "the BM25 weights were rebuilt with the new k1/b"
+    assert retuned.full_sync(synced.connector).unchanged == N_DOCS
+    with patch("ingest.sync.ANALYZER_VERSION", "0"):
+        older = Indexer(synced.index, synced.spy.embedders, synced.indexer.chunker, analyzer, k1=0.6, b=0.4)
+    report = older.full_sync(synced.connector)
+    assert (report.updated, report.embedded_chunks, synced.spy.calls) == (N_DOCS, 0, 0)
+
+
 def test_fatal_failure_prunes_nothing(synced: Synced) -> None:
     before = (synced.index.count_chunks(), synced.index.document_hashes())
     (synced.root / "_acl.toml").write_text("default = [oops", encoding="utf-8")
@@ -365,12 +394,14 @@ def test_poll_sync_with_checkpoints(synced: Synced) -> None:
     report, checkpoint = indexer.poll_sync(connector, roundtrip(checkpoint))
     assert (report.seen, report.deleted, report.chunks_written) == (0, 0, 0)
 
-    # An edit: only that document is read and re-embedded.
+    # An edit: only that document is read, and only its chunk with new text is embedded.
     path = synced.root / "hr" / "parental-leave.md"
     edit(path, path.read_text(encoding="utf-8") + "\n\nAdoption is covered too (code word: wombat).\n")
     report, checkpoint = indexer.poll_sync(connector, roundtrip(checkpoint))
     assert (report.seen, report.updated, report.deleted) == (1, 1, 0)
-    assert report.embedded_chunks == len(synced.spy.texts) == len(synced.chunks_of("files:hr/parental-leave.md"))
+    assert report.chunks_written == len(synced.chunks_of("files:hr/parental-leave.md"))
+    assert report.embedded_chunks == len(synced.spy.texts) == 1
+    assert "wombat" in synced.spy.texts[0]
     assert any("wombat" in p["text"] for p in synced.chunks_of("files:hr/parental-leave.md"))
 
     # A deletion: the document's chunks go.

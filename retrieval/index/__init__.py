@@ -1,7 +1,7 @@
 """The index: one facade (``Index``) over Qdrant Edge and Qdrant server, one data model."""
 
 from retrieval.index.facade import Index, IndexedChunk, point_id
-from retrieval.index.types import BM25_VECTOR, CollectionSpec, HybridQuery, IndexFilter, ScoredPayload
+from retrieval.index.types import BM25_VECTOR, CollectionSpec, HybridQuery, IndexFilter, ScoredPayload, StoredVectors
 
 __all__ = [
     "BM25_VECTOR",
@@ -11,5 +11,6 @@ __all__ = [
     "IndexFilter",
     "IndexedChunk",
     "ScoredPayload",
+    "StoredVectors",
     "point_id",
 ]

@@ -19,6 +19,7 @@ from retrieval.index.types import (
     IndexFilter,
     IndexPoint,
     ScoredPayload,
+    StoredVectors,
     ranked,
 )
 
@@ -160,6 +161,19 @@ class EdgeBackend:
             if offset is None or not records:
                 return out
 
+    def scroll_vectors(self, flt: IndexFilter, fields: list[str]) -> list[StoredVectors]:
+        shard = self._open()
+        out: list[StoredVectors] = []
+        offset: Any = None
+        while True:
+            request = q.ScrollRequest(
+                offset=offset, limit=256, filter=_filter(flt), with_payload=list(fields), with_vector=True
+            )
+            records, offset = shard.scroll(request)
+            out.extend(StoredVectors(str(r.id), dict(r.payload or {}), _dense_only(r.vector)) for r in records)
+            if offset is None or not records:
+                return out
+
     def count(self, flt: IndexFilter) -> int:
         return int(self._open().count(q.CountRequest(exact=True, filter=_filter(flt))))
 
@@ -203,3 +217,8 @@ class EdgeBackend:
                 self._shard.flush()
                 self._shard.close()
                 self._shard = None
+
+
+def _dense_only(vectors: Any) -> dict[str, list[float]]:
+    """The named dense vectors of a stored point (the BM25 sparse vector is rebuilt from text, never reused)."""
+    return {name: list(v) for name, v in (vectors or {}).items() if name != BM25_VECTOR and isinstance(v, list)}

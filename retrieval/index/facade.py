@@ -15,6 +15,7 @@ from retrieval.index.types import (
     IndexFilter,
     IndexPoint,
     ScoredPayload,
+    StoredVectors,
 )
 
 _NAMESPACE = uuid.UUID("6f1d2c52-8a7e-4f1b-9d0e-5b8a3c1e2f40")
@@ -142,6 +143,12 @@ class Index:
             str(p.payload["doc_id"]): str(p.payload.get("content_hash", ""))
             for p in self.backend.scroll(flt, fields=["doc_id", "content_hash"])
         }
+
+    def stored_vectors(self, doc_ids: list[str]) -> list[StoredVectors]:
+        """Title, heading, text and dense vectors of the stored chunks of ``doc_ids`` (for reusing vectors)."""
+        if not doc_ids or not self.exists():
+            return []
+        return self.backend.scroll_vectors(IndexFilter(doc_ids=tuple(doc_ids)), ["title", "heading", "text"])
 
     def count_chunks(self, flt: IndexFilter | None = None) -> int:
         """Number of chunks (matching ``flt``)."""

@@ -20,6 +20,7 @@ from retrieval.index.types import (
     IndexFilter,
     IndexPoint,
     ScoredPayload,
+    StoredVectors,
     ranked,
 )
 
@@ -128,6 +129,25 @@ class ServerBackend:
                 self.collection, scroll_filter=_filter(flt), limit=batch, offset=offset, with_payload=selector
             )
             out.extend(ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records)
+            if offset is None or not records:
+                return out
+
+    def scroll_vectors(self, flt: IndexFilter, fields: list[str]) -> list[StoredVectors]:
+        out: list[StoredVectors] = []
+        offset: Any = None
+        while True:
+            records, offset = self.client.scroll(
+                self.collection,
+                scroll_filter=_filter(flt),
+                limit=256,
+                offset=offset,
+                with_payload=list(fields),
+                with_vectors=True,
+            )
+            for r in records:
+                vectors = r.vector if isinstance(r.vector, dict) else {}
+                dense = {n: list(v) for n, v in vectors.items() if n != BM25_VECTOR and isinstance(v, list)}
+                out.append(StoredVectors(str(r.id), dict(r.payload or {}), dense))  # type: ignore[arg-type]
             if offset is None or not records:
                 return out
 

@@ -68,6 +68,15 @@ class ScoredPayload:
     payload: dict[str, Any]
 
 
+@dataclass
+class StoredVectors:
+    """A stored point's payload fields and its dense vectors by name (the BM25 sparse vector left out)."""
+
+    id: str
+    payload: dict[str, Any]
+    dense: dict[str, list[float]]
+
+
 def ranked(results: list[ScoredPayload]) -> list[ScoredPayload]:
     """Best first, ties broken by point id, so equal fused scores come back in the same order every time."""
     return sorted(results, key=lambda r: (-r.score, r.id))
@@ -99,6 +108,10 @@ class IndexBackend(Protocol):
 
     def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
         """Every point matching ``flt``, with the given payload fields (all when None)."""
+
+    def scroll_vectors(self, flt: IndexFilter, fields: list[str]) -> list[StoredVectors]:
+        """``fields`` of the payload and the dense vectors of every point matching ``flt``."""
+        ...
 
     def count(self, flt: IndexFilter) -> int:
         """Exact number of points matching ``flt``."""

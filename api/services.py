@@ -37,10 +37,16 @@ class Services:
     scheduler: SyncScheduler | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
-        """Construct every stage; nothing heavy happens here."""
-        index = Index.open(settings)
-        embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
+    def build(
+        cls, settings: Settings, index: Index | None = None, embedders: LanguageEmbedders | None = None
+    ) -> Services:
+        """Construct every stage; nothing heavy happens here.
+
+        ``index`` and ``embedders`` replace the ones the settings name (the eval harness serves its own index).
+        """
+        index = index if index is not None else Index.open(settings)
+        if embedders is None:
+            embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
         analyzer = Analyzer()
         fusion = FusionConfig(
             method=settings.fusion,

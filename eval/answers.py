@@ -141,13 +141,11 @@ def refusal_check(
     services: Services, questions: dict[str, str], qrels: dict[str, dict[str, int]], workdir: Path
 ) -> dict[str, Any]:
     """Delete every relevant document of ``questions`` from a copy of the index; share of answers that refuse."""
-    from eval.runner import bind_services
-
     removed = sorted({d for q in questions for d, g in qrels.get(q, {}).items() if g > 0})
     tmp, copy = copy_index(services.index, workdir)
     try:
         deleted = copy.delete_documents(removed)
-        stripped = bind_services(services.settings, copy, services.embedders)
+        stripped = Services.build(services.settings, copy, services.embedders)
         stripped.answerer = services.answerer
         refused = []
         for text in questions.values():

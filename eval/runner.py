@@ -118,16 +118,6 @@ def query_embedders(
     return LanguageEmbedders({lang: main if lang in missing else e for lang, e in embedders.by_language.items()})
 
 
-def bind_services(settings: Settings, index: Index, embedders: LanguageEmbedders) -> Services:
-    """``Services.build(settings)`` pointed at ``index`` (same fusion, answerer and checker as the service)."""
-    services = Services.build(settings)
-    services.index = index
-    services.embedders = embedders
-    old = services.retriever
-    services.retriever = HybridRetriever(index, embedders, services.analyzer, old.fusion, old.fusion_by_language)
-    return services
-
-
 def prepare(args: argparse.Namespace, settings: Settings) -> EvalContext:
     """Load (and subset) the dataset, build or reuse its index, wire the services, embed every query once."""
     dataset = subset(load_beir(args.dataset, args.split), args.limit_queries, args.limit_docs, args.seed)
@@ -156,7 +146,7 @@ def prepare(args: argparse.Namespace, settings: Settings) -> EvalContext:
     embedders.warm_up()
     for text in dataset.queries.values():
         embedders.for_language(detect_language(text)).embed_query(text)
-    services = bind_services(settings, index, embedders)
+    services = Services.build(settings, index, embedders)
     return EvalContext(dataset, language, model_tag, workdir, index, ingest, embedders, cached, services, settings)
 
 

@@ -104,18 +104,22 @@ def build_index(
     marker = workdir / MARKER
     fp = fingerprint(dataset, model_tag or embedder.name, chunk_tokens, overlap)
     index = Index(EdgeBackend(workdir / "edge"))
+    embedders = embedders or LanguageEmbedders({"en": embedder, "ja": embedder})
+    indexer = Indexer(index, embedders, Chunker(embedders.for_language, chunk_tokens, overlap), Analyzer())
     if marker.exists():
         stats = json.loads(marker.read_text())
         if stats.get("fingerprint") == fp:
             log.info("reusing complete index at %s (%s chunks)", workdir, stats.get("chunks"))
-            return index, {**stats, "reused": True}
+            # An index cached before BM25 weights were refreshed after ingest gets them now, as a new build would.
+            reweighted = indexer.refresh_bm25()
+            if reweighted and optimize:
+                index.optimize()
+            return index, {**stats, "reused": True, "reweighted_on_reuse": reweighted}
         raise SystemExit(
             f"{workdir} holds an index of other documents, models, chunking or analyzer version (fingerprint "
             f"{stats.get('fingerprint')} != {fp}): delete that folder or pass another --workdir"
         )
-    embedders = embedders or LanguageEmbedders({"en": embedder, "ja": embedder})
     embedders.warm_up()
-    indexer = Indexer(index, embedders, Chunker(embedders.for_language, chunk_tokens, overlap), Analyzer())
     total = len(dataset.corpus)
     start = time.perf_counter()
     last = [start]

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
 
 
+# A chunk's BM25 weights are rebuilt once the corpus's average chunk length is off by more than this share from
+# the one they were computed with (within it, a chunk's length normalisation moves by less than 5%).
+BM25_TOLERANCE = 0.05
+
+
 @dataclass
 class SyncReport:
     """What a run did; ``status`` is 'failed' when a fatal failure stopped it (nothing was pruned)."""
@@ -40,6 +45,7 @@ class SyncReport:
     metadata_only: int = 0
     chunks_written: int = 0
     embedded_chunks: int = 0
+    reweighted: int = 0
     failures: list[ConnectorFailure] = field(default_factory=list)
 
     @property
@@ -53,8 +59,8 @@ class SyncReport:
         return (
             f"{self.source}: {self.status}; {self.seen} documents seen, {self.added} added, "
             f"{self.updated} updated ({self.metadata_only} metadata only), {self.unchanged} unchanged, "
-            f"{self.deleted} deleted; {self.chunks_written} chunks written ({self.embedded_chunks} embedded); "
-            f"{len(self.failures)} failures"
+            f"{self.deleted} deleted; {self.chunks_written} chunks written ({self.embedded_chunks} embedded), "
+            f"{self.reweighted} re-weighted; {len(self.failures)} failures"
         )
 
 
@@ -98,7 +104,39 @@ class Indexer:
         if report.status == "failed":
             log.error("sync of %s stopped by a fatal failure; nothing pruned", connector.source)
             return report
-        return self._delete_missing(set(indexed), keep, report)
+        self._delete_missing(set(indexed), keep, report)
+        report.reweighted = self.refresh_bm25(connector.source)
+        return report
+
+    def refresh_bm25(self, source: str | None = None, tolerance: float = BM25_TOLERANCE) -> int:
+        """Recompute the BM25 weights of chunks (of ``source``) computed with an average chunk length that is now
+        off by more than ``tolerance``; returns how many chunks were rewritten.
+
+        Each write weighs its chunks with the average length of that moment, so as a corpus grows or shrinks its
+        older chunks drift from what Lucene's BM25 would give them. This rebuilds them from their stored text:
+        no source is read and nothing is embedded. A full sync runs it for its own source at the end, so no other
+        writer touches those documents meanwhile.
+        """
+        n, total = self.index.bm25_stats()
+        if n == 0:
+            return 0
+        avgdl = total / n
+        stale = self.index.documents_weighted_off(avgdl, tolerance, source)
+        rewritten = 0
+        for start in range(0, len(stale), self.batch_docs):
+            updates = []
+            for stored in self.index.stored_chunks(stale[start : start + self.batch_docs]):
+                fields = stored.payload
+                text = embed_text(fields.get("title") or "", fields.get("heading") or "", str(fields.get("text", "")))
+                terms = self.analyzer.terms(text, fields.get("language"))
+                ids, values, dl = bm25_weights(terms, avgdl, self.k1, self.b)
+                updates.append((stored, (ids, values), dl))
+            self.index.replace_bm25(updates, avgdl)
+            rewritten += len(updates)
+        if rewritten:
+            log.info("%s: BM25 weights of %d chunks rebuilt for average length %.1f", source or "index", rewritten,
+                     avgdl)  # fmt: skip
+        return rewritten
 
     def _delete_missing(self, indexed: set[str], present: set[str], report: SyncReport) -> SyncReport:
         """Delete ``indexed`` ids not ``present`` at the source, unless the source listed nothing at all."""
@@ -207,7 +245,7 @@ class Indexer:
                 ids, values, dl = bm25_weights(terms[position], avgdl, self.k1, self.b)
                 name, vector = vectors[position]
                 position += 1
-                payload = _payload(chunk, self._embedding_key(chunk))
+                payload = {**_payload(chunk, self._embedding_key(chunk)), "bm25_avgdl": avgdl}
                 indexed.append(
                     IndexedChunk(payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl)
                 )

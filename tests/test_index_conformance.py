@@ -251,6 +251,24 @@ def test_bm25_stats_stay_consistent(ready: Index) -> None:
     assert all(p.payload.get("kind") == "chunk" for p in ready.chunks(IndexFilter()))
 
 
+
+def test_bm25_weights_are_replaced_in_place_keeping_vectors_and_payload(ready: Index) -> None:
+    ready.write_document("d1", [chunk("d1", 0, sparse={1: 1.0}, dl=10, bm25_avgdl=10.0)])
+    ready.write_document("d2", [chunk("d2", 0, [0.0, 1.0, 0.0, 0.0], {2: 1.0}, dl=30, bm25_avgdl=20.0, title="T")])
+    ready.write_document("d3", [chunk("d3", 0, dl=20)])  # written before the average length was recorded
+    assert ready.documents_weighted_off(10.0, 0.05) == ["d2", "d3"]
+    assert ready.documents_weighted_off(20.0, 0.05, source="other") == []
+    [stored] = ready.stored_chunks(["d2"])
+    assert stored.payload["title"] == "T" and stored.payload["dl"] == 30
+    ready.replace_bm25([(stored, ([7], [0.5]), 25)], 10.0)
+    [hit] = ready.query(HybridQuery(limit=5, sparse=([7], [1.0])))
+    assert hit.payload["doc_id"] == "d2"
+    assert hit.payload["bm25_avgdl"] == 10.0 and hit.payload["dl"] == 25 and hit.payload["title"] == "T"
+    assert ready.query(HybridQuery(limit=5, sparse=([2], [1.0]))) == []
+    assert ready.stored_chunks(["d2"])[0].dense["vec"] == pytest.approx([0.0, 1.0, 0.0, 0.0])
+    assert ready.bm25_stats() == (3, 10 + 25 + 20) == stats_from_points(ready)
+    assert ready.documents_weighted_off(10.0, 0.05) == ["d3"]
+
 # --- queries -----------------------------------------------------------------------------
 # Four documents: dense vectors and BM25 weights chosen so each leg has a clear, different order.
 DENSE_QUERY = [1.0, 0.0, 0.0, 0.0]

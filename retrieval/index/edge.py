@@ -161,13 +161,13 @@ class EdgeBackend:
             if offset is None or not records:
                 return out
 
-    def scroll_vectors(self, flt: IndexFilter, fields: list[str]) -> list[StoredVectors]:
+    def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
         shard = self._open()
         out: list[StoredVectors] = []
         offset: Any = None
         while True:
             request = q.ScrollRequest(
-                offset=offset, limit=256, filter=_filter(flt), with_payload=list(fields), with_vector=True
+                offset=offset, limit=256, filter=_filter(flt), with_payload=_payload_selector(fields), with_vector=True
             )
             records, offset = shard.scroll(request)
             out.extend(StoredVectors(str(r.id), dict(r.payload or {}), _dense_only(r.vector)) for r in records)
@@ -222,3 +222,7 @@ class EdgeBackend:
 def _dense_only(vectors: Any) -> dict[str, list[float]]:
     """The named dense vectors of a stored point (the BM25 sparse vector is rebuilt from text, never reused)."""
     return {name: list(v) for name, v in (vectors or {}).items() if name != BM25_VECTOR and isinstance(v, list)}
+
+
+def _payload_selector(fields: list[str] | None) -> Any:
+    return list(fields) if fields is not None else True

@@ -18,6 +18,9 @@ from retrieval.index.types import (
     StoredVectors,
 )
 
+# BM25 term ids and their weights, as the engine stores a sparse vector.
+SparseWeights = tuple[list[int], list[float]]
+
 _NAMESPACE = uuid.UUID("6f1d2c52-8a7e-4f1b-9d0e-5b8a3c1e2f40")
 META_ID = str(uuid.uuid5(_NAMESPACE, "askdocs:index-meta"))
 
@@ -110,6 +113,22 @@ class Index:
             new_dl = sum(c.dl for chunks in latest.values() for c in chunks)
             self._add_stats(len(points) - len(old), new_dl - sum(int(o.payload.get("dl", 0)) for o in old))
 
+    def replace_bm25(self, chunks: list[tuple[StoredVectors, SparseWeights, int]], avgdl: float) -> None:
+        """Store new BM25 weights and lengths for stored chunks (from ``stored_chunks``), keeping their dense
+        vectors and payload; records ``avgdl`` as the average length the weights were computed with."""
+        if not chunks:
+            return
+        with self._writes:
+            self.backend.upsert(
+                [
+                    IndexPoint(id=s.id, payload={**s.payload, "dl": dl, "bm25_avgdl": avgdl}, dense=s.dense, sparse=w)
+                    for s, w, dl in chunks
+                ]
+            )
+            delta = sum(dl - int(s.payload.get("dl", 0)) for s, _, dl in chunks)
+            if delta:
+                self._add_stats(0, delta)
+
     def update_document_fields(self, doc_id: str, fields: dict[str, Any]) -> None:
         """Overwrite document-level payload fields (ACL, url, times…) on every chunk; no re-embedding."""
         with self._writes:
@@ -149,6 +168,25 @@ class Index:
         if not doc_ids or not self.exists():
             return []
         return self.backend.scroll_vectors(IndexFilter(doc_ids=tuple(doc_ids)), ["title", "heading", "text"])
+
+    def stored_chunks(self, doc_ids: list[str]) -> list[StoredVectors]:
+        """Every stored chunk of ``doc_ids`` with its whole payload and dense vectors."""
+        if not doc_ids or not self.exists():
+            return []
+        return self.backend.scroll_vectors(IndexFilter(doc_ids=tuple(doc_ids)), None)
+
+    def documents_weighted_off(self, avgdl: float, tolerance: float, source: str | None = None) -> list[str]:
+        """Documents with a chunk whose BM25 weights used an average length off ``avgdl`` by more than
+        ``tolerance`` (a share), or that predate recording it."""
+        if not self.exists():
+            return []
+        low, high = avgdl * (1 - tolerance), avgdl * (1 + tolerance)
+        stale: set[str] = set()
+        for p in self.backend.scroll(IndexFilter(sources=(source,) if source else None), ["doc_id", "bm25_avgdl"]):
+            used = p.payload.get("bm25_avgdl")
+            if not isinstance(used, int | float) or not low <= used <= high:
+                stale.add(str(p.payload["doc_id"]))
+        return sorted(stale)
 
     def count_chunks(self, flt: IndexFilter | None = None) -> int:
         """Number of chunks (matching ``flt``)."""

@@ -132,7 +132,7 @@ class ServerBackend:
             if offset is None or not records:
                 return out
 
-    def scroll_vectors(self, flt: IndexFilter, fields: list[str]) -> list[StoredVectors]:
+    def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
         out: list[StoredVectors] = []
         offset: Any = None
         while True:
@@ -141,7 +141,7 @@ class ServerBackend:
                 scroll_filter=_filter(flt),
                 limit=256,
                 offset=offset,
-                with_payload=list(fields),
+                with_payload=list(fields) if fields is not None else True,
                 with_vectors=True,
             )
             for r in records:

@@ -109,8 +109,8 @@ class IndexBackend(Protocol):
     def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
         """Every point matching ``flt``, with the given payload fields (all when None)."""
 
-    def scroll_vectors(self, flt: IndexFilter, fields: list[str]) -> list[StoredVectors]:
-        """``fields`` of the payload and the dense vectors of every point matching ``flt``."""
+    def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
+        """``fields`` of the payload (None: all of it) and the dense vectors of every point matching ``flt``."""
         ...
 
     def count(self, flt: IndexFilter) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from embedder_spy import spy_on
 
 from askdocs.models import Document
 from connectors.files import FilesConnector
@@ -14,7 +15,6 @@ from retrieval.analyzer import Analyzer
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter
 from retrieval.index.edge import EdgeBackend
-from tests.embedder_spy import spy_on
 
 QUERIES = ["VPN client install", "parental leave application", "expense receipts deadline", "会議室の予約"]
 

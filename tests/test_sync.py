@@ -15,6 +15,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
+from embedder_spy import Spy, spy_on
 
 from askdocs import models
 from connectors.files import FilesConnector
@@ -24,7 +25,6 @@ from retrieval.analyzer import Analyzer
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, point_id
 from retrieval.index.edge import EdgeBackend
-from tests.embedder_spy import Spy, spy_on
 
 N_DOCS = 33
 # A fixed base URL: file:// URLs would change with the folder, and with them every content hash.

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from confluence_server import BEARER, EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
+from index_state import chunk_payloads
 from local_server import serve_in_thread
 from poll_helpers import drain
 
@@ -26,7 +27,7 @@ from connectors.confluence import NOBODY, ConfluenceConnector, from_settings
 from connectors.confluence_client import ConfluenceClient
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
-from retrieval.index import Index, IndexFilter
+from retrieval.index import Index
 from retrieval.index.edge import EdgeBackend
 
 REPO = Path(__file__).resolve().parent.parent
@@ -242,10 +243,6 @@ def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
         services.close()
 
 
-def _points(index: Index) -> dict[str, dict[str, Any]]:
-    return {p.id: p.payload for p in index.chunks(IndexFilter(sources=("confluence",)))}
-
-
 def test_killed_run_resumes_and_converges(
     confluence_server: FakeServer, tmp_path: Path, make_indexer: Any  # noqa: F811
 ) -> None:
@@ -270,7 +267,7 @@ def test_killed_run_resumes_and_converges(
     assert store.load("confluence") is None and 0 < len(indexer.index.document_hashes("confluence")) < 10
     report = run_source(indexer, connector(confluence_server), store)
     assert report.status == "succeeded"
-    assert _points(indexer.index) == _points(clean.index)
+    assert chunk_payloads(indexer.index, "confluence") == chunk_payloads(clean.index, "confluence")
     assert indexer.index.bm25_stats() == clean.index.bm25_stats()
     clean.index.close()
     indexer.index.close()

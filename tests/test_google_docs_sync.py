@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from drive_server import DriveServer, FakeFile, Fault, drive_server_fixture, drive_server_session_fixture, group, user  # noqa: F401
 from google_fixtures import ALICE, BOB, CAROL, ENG, FAST_RETRY, connector_for, seed, settings_for, write_credentials
+from index_state import chunk_payloads
 
 from api.app import create_app
 from api.services import Services
@@ -24,7 +25,7 @@ from connectors.google_docs import from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer
-from retrieval.index import Index, IndexFilter
+from retrieval.index import Index
 from retrieval.index.edge import EdgeBackend
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,10 +116,6 @@ def _check_incremental(
     assert "google-docs:doc-roadmap" not in indexed and "google-docs:doc-vpn" not in indexed
 
 
-def _points(index: Index) -> dict[str, dict[str, Any]]:
-    return {p.id: p.payload for p in index.chunks(IndexFilter(sources=("google-docs",)))}
-
-
 def test_killed_run_resumes_from_the_page_token_and_converges(
     drive_server: DriveServer, tmp_path: Path, make_indexer: Any
 ) -> None:
@@ -151,7 +148,8 @@ def test_killed_run_resumes_from_the_page_token_and_converges(
     with pytest.raises(KeyboardInterrupt):
         run_source(indexer, connector, store)
     assert store.load("google-docs") == committed, "a killed run never advances the checkpoint"
-    assert "albatross" in _points(indexer.index).__repr__(), "part of the run was written before the kill"
+    written = repr(chunk_payloads(indexer.index, "google-docs"))
+    assert "albatross" in written, "part of the run was written before the kill"
     connector._fetch = real_fetch  # type: ignore[method-assign]
 
     # 2. the server fails hard on the second changes page: a fatal failure, checkpoint kept.
@@ -168,7 +166,8 @@ def test_killed_run_resumes_from_the_page_token_and_converges(
     fresh: Indexer = make_indexer(Index(EdgeBackend(tmp_path / "edge" / "fresh")))
     clean = run_source(fresh, connector_for(drive_server, tmp_path), CheckpointStore(tmp_path / "fresh-state"))
     assert clean.status == "succeeded"
-    resumed_points, clean_points = _points(indexer.index), _points(fresh.index)
+    resumed_points = chunk_payloads(indexer.index, "google-docs")
+    clean_points = chunk_payloads(fresh.index, "google-docs")
     assert len(resumed_points) == len(clean_points) > 5
     assert resumed_points == clean_points
 

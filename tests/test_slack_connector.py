@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from index_state import chunk_payloads
 from local_server import serve_in_thread
 from poll_helpers import drain
 from slack_server import TOKEN, FakeSlack, Fault, seed, slack, slack_server  # noqa: F401
@@ -51,7 +52,7 @@ class Sync:
         return run_source(self.indexer, connector, self.store, full=full)
 
     def points(self) -> dict[str, dict[str, Any]]:
-        return {p.id: p.payload for p in self.index.chunks(IndexFilter())}
+        return chunk_payloads(self.index)
 
     def text(self, doc_id: str) -> str:
         chunks = sorted(self.index.chunks(IndexFilter(doc_ids=(doc_id,))), key=lambda p: p.payload["chunk_no"])

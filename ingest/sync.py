@@ -114,8 +114,9 @@ class Indexer:
 
         Each write weighs its chunks with the average length of that moment, so as a corpus grows or shrinks its
         older chunks drift from what Lucene's BM25 would give them. This rebuilds them from their stored text:
-        no source is read and nothing is embedded. A full sync runs it for its own source at the end, so no other
-        writer touches those documents meanwhile.
+        no source is read and nothing is embedded. Every sync (full or poll) runs it for its own source at the end,
+        so no other writer touches those documents meanwhile; the engine finds the stale chunks, so a sync with
+        none costs one filtered scroll.
         """
         n, total = self.index.bm25_stats()
         if n == 0:
@@ -183,6 +184,7 @@ class Indexer:
             return report, checkpoint
         self.index.delete_documents(deleted)
         report.deleted = len(set(deleted) & set(indexed))
+        report.reweighted = self.refresh_bm25(connector.source)
         return report, returned[0]
 
     def _consume(

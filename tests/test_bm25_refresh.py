@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,4 +77,25 @@ def test_full_sync_refreshes_its_source_within_the_tolerance(
     assert len(used) == n and all(abs(u - total / n) <= 0.05 * total / n for u in used)
     again = indexer.full_sync(connector)
     assert (again.unchanged, again.reweighted, again.chunks_written) == (report.seen, 0, 0)
+    index.close()
+
+
+def test_an_incremental_sync_refreshes_the_weights_its_growth_moved(
+    tmp_path: Path, sample_workspace: Path, embedders: LanguageEmbedders, analyzer: Analyzer
+) -> None:
+    root = tmp_path / "workspace"
+    shutil.copytree(sample_workspace, root)
+    index = Index(EdgeBackend(tmp_path / "edge"))
+    indexer = _indexer(index, embedders, analyzer, 32)
+    connector = FilesConnector(root, "https://kb.example/")
+    first, checkpoint = indexer.poll_sync(connector, None)
+    assert first.status == "succeeded"
+    (root / "notes").mkdir()
+    for n in range(40):  # many short documents pull the average chunk length down
+        (root / "notes" / f"note-{n}.md").write_text(f"# Note {n}\n\nRoom {n} is free.\n", encoding="utf-8")
+    report, _ = indexer.poll_sync(connector, checkpoint)
+    assert report.added == 40 and report.reweighted > first.reweighted
+    assert f"{report.reweighted} re-weighted" in report.summary()
+    n, total = index.bm25_stats()
+    assert all(abs(p.payload["bm25_avgdl"] - total / n) <= 0.05 * total / n for p in index.chunks(IndexFilter()))
     index.close()

@@ -42,6 +42,14 @@ def _filter(flt: IndexFilter) -> q.Filter | None:
         must.append(q.FieldCondition(key="chunk_no", range=q.RangeFloat(gte=float(flt.chunk_no_gte))))
     if flt.updated_gte is not None or flt.updated_lte is not None:
         must.append(q.FieldCondition(key="updated_ts", range=q.RangeFloat(gte=flt.updated_gte, lte=flt.updated_lte)))
+    if flt.bm25_avgdl_outside is not None:
+        low, high = flt.bm25_avgdl_outside
+        outside: list[Any] = [
+            q.FieldCondition(key="bm25_avgdl", range=q.RangeFloat(lt=low)),
+            q.FieldCondition(key="bm25_avgdl", range=q.RangeFloat(gt=high)),
+            q.IsEmptyCondition(key="bm25_avgdl"),
+        ]
+        must.append(q.Filter(should=outside))
     return q.Filter(must=must) if must else None
 
 

@@ -177,16 +177,13 @@ class Index:
 
     def documents_weighted_off(self, avgdl: float, tolerance: float, source: str | None = None) -> list[str]:
         """Documents with a chunk whose BM25 weights used an average length off ``avgdl`` by more than
-        ``tolerance`` (a share), or that predate recording it."""
+        ``tolerance`` (a share), or that predate recording it; the engine filters, so none found costs little."""
         if not self.exists():
             return []
-        low, high = avgdl * (1 - tolerance), avgdl * (1 + tolerance)
-        stale: set[str] = set()
-        for p in self.backend.scroll(IndexFilter(sources=(source,) if source else None), ["doc_id", "bm25_avgdl"]):
-            used = p.payload.get("bm25_avgdl")
-            if not isinstance(used, int | float) or not low <= used <= high:
-                stale.add(str(p.payload["doc_id"]))
-        return sorted(stale)
+        flt = IndexFilter(
+            sources=(source,) if source else None, bm25_avgdl_outside=(avgdl * (1 - tolerance), avgdl * (1 + tolerance))
+        )
+        return sorted({str(p.payload["doc_id"]) for p in self.backend.scroll(flt, ["doc_id"])})
 
     def count_chunks(self, flt: IndexFilter | None = None) -> int:
         """Number of chunks (matching ``flt``)."""

@@ -43,6 +43,14 @@ def _filter(flt: IndexFilter) -> models.Filter | None:
         must.append(
             models.FieldCondition(key="updated_ts", range=models.Range(gte=flt.updated_gte, lte=flt.updated_lte))
         )
+    if flt.bm25_avgdl_outside is not None:
+        low, high = flt.bm25_avgdl_outside
+        outside: list[Any] = [
+            models.FieldCondition(key="bm25_avgdl", range=models.Range(lt=low)),
+            models.FieldCondition(key="bm25_avgdl", range=models.Range(gt=high)),
+            models.IsEmptyCondition(is_empty=models.PayloadField(key="bm25_avgdl")),
+        ]
+        must.append(models.Filter(should=outside))
     return models.Filter(must=must) if must else None
 
 

@@ -10,7 +10,7 @@ BM25_VECTOR = "bm25"
 # Payload fields with a payload index (keyword/integer/float), shared by both backends.
 KEYWORD_FIELDS = ("doc_id", "source", "acl", "kind")
 INTEGER_FIELDS = ("chunk_no",)
-FLOAT_FIELDS = ("updated_ts",)
+FLOAT_FIELDS = ("updated_ts", "bm25_avgdl")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class IndexFilter:
     updated_gte: float | None = None
     updated_lte: float | None = None
     kind: str | None = "chunk"
+    # Chunks whose BM25 weights used an average length outside [low, high], or that did not record it.
+    bm25_avgdl_outside: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ class Indexer:
         document, then costs analysis instead of embedding. The sparse vector is always rebuilt from text.
         """
         stored: dict[tuple[str, str], list[float]] = {}
-        for point in self.index.stored_vectors(doc_ids):
+        for point in self.index.stored_chunks(doc_ids, ["title", "heading", "text"]):
             fields = point.payload
             if not isinstance(fields.get("text"), str):
                 continue

@@ -129,21 +129,21 @@ def test_reads_before_ensure_answer_empty(index: Index) -> None:
     assert index.count_chunks() == 0
     assert index.chunks(IndexFilter()) == []
     assert index.query(HybridQuery(limit=5, dense=("vec", [1.0, 0, 0, 0]), sparse=([1], [1.0]))) == []
-    assert index.stored_vectors(["d1"]) == []
+    assert index.stored_chunks(["d1"]) == []
 
 
-def test_stored_vectors_return_each_chunks_dense_vectors_and_asked_fields(ready: Index) -> None:
+def test_stored_chunks_return_dense_vectors_and_the_asked_fields(ready: Index) -> None:
     """What the indexer reuses when a chunk's text is unchanged: the dense vectors by name, never BM25's."""
     ready.write_document("d1", [chunk("d1", 0, [0.0, 1.0, 0.0, 0.0], title="T", heading=""), chunk("d1", 1)])
     ready.write_document("d2", [chunk("d2", 0, [0.6, 0.8, 0.0, 0.0], )])
-    stored = {p.id: p for p in ready.stored_vectors(["d1", "d2", "missing"])}
+    stored = {p.id: p for p in ready.stored_chunks(["d1", "d2", "missing"], ["title", "heading", "text"])}
     assert set(stored) == {point_id("d1", 0), point_id("d1", 1), point_id("d2", 0)}
     first = stored[point_id("d1", 0)]
     assert first.payload == {"title": "T", "heading": "", "text": "d1 #0"}
     assert list(first.dense) == ["vec"]
     assert first.dense["vec"] == pytest.approx([0.0, 1.0, 0.0, 0.0])
     assert stored[point_id("d2", 0)].dense["vec"] == pytest.approx([0.6, 0.8, 0.0, 0.0], abs=1e-6)
-    assert ready.stored_vectors([]) == []
+    assert ready.stored_chunks([]) == []
 
 # --- writes ------------------------------------------------------------------------------
 def test_write_document_then_count(ready: Index) -> None:

@@ -160,7 +160,7 @@ def test_second_full_sync_changes_nothing(synced: Synced) -> None:
 def test_editing_one_file_embeds_only_its_changed_chunks(synced: Synced) -> None:
     doc_id = "files:it/vpn-setup.md"
     before = synced.chunks_of(doc_id)
-    old_vectors = {embed_text(p.payload): p.dense for p in synced.index.stored_vectors([doc_id])}
+    old_vectors = {embed_text(p.payload): p.dense for p in synced.index.stored_chunks([doc_id])}
     total_before = synced.index.count_chunks()
     path = synced.root / "it" / "vpn-setup.md"
     edit(
@@ -183,7 +183,7 @@ def test_editing_one_file_embeds_only_its_changed_chunks(synced: Synced) -> None
     assert 1 <= report.embedded_chunks == len(changed) == len(synced.spy.texts) < len(after)
     assert sorted(synced.spy.texts) == changed
     assert any("zorbix" in t for t in changed)
-    for point in synced.index.stored_vectors([doc_id]):
+    for point in synced.index.stored_chunks([doc_id]):
         kept = old_vectors.get(embed_text(point.payload))
         if kept is not None:
             assert point.dense == kept
@@ -285,14 +285,14 @@ def test_changed_analysis_rebuilds_bm25_without_embedding(synced: Synced, analyz
     """A new analyzer version or BM25 k1/b rewrites every document's sparse vectors but keeps its dense ones."""
     query = HybridQuery(limit=5, sparse=analyzer.query_vector("VPN client install"))
     scores_before = [(h.id, h.score) for h in synced.index.query(query)]
-    vectors_before = {p.id: p.dense for p in synced.index.stored_vectors(list(synced.snapshot.chunks_per_doc))}
+    vectors_before = {p.id: p.dense for p in synced.index.stored_chunks(list(synced.snapshot.chunks_per_doc))}
     retuned = Indexer(synced.index, synced.spy.embedders, synced.indexer.chunker, analyzer, k1=0.6, b=0.4)
     assert retuned.pipeline != synced.indexer.pipeline
     report = retuned.full_sync(synced.connector)
     assert (report.seen, report.updated, report.unchanged) == (N_DOCS, N_DOCS, 0)
     assert report.chunks_written == sum(synced.snapshot.chunks_per_doc.values())
     assert (report.embedded_chunks, synced.spy.calls) == (0, 0)
-    assert {p.id: p.dense for p in synced.index.stored_vectors(list(synced.snapshot.chunks_per_doc))} == vectors_before
+    assert {p.id: p.dense for p in synced.index.stored_chunks(list(synced.snapshot.chunks_per_doc))} == vectors_before
     scores_after = [(h.id, h.score) for h in synced.index.query(query)]
     assert scores_after and scores_after != scores_before, "the BM25 weights were rebuilt with the new k1/b"
     assert retuned.full_sync(synced.connector).unchanged == N_DOCS

@@ -160,7 +160,7 @@ class EdgeBackend:
         shard = self._open()
         out: list[ScoredPayload] = []
         offset: Any = None
-        selector: Any = list(fields) if fields is not None else True
+        selector = _payload_selector(fields)
         while True:
             records, offset = shard.scroll(
                 q.ScrollRequest(offset=offset, limit=batch, filter=_filter(flt), with_payload=selector)

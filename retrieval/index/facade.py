@@ -163,17 +163,11 @@ class Index:
             for p in self.backend.scroll(flt, fields=["doc_id", "content_hash"])
         }
 
-    def stored_vectors(self, doc_ids: list[str]) -> list[StoredVectors]:
-        """Title, heading, text and dense vectors of the stored chunks of ``doc_ids`` (for reusing vectors)."""
+    def stored_chunks(self, doc_ids: list[str], fields: list[str] | None = None) -> list[StoredVectors]:
+        """The stored chunks of ``doc_ids`` with their dense vectors and payload ``fields`` (None: all of it)."""
         if not doc_ids or not self.exists():
             return []
-        return self.backend.scroll_vectors(IndexFilter(doc_ids=tuple(doc_ids)), ["title", "heading", "text"])
-
-    def stored_chunks(self, doc_ids: list[str]) -> list[StoredVectors]:
-        """Every stored chunk of ``doc_ids`` with its whole payload and dense vectors."""
-        if not doc_ids or not self.exists():
-            return []
-        return self.backend.scroll_vectors(IndexFilter(doc_ids=tuple(doc_ids)), None)
+        return self.backend.scroll_vectors(IndexFilter(doc_ids=tuple(doc_ids)), fields)
 
     def documents_weighted_off(self, avgdl: float, tolerance: float, source: str | None = None) -> list[str]:
         """Documents with a chunk whose BM25 weights used an average length off ``avgdl`` by more than

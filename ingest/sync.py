@@ -127,9 +127,8 @@ class Indexer:
         for start in range(0, len(stale), self.batch_docs):
             updates = []
             for stored in self.index.stored_chunks(stale[start : start + self.batch_docs]):
-                fields = stored.payload
-                text = embed_text(fields.get("title") or "", fields.get("heading") or "", str(fields.get("text", "")))
-                terms = self.analyzer.terms(text, fields.get("language"))
+                text = _stored_embed_text(stored.payload) or ""
+                terms = self.analyzer.terms(text, stored.payload.get("language"))
                 ids, values, dl = bm25_weights(terms, avgdl, self.k1, self.b)
                 updates.append((stored, (ids, values), dl))
             self.index.replace_bm25(updates, avgdl)
@@ -247,9 +246,11 @@ class Indexer:
                 ids, values, dl = bm25_weights(terms[position], avgdl, self.k1, self.b)
                 name, vector = vectors[position]
                 position += 1
-                payload = {**_payload(chunk, self._embedding_key(chunk)), "bm25_avgdl": avgdl}
+                payload = _payload(chunk, self._embedding_key(chunk))
                 indexed.append(
-                    IndexedChunk(payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl)
+                    IndexedChunk(
+                        payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl, avgdl=avgdl
+                    )
                 )
             written.append((doc.id, indexed))
         self.index.write_documents(written)
@@ -266,10 +267,9 @@ class Indexer:
         """
         stored: dict[tuple[str, str], list[float]] = {}
         for point in self.index.stored_chunks(doc_ids, ["title", "heading", "text"]):
-            fields = point.payload
-            if not isinstance(fields.get("text"), str):
+            text = _stored_embed_text(point.payload)
+            if text is None:
                 continue
-            text = embed_text(fields.get("title") or "", fields.get("heading") or "", fields["text"])
             for name, vector in point.dense.items():
                 stored[(name, text)] = vector
         by_model: dict[str, list[int]] = defaultdict(list)
@@ -335,6 +335,14 @@ def _document_fields(item: Document | Chunk) -> dict[str, Any]:
         "content_hash": item.content_hash,
         "metadata": item.metadata,
     }
+
+
+def _stored_embed_text(payload: dict[str, Any]) -> str | None:
+    """``Chunk.embed_text`` rebuilt from a stored chunk's payload (None when it holds no text)."""
+    text = payload.get("text")
+    if not isinstance(text, str):
+        return None
+    return embed_text(payload.get("title") or "", payload.get("heading") or "", text)
 
 
 def _payload(chunk: Chunk, embedding_key: str) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import qdrant_edge as q
 
 from retrieval.index.types import (
+    BM25_AVGDL,
     BM25_VECTOR,
     FLOAT_FIELDS,
     INTEGER_FIELDS,
@@ -20,6 +22,7 @@ from retrieval.index.types import (
     IndexPoint,
     ScoredPayload,
     StoredVectors,
+    dense_only,
     ranked,
 )
 
@@ -45,9 +48,9 @@ def _filter(flt: IndexFilter) -> q.Filter | None:
     if flt.bm25_avgdl_outside is not None:
         low, high = flt.bm25_avgdl_outside
         outside: list[Any] = [
-            q.FieldCondition(key="bm25_avgdl", range=q.RangeFloat(lt=low)),
-            q.FieldCondition(key="bm25_avgdl", range=q.RangeFloat(gt=high)),
-            q.IsEmptyCondition(key="bm25_avgdl"),
+            q.FieldCondition(key=BM25_AVGDL, range=q.RangeFloat(lt=low)),
+            q.FieldCondition(key=BM25_AVGDL, range=q.RangeFloat(gt=high)),
+            q.IsEmptyCondition(key=BM25_AVGDL),
         ]
         must.append(q.Filter(should=outside))
     return q.Filter(must=must) if must else None
@@ -157,30 +160,27 @@ class EdgeBackend:
         return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]
 
     def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
-        shard = self._open()
-        out: list[ScoredPayload] = []
-        offset: Any = None
-        selector = _payload_selector(fields)
-        while True:
-            records, offset = shard.scroll(
-                q.ScrollRequest(offset=offset, limit=batch, filter=_filter(flt), with_payload=selector)
-            )
-            out.extend(ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records)
-            if offset is None or not records:
-                return out
+        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in self._records(flt, fields, batch, False)]
 
     def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
+        return [
+            StoredVectors(str(r.id), dict(r.payload or {}), dense_only(r.vector))
+            for r in self._records(flt, fields, 256, True)
+        ]
+
+    def _records(self, flt: IndexFilter, fields: list[str] | None, batch: int, vectors: bool) -> Iterator[Any]:
+        """Every point matching ``flt``, page by page."""
         shard = self._open()
-        out: list[StoredVectors] = []
+        selector = list(fields) if fields is not None else True
         offset: Any = None
         while True:
             request = q.ScrollRequest(
-                offset=offset, limit=256, filter=_filter(flt), with_payload=_payload_selector(fields), with_vector=True
+                offset=offset, limit=batch, filter=_filter(flt), with_payload=selector, with_vector=vectors
             )
             records, offset = shard.scroll(request)
-            out.extend(StoredVectors(str(r.id), dict(r.payload or {}), _dense_only(r.vector)) for r in records)
+            yield from records
             if offset is None or not records:
-                return out
+                return
 
     def count(self, flt: IndexFilter) -> int:
         return int(self._open().count(q.CountRequest(exact=True, filter=_filter(flt))))
@@ -225,12 +225,3 @@ class EdgeBackend:
                 self._shard.flush()
                 self._shard.close()
                 self._shard = None
-
-
-def _dense_only(vectors: Any) -> dict[str, list[float]]:
-    """The named dense vectors of a stored point (the BM25 sparse vector is rebuilt from text, never reused)."""
-    return {name: list(v) for name, v in (vectors or {}).items() if name != BM25_VECTOR and isinstance(v, list)}
-
-
-def _payload_selector(fields: list[str] | None) -> Any:
-    return list(fields) if fields is not None else True

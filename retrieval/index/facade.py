@@ -9,6 +9,7 @@ from typing import Any
 
 from askdocs.settings import Settings
 from retrieval.index.types import (
+    BM25_AVGDL,
     CollectionSpec,
     HybridQuery,
     IndexBackend,
@@ -39,6 +40,7 @@ class IndexedChunk:
     dense: list[float]
     sparse: tuple[list[int], list[float]]
     dl: int
+    avgdl: float | None = None  # the average chunk length ``sparse`` was weighed with
 
 
 class Index:
@@ -99,7 +101,7 @@ class Index:
             points = [
                 IndexPoint(
                     id=point_id(doc_id, c.payload["chunk_no"]),
-                    payload={**c.payload, "kind": "chunk", "dl": c.dl},
+                    payload={**c.payload, "kind": "chunk", "dl": c.dl, **_avgdl_field(c.avgdl)},
                     dense={c.dense_name: c.dense},
                     sparse=c.sparse,
                 )
@@ -121,7 +123,7 @@ class Index:
         with self._writes:
             self.backend.upsert(
                 [
-                    IndexPoint(id=s.id, payload={**s.payload, "dl": dl, "bm25_avgdl": avgdl}, dense=s.dense, sparse=w)
+                    IndexPoint(id=s.id, payload={**s.payload, "dl": dl, BM25_AVGDL: avgdl}, dense=s.dense, sparse=w)
                     for s, w, dl in chunks
                 ]
             )
@@ -210,3 +212,8 @@ class Index:
     def close(self) -> None:
         """Flush and release the backend."""
         self.backend.close()
+
+
+def _avgdl_field(avgdl: float | None) -> dict[str, float]:
+    """The payload field recording the average length BM25 weights used (none when the writer gave none)."""
+    return {} if avgdl is None else {BM25_AVGDL: avgdl}

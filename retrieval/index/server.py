@@ -6,11 +6,13 @@ conformance tests use it to exercise this code path where no server runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from retrieval.index.types import (
+    BM25_AVGDL,
     BM25_VECTOR,
     FLOAT_FIELDS,
     INTEGER_FIELDS,
@@ -21,6 +23,7 @@ from retrieval.index.types import (
     IndexPoint,
     ScoredPayload,
     StoredVectors,
+    dense_only,
     ranked,
 )
 
@@ -46,9 +49,9 @@ def _filter(flt: IndexFilter) -> models.Filter | None:
     if flt.bm25_avgdl_outside is not None:
         low, high = flt.bm25_avgdl_outside
         outside: list[Any] = [
-            models.FieldCondition(key="bm25_avgdl", range=models.Range(lt=low)),
-            models.FieldCondition(key="bm25_avgdl", range=models.Range(gt=high)),
-            models.IsEmptyCondition(is_empty=models.PayloadField(key="bm25_avgdl")),
+            models.FieldCondition(key=BM25_AVGDL, range=models.Range(lt=low)),
+            models.FieldCondition(key=BM25_AVGDL, range=models.Range(gt=high)),
+            models.IsEmptyCondition(is_empty=models.PayloadField(key=BM25_AVGDL)),
         ]
         must.append(models.Filter(should=outside))
     return models.Filter(must=must) if must else None
@@ -129,35 +132,30 @@ class ServerBackend:
         return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]
 
     def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
-        out: list[ScoredPayload] = []
-        offset: Any = None
-        selector: Any = list(fields) if fields is not None else True
-        while True:
-            records, offset = self.client.scroll(
-                self.collection, scroll_filter=_filter(flt), limit=batch, offset=offset, with_payload=selector
-            )
-            out.extend(ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records)
-            if offset is None or not records:
-                return out
+        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in self._records(flt, fields, batch, False)]
 
     def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
-        out: list[StoredVectors] = []
+        return [
+            StoredVectors(str(r.id), dict(r.payload or {}), dense_only(r.vector))
+            for r in self._records(flt, fields, 256, True)
+        ]
+
+    def _records(self, flt: IndexFilter, fields: list[str] | None, batch: int, vectors: bool) -> Iterator[Any]:
+        """Every point matching ``flt``, page by page."""
+        selector: Any = list(fields) if fields is not None else True
         offset: Any = None
         while True:
             records, offset = self.client.scroll(
                 self.collection,
                 scroll_filter=_filter(flt),
-                limit=256,
+                limit=batch,
                 offset=offset,
-                with_payload=list(fields) if fields is not None else True,
-                with_vectors=True,
+                with_payload=selector,
+                with_vectors=vectors,
             )
-            for r in records:
-                vectors = r.vector if isinstance(r.vector, dict) else {}
-                dense = {n: list(v) for n, v in vectors.items() if n != BM25_VECTOR and isinstance(v, list)}
-                out.append(StoredVectors(str(r.id), dict(r.payload or {}), dense))  # type: ignore[arg-type]
+            yield from records
             if offset is None or not records:
-                return out
+                return
 
     def count(self, flt: IndexFilter) -> int:
         return int(self.client.count(self.collection, count_filter=_filter(flt), exact=True).count)

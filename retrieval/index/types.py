@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 BM25_VECTOR = "bm25"
+# Payload field: the average chunk length a chunk's BM25 weights were computed with.
+BM25_AVGDL = "bm25_avgdl"
 
 # Payload fields with a payload index (keyword/integer/float), shared by both backends.
 KEYWORD_FIELDS = ("doc_id", "source", "acl", "kind")
 INTEGER_FIELDS = ("chunk_no",)
-FLOAT_FIELDS = ("updated_ts", "bm25_avgdl")
+FLOAT_FIELDS = ("updated_ts", BM25_AVGDL)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,13 @@ class StoredVectors:
     dense: dict[str, list[float]]
 
 
+def dense_only(vectors: Any) -> dict[str, list[float]]:
+    """The named dense vectors of a stored point's vectors (the BM25 sparse vector is rebuilt from text)."""
+    if not isinstance(vectors, dict):
+        return {}
+    return {name: list(v) for name, v in vectors.items() if name != BM25_VECTOR and isinstance(v, list)}
+
+
 def ranked(results: list[ScoredPayload]) -> list[ScoredPayload]:
     """Best first, ties broken by point id, so equal fused scores come back in the same order every time."""
     return sorted(results, key=lambda r: (-r.score, r.id))
@@ -113,7 +122,6 @@ class IndexBackend(Protocol):
 
     def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
         """``fields`` of the payload (None: all of it) and the dense vectors of every point matching ``flt``."""
-        ...
 
     def count(self, flt: IndexFilter) -> int:
         """Exact number of points matching ``flt``."""

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PUBLIC = "public"
+# The principal that may see operational detail (sync failures, metrics) and trigger syncs; documents never carry it.
+ADMIN = "role:admin"
 _PRINCIPAL = re.compile(r"^(public|(user|group|space):\S+)$")
 
 

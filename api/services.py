@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest.chunker import Chunker
+from ingest.extract import ExtractionLimits, Extractor
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
 from ingest.sources import SourcesFile, default_sources, load_sources
@@ -35,6 +36,7 @@ class Services:
     answerer: AnswerGenerator
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
     scheduler: SyncScheduler | None = None
+    extractor: Extractor = field(repr=False, default_factory=Extractor)
 
     @classmethod
     def build(
@@ -67,12 +69,22 @@ class Services:
             answerer = LLMAnswerer(settings, analyzer, checker)
         else:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
-        return cls(settings, index, embedders, analyzer, retriever, answerer, checker)
+        extractor = Extractor(ExtractionLimits.from_settings(settings))
+        return cls(settings, index, embedders, analyzer, retriever, answerer, checker, extractor=extractor)
 
     def indexer(self) -> Indexer:
         """A sync runner writing into this index with these models."""
         chunker = Chunker(self.embedders.for_language, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
-        return Indexer(self.index, self.embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b)
+        settings = self.settings
+        return Indexer(
+            self.index,
+            self.embedders,
+            chunker,
+            self.analyzer,
+            settings.bm25_k1,
+            settings.bm25_b,
+            extractor=self.extractor,
+        )
 
     def warm_up(self) -> None:
         """Load the models so the first request is not slow."""
@@ -117,8 +129,9 @@ class Services:
         return self.scheduler
 
     def close(self) -> None:
-        """Stop the scheduler (letting a running sync finish) and release the index."""
+        """Stop the scheduler (letting a running sync finish), the extraction worker, and release the index."""
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
+        self.extractor.close()
         self.index.close()

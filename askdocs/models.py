@@ -24,11 +24,66 @@ def validate_principal(value: str) -> str:
     return value
 
 
+class Location(BaseModel):
+    """Where in a file a passage sits: a PDF page, a slide, or a sheet and its rows (all 1-based)."""
+
+    page: int | None = Field(default=None, ge=1, description="PDF page.")
+    slide: int | None = Field(default=None, ge=1, description="Slide number.")
+    sheet: str | None = Field(default=None, description="Spreadsheet sheet name.")
+    rows: tuple[int, int] | None = Field(default=None, description="First and last spreadsheet row of the passage.")
+    anchor: str = Field(default="", description="URL fragment that opens the place, e.g. 'page=12' or 'gid=0'.")
+
+    @property
+    def label(self) -> str:
+        """Short human form: 'p. 12', 'slide 3', 'Prices, rows 2-20'."""
+        if self.page is not None:
+            return f"p. {self.page}"
+        if self.slide is not None:
+            return f"slide {self.slide}"
+        rows = f"rows {self.rows[0]}-{self.rows[1]}" if self.rows else ""
+        return ", ".join(part for part in (self.sheet, rows) if part)
+
+    def link(self, url: str) -> str:
+        """``url`` opened at this place (unchanged when there is no anchor or the url already has a fragment)."""
+        if not self.anchor or not url or "#" in url:
+            return url
+        return f"{url}#{self.anchor}"
+
+
 class Section(BaseModel):
     """One titled part of a document; ``path`` holds the heading trail, outermost first."""
 
     path: list[str] = Field(default_factory=list)
     text: str
+    location: Location | None = Field(default=None, description="The page, slide or sheet rows it comes from.")
+    context: str = Field(
+        default="", description="A line repeated before every chunk cut from this section (a sheet's header row)."
+    )
+
+
+class Blob(BaseModel):
+    """A binary file (PDF, Office, CSV) a connector fetched; ingest extracts its title and sections."""
+
+    name: str = Field(description="The file's name at the source (the title when the file names none).")
+    mime: str
+    sha256: str
+    size: int = Field(ge=0)
+    sheet_anchors: dict[str, str] = Field(
+        default_factory=dict, description="Sheet name -> URL fragment that opens it (a Google Sheet's 'gid=N')."
+    )
+    data: bytes | None = Field(default=None, exclude=True, repr=False, description="Dropped once extracted.")
+
+    @classmethod
+    def of(cls, name: str, data: bytes, mime: str, sheet_anchors: dict[str, str] | None = None) -> Blob:
+        """A blob holding ``data``, hashed."""
+        digest = hashlib.sha256(data).hexdigest()
+        return cls(name=name, mime=mime, sha256=digest, size=len(data), sheet_anchors=sheet_anchors or {}, data=data)
+
+    @property
+    def key(self) -> str:
+        """What identifies the extracted text: name, type, bytes and sheet links (the title derives from these)."""
+        anchors = ",".join(f"{k}={v}" for k, v in sorted(self.sheet_anchors.items()))
+        return f"blob:{self.name}:{self.mime}:{self.sha256}:{anchors}"
 
 
 class Document(BaseModel):
@@ -44,6 +99,7 @@ class Document(BaseModel):
     updated_at: datetime | None = None
     acl: list[str] = Field(default_factory=lambda: [PUBLIC])
     metadata: dict[str, Any] = Field(default_factory=dict)
+    blob: Blob | None = Field(default=None, description="The file to extract; its hash stands for the text.")
 
     @field_validator("acl")
     @classmethod
@@ -51,6 +107,10 @@ class Document(BaseModel):
         if not acl:
             raise ValueError("a document needs at least one ACL principal (use 'public' for everyone)")
         return [validate_principal(p) for p in acl]
+
+    def _hashed(self) -> tuple[str, str]:
+        """Title and text, or for a file the hash of its bytes: unchanged bytes need no extraction or embedding."""
+        return ("", self.blob.key) if self.blob else (self.title, self.text)
 
     @property
     def text(self) -> str:
@@ -66,7 +126,7 @@ class Document(BaseModel):
     def embedding_hash(self) -> str:
         """Hash of what is chunked and embedded (title and text); unchanged means no re-embedding."""
         h = hashlib.sha256()
-        for part in (self.title, self.text):
+        for part in self._hashed():
             h.update(part.encode("utf-8"))
             h.update(b"\x00")
         return h.hexdigest()
@@ -75,7 +135,8 @@ class Document(BaseModel):
     def content_hash(self) -> str:
         """Hash of everything that ends up in the index; unchanged hash means nothing to re-embed."""
         h = hashlib.sha256()
-        for part in (self.title, self.url, self.text, self.author or "", ",".join(sorted(self.acl))):
+        title, body = self._hashed()
+        for part in (title, self.url, body, self.author or "", ",".join(sorted(self.acl))):
             h.update(part.encode("utf-8"))
             h.update(b"\x00")
         h.update(str(self.updated_at or "").encode())
@@ -100,6 +161,7 @@ class Chunk(BaseModel):
     content_hash: str
     embedding_hash: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
+    location: Location | None = None
 
     @property
     def embed_text(self) -> str:
@@ -119,6 +181,7 @@ class Passage(BaseModel):
     chunk_id: str
     chunk_no: int
     text: str
+    location: Location | None = None
 
 
 class Hit(BaseModel):
@@ -136,6 +199,14 @@ class Hit(BaseModel):
     text: str
     updated_at: datetime | None = None
     language: str = "en"
+    location: Location | None = Field(default=None, description="Page, slide or sheet of the best chunk.")
+
+    def place_of(self, chunk_id: str) -> tuple[str, Location | None]:
+        """The link and location of one of its chunks (the url opens at that chunk's page, slide or sheet)."""
+        for passage in self.passages:
+            if passage.chunk_id == chunk_id and passage.location is not None:
+                return passage.location.link(self.url.partition("#")[0]), passage.location
+        return self.url, self.location if chunk_id == self.chunk_id else None
 
 
 class Citation(BaseModel):
@@ -149,6 +220,7 @@ class Citation(BaseModel):
     snippet: str = Field(
         description="The cited passage, verbatim from the chunk (the answer quotes it without markup)."
     )
+    location: Location | None = Field(default=None, description="Page, slide or sheet of the cited passage.")
 
 
 SupportStatus = Literal["supported", "unsupported", "uncited"]

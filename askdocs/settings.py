@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     google_include_sheets_slides: bool = False
     google_api_endpoint: str | None = Field(None, description="Drive API endpoint override (tests).")
 
+    # --- Extraction of PDF, Word, PowerPoint, Excel and CSV files (in a worker process) ---
+    extract_timeout_s: float = Field(30.0, gt=0, le=3600, description="Longest extraction of one file.")
+    extract_memory_mb: int = Field(1024, ge=256, le=65536, description="Address-space limit of the extraction worker.")
+    extract_max_file_mb: int = Field(50, ge=1, le=4096, description="Larger files are reported, never downloaded.")
+    extract_max_unpacked_mb: int = Field(
+        256, ge=1, le=65536, description="Largest unpacked size of an Office file (ZIP bomb guard)."
+    )
+
     # --- Scheduled re-indexing and operations ---
     sources_file: Path = Field(Path("askdocs.yaml"), description="Sources to keep in sync, with their schedules.")
     scheduler: bool = Field(True, description="Run the sync scheduler inside `askdocs serve` (embedded mode).")

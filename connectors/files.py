@@ -1,4 +1,7 @@
-"""Files connector: a folder of Markdown, text and HTML files, with access rules in ``_acl.toml``."""
+"""Files connector: a folder of Markdown, text, HTML, PDF, Office and CSV files, with access rules in ``_acl.toml``.
+
+PDF, Word, PowerPoint, Excel and CSV files are handed on as bytes (``Document.blob``); ingest extracts them.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,17 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from askdocs.models import PUBLIC, Document, Section, validate_principal
+from askdocs.formats import EXTRACTED_SUFFIXES, FORMAT_NAMES, too_big
+from askdocs.models import PUBLIC, Blob, Document, Section, validate_principal
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
 from connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
 
 ACL_FILE = "_acl.toml"
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html"}
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html",
+            **{suffix: FORMAT_NAMES[mime] for suffix, mime in EXTRACTED_SUFFIXES.items()}}  # fmt: skip
 MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_FILE_MB = 50
 
 
 class AclRule(BaseModel):
@@ -76,9 +82,10 @@ class FilesConnector:
 
     source = "files"
 
-    def __init__(self, root: Path, base_url: str | None = None) -> None:
+    def __init__(self, root: Path, base_url: str | None = None, max_file_mb: int = DEFAULT_MAX_FILE_MB) -> None:
         self.root = Path(root)
         self.base_url = base_url
+        self.max_file_mb = max_file_mb
 
     def _doc_id(self, relpath: str) -> str:
         return f"{self.source}:{relpath}"
@@ -113,6 +120,8 @@ class FilesConnector:
     def _read(self, path: Path, acl: AclFile) -> Document | ConnectorFailure:
         relpath = path.relative_to(self.root).as_posix()
         doc_id = self._doc_id(relpath)
+        if path.suffix.lower() in EXTRACTED_SUFFIXES:
+            return self._read_binary(path, relpath, acl)
         try:
             stat = path.stat()
             if stat.st_size > MAX_BYTES:
@@ -132,12 +141,11 @@ class FilesConnector:
         if not sections:
             # An empty file still needs some text, or it yields no chunk and looks new on every sync.
             sections = [Section(path=[], text=title or path.stem)]
-        url = f"{self.base_url.rstrip('/')}/{relpath}" if self.base_url else path.resolve().as_uri()
         return Document(
             id=doc_id,
             source=self.source,
             title=title or path.stem,
-            url=url,
+            url=self._url(path, relpath),
             sections=sections,
             author=meta.get("author") or None,
             created_at=_parse_time(meta.get("created")),
@@ -145,6 +153,32 @@ class FilesConnector:
             acl=acl.principals_for(relpath),
             metadata={"path": relpath, "format": kind},
         )
+
+    def _read_binary(self, path: Path, relpath: str, acl: AclFile) -> Document | ConnectorFailure:
+        """A PDF, Office or CSV file as bytes for the extraction stage; too large: a failure, never read."""
+        doc_id = self._doc_id(relpath)
+        try:
+            stat = path.stat()
+            if stat.st_size > self.max_file_mb * 1024 * 1024:
+                raise ValueError(too_big(stat.st_size, self.max_file_mb))
+            data = path.read_bytes()
+        except (OSError, ValueError) as exc:
+            return ConnectorFailure(source=self.source, document_id=doc_id, message=f"{relpath}: {exc}")
+        mime = EXTRACTED_SUFFIXES[path.suffix.lower()]
+        return Document(
+            id=doc_id,
+            source=self.source,
+            title=path.stem,
+            url=self._url(path, relpath),
+            sections=[],
+            updated_at=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
+            acl=acl.principals_for(relpath),
+            metadata={"path": relpath, "format": FORMAT_NAMES[mime]},
+            blob=Blob.of(path.name, data, mime),
+        )
+
+    def _url(self, path: Path, relpath: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{relpath}" if self.base_url else path.resolve().as_uri()
 
     def load_all(self) -> Iterator[Document | ConnectorFailure]:
         """Every supported file under the folder."""
@@ -194,4 +228,4 @@ class FilesConnector:
 
 def from_settings(settings: Settings) -> FilesConnector:
     """The files connector over ``ASKDOCS_WORKSPACE_DIR``."""
-    return FilesConnector(settings.workspace_dir)
+    return FilesConnector(settings.workspace_dir, max_file_mb=settings.extract_max_file_mb)

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from askdocs.models import Chunk, Document
+from askdocs.models import Chunk, Document, Location
 from retrieval.analyzer import Language, detect_language
 from retrieval.embedders import Embedder
 
@@ -29,6 +29,7 @@ class _Piece:
     text: str
     tokens: int
     section: int = 0
+    location: Location | None = None
 
 
 class Chunker:
@@ -53,9 +54,10 @@ class Chunker:
         pieces: list[_Piece] = []
         for number, section in enumerate(doc.sections):
             heading = " > ".join(section.path)
-            budget = max(16, limit - count(f"{doc.title} > {heading}\n"))
+            context = f"{section.context}\n" if section.context else ""
+            budget = max(16, limit - count(f"{doc.title} > {heading}\n{context}"))
             for text in self._split(section.text, budget, count):
-                pieces.append(_Piece(heading, text, count(text), number))
+                pieces.append(_Piece(heading, context + text, count(context + text), number, section.location))
         merged = self._merge(pieces, max(16, limit - count(f"{doc.title}\n")), count)
         return [
             Chunk(
@@ -73,6 +75,7 @@ class Chunker:
                 content_hash=doc.content_hash,
                 embedding_hash=doc.embedding_hash,
                 metadata=doc.metadata,
+                location=p.location,
             )
             for i, p in enumerate(merged)
         ]
@@ -101,17 +104,19 @@ class Chunker:
         """Join neighbours while the result stays within 3/4 of the budget (headings kept as lines).
 
         Only pieces of different sections are joined: parts of one split section overlap, so joining
-        them would repeat text.
+        them would repeat text. Pieces of different places (pages, slides, sheet rows) are never joined, so
+        every chunk cites one place.
         """
         merged: list[_Piece] = []
         for piece in pieces:
-            if merged and piece.section != merged[-1].section and merged[-1].tokens + piece.tokens <= budget * 3 // 4:
+            joinable = merged and piece.section != merged[-1].section and piece.location == merged[-1].location
+            if joinable and merged[-1].tokens + piece.tokens <= budget * 3 // 4:
                 last = merged[-1]
                 joiner = "\n\n" if piece.heading == last.heading else f"\n\n{piece.heading.split(' > ')[-1]}\n"
                 text = last.text + joiner + piece.text
                 tokens = count(f"{last.heading}\n{text}")
                 if tokens <= budget:
-                    merged[-1] = _Piece(last.heading, text, tokens, piece.section)
+                    merged[-1] = _Piece(last.heading, text, tokens, piece.section, last.location)
                     continue
             merged.append(piece)
         return merged

@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from askdocs.models import Chunk, Document, embed_text
+from askdocs.models import Chunk, Document, Section, embed_text
 from connectors.base import (
     Checkpoint,
     ConnectorFailure,
@@ -19,6 +19,7 @@ from connectors.base import (
     SlimConnector,
 )
 from ingest.chunker import Chunker
+from ingest.extract import EXTRACTION_VERSION, Extractor
 from retrieval.analyzer import ANALYZER_VERSION, Analyzer, bm25_weights
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, Index, IndexedChunk
@@ -76,8 +77,10 @@ class Indexer:
         k1: float = 1.2,
         b: float = 0.75,
         batch_docs: int = 32,
+        extractor: Extractor | None = None,
     ) -> None:
         self.index = index
+        self.extractor = extractor or Extractor()
         self.embedders = embedders
         self.chunker = chunker
         self.analyzer = analyzer
@@ -215,7 +218,12 @@ class Indexer:
                 report.updated += 1
                 report.metadata_only += 1
             else:
-                batch.append(item)
+                extracted = self._extract(item)
+                if isinstance(extracted, ConnectorFailure):
+                    report.failures.append(extracted)
+                    log.warning("%s failure: %s", extracted.source, extracted.message)
+                    continue
+                batch.append(extracted)
                 if item.id in indexed:
                     report.updated += 1
                 else:
@@ -229,6 +237,24 @@ class Indexer:
             self.write(batch, report)
             if progress:
                 progress(report.seen, report.chunks_written)
+
+    def _extract(self, doc: Document) -> Document | ConnectorFailure:
+        """A file's title and sections from its bytes (in the worker process); its bytes are dropped after."""
+        blob = doc.blob
+        if blob is None or blob.data is None:
+            return doc
+        result = self.extractor.extract(blob.data, blob.mime)
+        if result.error is not None:
+            return ConnectorFailure(source=doc.source, document_id=doc.id, message=f"extraction failed: {result.error}")
+        sections = [_link_sheet(section, blob.sheet_anchors) for section in result.sections]
+        if not sections:  # an empty file still needs some text, or it yields no chunk and looks new on every sync
+            sections = [Section(text=doc.title)]
+        update = {
+            "sections": sections,
+            "blob": blob.model_copy(update={"data": None}),
+            "title": result.title or doc.title,
+        }
+        return doc.model_copy(update=update)
 
     def write(self, documents: list[Document], report: SyncReport | None = None) -> None:
         """Chunk, analyse and embed ``documents`` and replace their chunks in the index."""
@@ -292,11 +318,12 @@ class Indexer:
 def pipeline_fingerprint(embedders: LanguageEmbedders, chunker: Chunker, k1: float, b: float) -> str:
     """Short hash of everything besides a document's text that shapes its chunks and vectors.
 
-    Changing the analyzer (``ANALYZER_VERSION``), chunk size, overlap, BM25 parameters or a language's dense model
+    Changing the analyzer (``ANALYZER_VERSION``), the extraction (``EXTRACTION_VERSION``), chunk size, overlap,
+    BM25 parameters or a language's dense model
     changes it, and the next sync then rewrites every document instead of skipping it as unchanged.
     """
     models = ",".join(f"{lang}={embedders.for_language(lang).name}" for lang in ("en", "ja"))
-    spec = f"{ANALYZER_VERSION}|{chunker.chunk_tokens}|{chunker.overlap_tokens}|{k1}|{b}|{models}"
+    spec = f"{ANALYZER_VERSION}|{EXTRACTION_VERSION}|{chunker.chunk_tokens}|{chunker.overlap_tokens}|{k1}|{b}|{models}"
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
@@ -337,6 +364,14 @@ def _document_fields(item: Document | Chunk) -> dict[str, Any]:
     }
 
 
+def _link_sheet(section: Section, anchors: dict[str, str]) -> Section:
+    """A sheet section with the URL fragment that opens its sheet (a Google Sheet's gid), when the source gave one."""
+    location = section.location
+    if location is None or location.sheet is None or location.sheet not in anchors:
+        return section
+    return section.model_copy(update={"location": location.model_copy(update={"anchor": anchors[location.sheet]})})
+
+
 def _stored_embed_text(payload: dict[str, Any]) -> str | None:
     """``Chunk.embed_text`` rebuilt from a stored chunk's payload (None when it holds no text)."""
     text = payload.get("text")
@@ -355,4 +390,5 @@ def _payload(chunk: Chunk, embedding_key: str) -> dict[str, Any]:
         "text": chunk.text,
         "language": chunk.language,
         "embedding_hash": embedding_key,
+        "location": chunk.location.model_dump(exclude_defaults=True) if chunk.location else None,
     }

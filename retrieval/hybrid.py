@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from askdocs.models import PUBLIC, Hit, Passage, SearchFilters
+from askdocs.models import PUBLIC, Hit, Location, Passage, SearchFilters
 from retrieval.analyzer import Analyzer, detect_language
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
@@ -109,22 +109,37 @@ def _merge_adjacent(chunks: list[ScoredPayload]) -> Hit:
     run = [by_no[n] for n in range(start, end + 1)]
     payload = best.payload
     updated = payload.get("updated_at")
+    location = _location(payload)
+    url = payload.get("url", "")
     return Hit(
         doc_id=payload["doc_id"],
         chunk_id=best.id,
         chunk_nos=list(range(start, end + 1)),
         passages=[
-            Passage(chunk_id=c.id, chunk_no=int(c.payload["chunk_no"]), text=c.payload.get("text", "")) for c in run
+            Passage(
+                chunk_id=c.id,
+                chunk_no=int(c.payload["chunk_no"]),
+                text=c.payload.get("text", ""),
+                location=_location(c.payload),
+            )
+            for c in run
         ],
         score=best.score,
         title=payload.get("title", ""),
-        url=payload.get("url", ""),
+        url=location.link(url) if location else url,
         source=payload.get("source", ""),
         heading=payload.get("heading", ""),
         text="\n\n".join(c.payload.get("text", "") for c in run),
         updated_at=datetime.fromisoformat(updated) if updated else None,
         language=payload.get("language", "en"),
+        location=location,
     )
+
+
+def _location(payload: dict[str, Any]) -> Location | None:
+    """The stored chunk's page, slide or sheet rows (None for chunks of plain documents)."""
+    stored = payload.get("location")
+    return Location.model_validate(stored) if isinstance(stored, dict) else None
 
 
 def _index_filter(principals: list[str], filters: SearchFilters | None) -> IndexFilter:

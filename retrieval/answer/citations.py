@@ -158,7 +158,10 @@ def build_citations(result: CheckResult, hits: dict[int, Hit], analyzer: Analyze
                 if best is None or score > best[0]:
                     best = (score, passage.chunk_id, span)
         chunk_id, snippet = (best[1], best[2]) if best else (passages[0].chunk_id, passages[0].text[:300])
+        url, location = hit.place_of(chunk_id)
         citations.append(
-            Citation(n=n, doc_id=hit.doc_id, chunk_id=chunk_id, title=hit.title, url=hit.url, snippet=snippet)
+            Citation(
+                n=n, doc_id=hit.doc_id, chunk_id=chunk_id, title=hit.title, url=url, snippet=snippet, location=location
+            )
         )
     return citations

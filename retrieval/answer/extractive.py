@@ -77,9 +77,16 @@ class ExtractiveAnswerer:
                 numbers[cand.hit_rank] = len(numbers) + 1
             n = numbers[cand.hit_rank]
             hit = hits[cand.hit_rank]
+            url, location = hit.place_of(cand.chunk_id)
             citations.append(
                 Citation(
-                    n=n, doc_id=hit.doc_id, chunk_id=cand.chunk_id, title=hit.title, url=hit.url, snippet=cand.span
+                    n=n,
+                    doc_id=hit.doc_id,
+                    chunk_id=cand.chunk_id,
+                    title=hit.title,
+                    url=url,
+                    snippet=cand.span,
+                    location=location,
                 )
             )
             parts.append(f"{cand.sentence} [{n}]")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from askdocs.models import Chunk, Document, Section, embed_text
+from askdocs.models import Chunk, Document, embed_text
 from connectors.base import (
     Checkpoint,
     ConnectorFailure,
@@ -19,7 +19,7 @@ from connectors.base import (
     SlimConnector,
 )
 from ingest.chunker import Chunker
-from ingest.extract import EXTRACTION_VERSION, Extractor
+from ingest.extract import EXTRACTION_VERSION, Extractor, extract_document
 from retrieval.analyzer import ANALYZER_VERSION, Analyzer, bm25_weights
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, Index, IndexedChunk
@@ -218,7 +218,7 @@ class Indexer:
                 report.updated += 1
                 report.metadata_only += 1
             else:
-                extracted = self._extract(item)
+                extracted = extract_document(self.extractor, item)
                 if isinstance(extracted, ConnectorFailure):
                     report.failures.append(extracted)
                     log.warning("%s failure: %s", extracted.source, extracted.message)
@@ -237,24 +237,6 @@ class Indexer:
             self.write(batch, report)
             if progress:
                 progress(report.seen, report.chunks_written)
-
-    def _extract(self, doc: Document) -> Document | ConnectorFailure:
-        """A file's title and sections from its bytes (in the worker process); its bytes are dropped after."""
-        blob = doc.blob
-        if blob is None or blob.data is None:
-            return doc
-        result = self.extractor.extract(blob.data, blob.mime)
-        if result.error is not None:
-            return ConnectorFailure(source=doc.source, document_id=doc.id, message=f"extraction failed: {result.error}")
-        sections = [_link_sheet(section, blob.sheet_anchors) for section in result.sections]
-        if not sections:  # an empty file still needs some text, or it yields no chunk and looks new on every sync
-            sections = [Section(text=doc.title)]
-        update = {
-            "sections": sections,
-            "blob": blob.model_copy(update={"data": None}),
-            "title": result.title or doc.title,
-        }
-        return doc.model_copy(update=update)
 
     def write(self, documents: list[Document], report: SyncReport | None = None) -> None:
         """Chunk, analyse and embed ``documents`` and replace their chunks in the index."""
@@ -362,14 +344,6 @@ def _document_fields(item: Document | Chunk) -> dict[str, Any]:
         "content_hash": item.content_hash,
         "metadata": item.metadata,
     }
-
-
-def _link_sheet(section: Section, anchors: dict[str, str]) -> Section:
-    """A sheet section with the URL fragment that opens its sheet (a Google Sheet's gid), when the source gave one."""
-    location = section.location
-    if location is None or location.sheet is None or location.sheet not in anchors:
-        return section
-    return section.model_copy(update={"location": location.model_copy(update={"anchor": anchors[location.sheet]})})
 
 
 def _stored_embed_text(payload: dict[str, Any]) -> str | None:

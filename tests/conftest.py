@@ -18,6 +18,7 @@ import pytest
 
 from connectors.files import FilesConnector
 from ingest.chunker import Chunker
+from ingest.extract import Extractor
 from ingest.sync import Indexer, SyncReport
 from retrieval.analyzer import Analyzer
 from retrieval.embedders import LanguageEmbedders
@@ -52,6 +53,14 @@ def embedders() -> LanguageEmbedders:
 def analyzer() -> Analyzer:
     """A BM25 analyzer (SudachiPy loads on first Japanese text)."""
     return Analyzer()
+
+
+@pytest.fixture(scope="session")
+def extractor() -> Iterator[Extractor]:
+    """One extraction worker process (default limits) for the session."""
+    worker = Extractor()
+    yield worker
+    worker.close()
 
 
 @pytest.fixture(scope="session")

@@ -217,12 +217,14 @@ def test_empty_sections_make_no_chunks(chunker: Chunker) -> None:
 
 
 def test_sample_workspace_chunks_fit(
-    embedders: LanguageEmbedders, chunker: Chunker, sample_workspace, analyzer
+    embedders: LanguageEmbedders, chunker: Chunker, sample_workspace, analyzer, extractor
 ) -> None:
     from connectors.files import FilesConnector
+    from ingest.extract import extract_document
 
     languages = set()
-    for doc in FilesConnector(sample_workspace).load_all():
+    for item in FilesConnector(sample_workspace).load_all():
+        doc = extract_document(extractor, item)  # PDF and Office files: their extracted sections
         assert isinstance(doc, Document)
         chunks = chunker.chunk(doc)
         assert chunks, doc.id

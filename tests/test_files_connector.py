@@ -240,7 +240,9 @@ def test_list_ids_matches_load_all(folder: Path) -> None:
 
 def test_sample_workspace_loads_cleanly(sample_workspace: Path) -> None:
     docs = load(sample_workspace)
-    assert len(docs) == 33
+    assert len(docs) == 44  # 33 Markdown/text/HTML files and 11 PDF, Office and CSV files
+    assert sum(doc.blob is not None for doc in docs.values()) == 11
+    assert docs["files:finance/vendor-rates-2026.xlsx"].acl == ["group:finance", "group:leadership"]
     assert docs["files:hr/private/mei-tanaka-relocation.md"].acl == ["user:mei.tanaka@kumo.example"]
     assert docs["files:finance/q3-2026-budget.md"].acl == ["group:finance", "group:leadership"]
     assert docs["files:leadership/reorg-plan-2027.md"].acl == ["group:leadership"]

@@ -5,9 +5,35 @@ extracts what changed, in a separate worker process with a time limit, a memory 
 goes wrong with one file (encrypted, corrupt, too big, a ZIP bomb, a parser crash) is that document's failure value.
 """
 
+from askdocs.models import Document, Section
+from connectors.base import ConnectorFailure
 from ingest.extract.sandbox import ExtractionLimits, Extractor, ExtractResult
 
 # Bump when extraction changes what a file yields: the next sync then re-extracts every file.
 EXTRACTION_VERSION = 1
 
-__all__ = ["EXTRACTION_VERSION", "ExtractResult", "ExtractionLimits", "Extractor"]
+
+def extract_document(extractor: Extractor, doc: Document) -> Document | ConnectorFailure:
+    """``doc`` with the title and sections of its file (bytes dropped), or the failure value saying why not."""
+    blob = doc.blob
+    if blob is None or blob.data is None:
+        return doc
+    result = extractor.extract(blob.data, blob.mime)
+    if result.error is not None:
+        return ConnectorFailure(source=doc.source, document_id=doc.id, message=f"extraction failed: {result.error}")
+    sections = [_link_sheet(section, blob.sheet_anchors) for section in result.sections]
+    if not sections:  # an empty file still needs some text, or it yields no chunk and looks new on every sync
+        sections = [Section(text=doc.title)]
+    title = result.title or doc.title
+    return doc.model_copy(update={"sections": sections, "blob": blob.model_copy(update={"data": None}), "title": title})
+
+
+def _link_sheet(section: Section, anchors: dict[str, str]) -> Section:
+    """A sheet section with the URL fragment that opens its sheet (a Google Sheet's gid), when the source gave one."""
+    location = section.location
+    if location is None or location.sheet is None or location.sheet not in anchors:
+        return section
+    return section.model_copy(update={"location": location.model_copy(update={"anchor": anchors[location.sheet]})})
+
+
+__all__ = ["EXTRACTION_VERSION", "ExtractResult", "ExtractionLimits", "Extractor", "extract_document"]

@@ -2,6 +2,7 @@
 
     python examples/make_samples.py            # every source
     python examples/make_samples.py NAME ...   # only these sources (file stems)
+    python examples/make_samples.py --encrypted-fixture   # tests/data/encrypted.docx (needs msoffcrypto-tool)
 
 Word, PowerPoint and Excel files are written with python-docx, python-pptx and openpyxl and then saved again by
 LibreOffice (so they are the OOXML an office suite writes); PDFs are LibreOffice exports of a generated Word file,
@@ -123,12 +124,31 @@ def build(source: SampleSource, workdir: Path) -> Path:
     return target
 
 
+def build_encrypted_fixture(target: Path) -> None:
+    """``tests/data/encrypted.docx``: a Word file with the password 'secret' (needs msoffcrypto-tool)."""
+    import io
+
+    import docx
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("The cancellation fee is three monthly subscriptions.")
+    document.save(plain)
+    plain.seek(0)
+    with target.open("wb") as out:
+        OOXMLFile(plain).encrypt("secret", out)
+
+
 def main(argv: list[str]) -> int:
     """Build the named sources (all when none are named)."""
     if shutil.which("soffice") is None:
         print("soffice not found: apt-get install libreoffice-writer libreoffice-impress libreoffice-calc "
               "fonts-noto-cjk", file=sys.stderr)  # fmt: skip
         return 2
+    if argv == ["--encrypted-fixture"]:
+        build_encrypted_fixture(Path(__file__).resolve().parent.parent / "tests" / "data" / "encrypted.docx")
+        return 0
     sources = [s for s in load_sources() if not argv or s.path.stem in argv]
     with tempfile.TemporaryDirectory() as tmp:
         for source in sources:

@@ -98,12 +98,12 @@ def edge_index(tmp_path: Path) -> Iterator[Index]:
 
 
 @pytest.fixture(scope="session")
-def make_indexer(embedders: LanguageEmbedders, analyzer: Analyzer) -> Callable[..., Indexer]:
-    """Build an ``Indexer`` over an index, with the shared models unless others are given."""
+def make_indexer(embedders: LanguageEmbedders, analyzer: Analyzer, extractor: Extractor) -> Callable[..., Indexer]:
+    """Build an ``Indexer`` over an index, with the shared models (and extraction worker) unless others are given."""
 
     def make(index: Index, embedders_: LanguageEmbedders | None = None) -> Indexer:
         chosen = embedders_ or embedders
-        return Indexer(index, chosen, Chunker(chosen.for_language, 200, 30), analyzer)
+        return Indexer(index, chosen, Chunker(chosen.for_language, 200, 30), analyzer, extractor=extractor)
 
     return make
 
@@ -119,7 +119,11 @@ class IndexedWorkspace:
 
 @pytest.fixture(scope="session")
 def indexed_workspace(
-    tmp_path_factory: pytest.TempPathFactory, sample_workspace: Path, embedders: LanguageEmbedders, analyzer: Analyzer
+    tmp_path_factory: pytest.TempPathFactory,
+    sample_workspace: Path,
+    embedders: LanguageEmbedders,
+    analyzer: Analyzer,
+    extractor: Extractor,
 ) -> Iterator[IndexedWorkspace]:
     """The sample workspace indexed once per session; READ ONLY for tests (copy it to write).
 
@@ -129,7 +133,7 @@ def indexed_workspace(
     root = copy_workspace(sample_workspace, base / "workspace")
     set_mtimes(root, {"tokyo": TOKYO_MTIME}, OTHER_MTIME)
     index = Index(EdgeBackend(base / "edge" / "askdocs"))
-    indexer = Indexer(index, embedders, Chunker(embedders.for_language, 200, 30), analyzer)
+    indexer = Indexer(index, embedders, Chunker(embedders.for_language, 200, 30), analyzer, extractor=extractor)
     report = indexer.full_sync(FilesConnector(root))
     assert report.status == "succeeded", report.summary()
     yield IndexedWorkspace(root=root, index=index, report=report)

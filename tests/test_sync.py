@@ -20,6 +20,7 @@ from embedder_spy import Spy, spy_on
 from askdocs import models
 from connectors.files import FilesConnector
 from ingest.chunker import Chunker
+from ingest.extract import Extractor, extract_document
 from ingest.sync import Indexer, SyncReport
 from retrieval.analyzer import Analyzer
 from retrieval.embedders import LanguageEmbedders
@@ -130,8 +131,9 @@ def test_first_full_sync_indexes_everything(snapshot: Snapshot, synced: Synced) 
     assert report.summary().startswith(f"files: succeeded; {N_DOCS} documents seen, {N_DOCS} added")
 
 
-def test_payloads_and_point_ids_are_deterministic(synced: Synced) -> None:
-    docs = {d.id: d for d in synced.connector.load_all()}
+def test_payloads_and_point_ids_are_deterministic(synced: Synced, extractor: Extractor) -> None:
+    # PDF and Office files are compared with their extracted form (the title is the one the file names)
+    docs = {d.id: extract_document(extractor, d) for d in synced.connector.load_all()}
     by_doc: dict[str, list[int]] = {}
     for point in synced.index.chunks(IndexFilter()):
         payload = point.payload
@@ -149,11 +151,13 @@ def test_payloads_and_point_ids_are_deterministic(synced: Synced) -> None:
 
 def test_second_full_sync_changes_nothing(synced: Synced) -> None:
     before = (synced.index.count_chunks(), synced.index.bm25_stats(), synced.index.document_hashes())
+    extracted = synced.indexer.extractor.extracted
     report = synced.indexer.full_sync(synced.connector)
     assert report.status == "succeeded"
     assert (report.seen, report.unchanged, report.added, report.updated, report.deleted) == (N_DOCS, N_DOCS, 0, 0, 0)
     assert report.chunks_written == report.embedded_chunks == 0
     assert synced.spy.calls == 0  # no embedder was called at all
+    assert synced.indexer.extractor.extracted == extracted, "unchanged PDF and Office files are not extracted again"
     assert (synced.index.count_chunks(), synced.index.bm25_stats(), synced.index.document_hashes()) == before
 
 
@@ -235,9 +239,11 @@ def test_acl_change_rewrites_only_affected_documents(synced: Synced) -> None:
         acl_path.read_text(encoding="utf-8") + '\n[[rule]]\npattern = "sales/**"\nprincipals = ["group:sales"]\n',
         encoding="utf-8",
     )
+    extracted = synced.indexer.extractor.extracted
     report = synced.indexer.full_sync(synced.connector)
     sales = [d for d in synced.connector.list_ids() if d.startswith("files:sales/")]
-    assert len(sales) == 2
+    assert len(sales) == 5  # two pages, the agreement PDF, the roadmap deck and the price list
+    assert synced.indexer.extractor.extracted == extracted, "an ACL change must not re-extract a file"
     assert report.updated == len(sales) and report.unchanged == N_DOCS - len(sales)
     assert report.metadata_only == len(sales), "an ACL change must not re-embed"
     assert synced.spy.calls == 0 and report.embedded_chunks == 0

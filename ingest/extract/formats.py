@@ -23,6 +23,7 @@ from askdocs.models import Location, Section
 SHEET_SECTION_CHARS = 600
 MAX_ZIP_ENTRIES = 10_000
 _CJK = r"\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_PDFIUM_LINE_HYPHEN = "\ufffe"  # PDFium's mark for a hyphen that ended a line (the word continues)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -52,7 +53,8 @@ def extract(data: bytes, mime: str, max_unpacked: int) -> Extracted:
 
 def clean(text: str) -> str:
     """Unify line ends, drop control characters and trailing spaces, squeeze blank lines."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace(_PDFIUM_LINE_HYPHEN, "-")
+    text = _CONTROL.sub("", text)
     return re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text)).strip()
 
 
@@ -154,7 +156,9 @@ def unwrap(text: str) -> str:
     Short lines (headings, a paragraph's last line) keep their break. Japanese lines join without a space.
     """
     lines = [line.strip() for line in text.split("\n") if line.strip()]
-    widest = max(map(_width, lines), default=0)
+    widths = sorted(map(_width, lines))
+    # a full line's width: the 80th percentile, so a line PDFium merged across a hyphen does not set the bar
+    widest = widths[int(0.8 * (len(widths) - 1))] if widths else 0
     out: list[str] = []
     wrapped = False
     for line in lines:
@@ -164,7 +168,7 @@ def unwrap(text: str) -> str:
             out[-1] = previous + ("" if tight else " ") + line
         else:
             out.append(line)
-        wrapped = _width(line) >= 0.8 * widest
+        wrapped = _width(line) >= 0.7 * widest
     return "\n".join(out)
 
 

@@ -91,6 +91,9 @@ class Extractor:
         with self._lock:
             self._stop()
 
+    def __del__(self) -> None:
+        self._stop()
+
     def _ask(self, header: bytes, data: bytes) -> bytes:
         worker = self._start()
         assert worker.stdin is not None and worker.stdout is not None

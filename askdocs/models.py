@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 PUBLIC = "public"
 # The principal that may see operational detail (sync failures, metrics) and trigger syncs; documents never carry it.
@@ -33,6 +33,7 @@ class Location(BaseModel):
     rows: tuple[int, int] | None = Field(default=None, description="First and last spreadsheet row of the passage.")
     anchor: str = Field(default="", description="URL fragment that opens the place, e.g. 'page=12' or 'gid=0'.")
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def label(self) -> str:
         """Short human form: 'p. 12', 'slide 3', 'Prices, rows 2-20'."""

@@ -364,5 +364,5 @@ def _payload(chunk: Chunk, embedding_key: str) -> dict[str, Any]:
         "text": chunk.text,
         "language": chunk.language,
         "embedding_hash": embedding_key,
-        "location": chunk.location.model_dump(exclude_defaults=True) if chunk.location else None,
+        "location": chunk.location.model_dump(exclude_defaults=True, exclude={"label"}) if chunk.location else None,
     }

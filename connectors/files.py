@@ -162,8 +162,10 @@ class FilesConnector:
             if stat.st_size > self.max_file_mb * 1024 * 1024:
                 raise ValueError(too_big(stat.st_size, self.max_file_mb))
             data = path.read_bytes()
-        except (OSError, ValueError) as exc:
-            return ConnectorFailure(source=self.source, document_id=doc_id, message=f"{relpath}: {exc}")
+        except ValueError as exc:  # the message names no path: the failure's document id says which file
+            return ConnectorFailure(source=self.source, document_id=doc_id, message=str(exc))
+        except OSError as exc:
+            return ConnectorFailure(source=self.source, document_id=doc_id, message=f"unreadable: {exc.strerror}")
         mime = EXTRACTED_SUFFIXES[path.suffix.lower()]
         return Document(
             id=doc_id,

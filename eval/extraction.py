@@ -24,7 +24,6 @@ from askdocs.models import Location, Section
 from eval.samples import WORKSPACE, SampleSource, load_sources
 from ingest.extract import Extractor
 
-
 _START = object()
 
 

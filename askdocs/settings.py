@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     google_folder_ids: list[str] = Field(default_factory=list, description="Only documents under these folders.")
     google_include_shared_drives: bool = True
     google_include_sheets_slides: bool = False
+    google_include_files: bool = Field(True, description="Also PDF, Word, PowerPoint, Excel and CSV files in Drive.")
     google_api_endpoint: str | None = Field(None, description="Drive API endpoint override (tests).")
 
     # --- Extraction of PDF, Word, PowerPoint, Excel and CSV files (in a worker process) ---

@@ -16,23 +16,26 @@ import re
 from datetime import datetime
 from typing import Any
 
-from askdocs.models import PUBLIC, Document, Section
+from askdocs.formats import PPTX, XLSX
+from askdocs.models import PUBLIC, Blob, Document, Section
 from connectors.parsing import html_sections, markdown_sections
 
 DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
 SLIDES = "application/vnd.google-apps.presentation"
 FOLDER = "application/vnd.google-apps.folder"
-# Export formats in order of preference (structure first).
+# Export formats in order of preference (structure first): Sheets as XLSX keep every sheet by name, Slides as
+# PPTX keep slide numbers; both are extracted by ingest like files, the text formats are the fallback.
 EXPORTS: dict[str, tuple[str, ...]] = {
     DOC: ("text/markdown", "text/html", "text/plain"),
-    SHEET: ("text/csv",),
-    SLIDES: ("text/plain",),
+    SHEET: (XLSX, "text/csv"),
+    SLIDES: (PPTX, "text/plain"),
 }
+EXTRACTED_EXPORTS = frozenset({XLSX, PPTX})
 MAX_EXPORT_BYTES = 10 * 1024 * 1024
 PERMISSION_FIELDS = "id,type,role,emailAddress,domain,allowFileDiscovery,deleted"
 FILE_FIELDS = (
-    "id,name,mimeType,parents,trashed,createdTime,modifiedTime,webViewLink,driveId,exportLinks,"
+    "id,name,mimeType,parents,trashed,createdTime,modifiedTime,webViewLink,driveId,exportLinks,size,"
     f"owners(displayName,emailAddress),permissions({PERMISSION_FIELDS})"
 )
 # Inline images come out of the Markdown export as base64 data URIs: noise for search.
@@ -110,9 +113,9 @@ def _time(value: str | None) -> datetime | None:
 
 
 def build_document(
-    source: str, file: dict[str, Any], sections: list[Section], acl: list[str], export_mime: str
+    source: str, file: dict[str, Any], sections: list[Section], acl: list[str], export_mime: str, blob: Blob | None = None
 ) -> Document:
-    """The askdocs document of a Drive file: title, owners, times, ``webViewLink``, ACL."""
+    """The askdocs document of a Drive file: title, owners, times, ``webViewLink``, ACL (and bytes to extract)."""
     owners = file.get("owners") or []
     first = owners[0] if owners else {}
     owner_emails = [str(o.get("emailAddress", "")).lower() for o in owners if o.get("emailAddress")]
@@ -133,4 +136,5 @@ def build_document(
             "owners": owner_emails,
             "drive_id": file.get("driveId") or "",
         },
+        blob=blob,
     )

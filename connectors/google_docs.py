@@ -272,4 +272,6 @@ def from_settings(settings: Settings) -> GoogleDocsConnector:
         include_shared_drives=settings.google_include_shared_drives,
         include_sheets_slides=settings.google_include_sheets_slides,
         link_sharing_public=bool(getattr(settings, "google_link_sharing_public", False)),
+        include_files=settings.google_include_files,
+        max_file_mb=settings.extract_max_file_mb,
     )

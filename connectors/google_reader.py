@@ -7,10 +7,12 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from askdocs.models import Document
+from askdocs.formats import EXTRACTED_MIMES, too_big
+from askdocs.models import Blob, Document
 from connectors.base import ConnectorFailure
 from connectors.google_content import (
     DOC,
+    EXTRACTED_EXPORTS,
     FILE_FIELDS,
     FOLDER,
     MAX_EXPORT_BYTES,
@@ -47,6 +49,8 @@ class DriveReader:
         include_sheets_slides: bool = False,
         link_sharing_public: bool = False,
         page_size: int = 1000,
+        include_files: bool = True,
+        max_file_mb: int = 50,
     ) -> None:
         self.client = client
         self.folder_ids = sorted(set(folder_ids))
@@ -54,6 +58,8 @@ class DriveReader:
         self.include_sheets_slides = include_sheets_slides
         self.link_sharing_public = link_sharing_public
         self.page_size = max(1, min(1000, page_size))
+        self.include_files = include_files
+        self.max_file_mb = max_file_mb
         self._incomplete = False
 
     # --- Drive calls ---------------------------------------------------------------------------------
@@ -61,7 +67,8 @@ class DriveReader:
         return self.client.call(lambda service: getattr(getattr(service, resource)(), method)(**params))
 
     def _mime_types(self) -> tuple[str, ...]:
-        return (DOC, SHEET, SLIDES) if self.include_sheets_slides else (DOC,)
+        editors = (DOC, SHEET, SLIDES) if self.include_sheets_slides else (DOC,)
+        return (*editors, *sorted(EXTRACTED_MIMES)) if self.include_files else editors
 
     def _type_clause(self, folders: bool) -> str:
         types = (*self._mime_types(), FOLDER) if folders else self._mime_types()
@@ -160,16 +167,28 @@ class DriveReader:
             return (body.encode("utf-8") if isinstance(body, str) else bytes(body)), mime
         raise DriveError(400, "notExportable", f"no export format for {file.get('mimeType')}")
 
+    def _download(self, file: dict[str, Any]) -> bytes:
+        """A PDF, Office or CSV file's bytes (``alt=media``)."""
+        body = self._call("files", "get_media", fileId=file["id"], supportsAllDrives=True)
+        return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
     def _fetch(self, file: dict[str, Any]) -> Document | ConnectorFailure | None:
         """The file as a document, a per-file failure, or None when nobody askdocs knows may see it."""
         name = f"{file.get('name', '')} ({file['id']})"
+        size = int(file.get("size") or 0)
+        if file.get("mimeType") in EXTRACTED_MIMES and size > self.max_file_mb * 2**20:  # refused unread
+            message = f"{name}: {too_big(size, self.max_file_mb)}"
+            return ConnectorFailure(source=self.source, document_id=f"{self.source}:{file['id']}", message=message)
         try:
             acl = self._acl(file)
             if not acl:
                 log.info("%s: its sharing grants no principal askdocs can represent; not indexed", file["id"])
                 return None
-            body, mime = self._export(file)
-            if len(body) > MAX_EXPORT_BYTES:
+            if file.get("mimeType") in EXTRACTED_MIMES:
+                body, mime = self._download(file), str(file["mimeType"])
+            else:
+                body, mime = self._export(file)
+            if len(body) > MAX_EXPORT_BYTES and mime not in EXTRACTED_MIMES:
                 raise DriveError(403, "exportSizeLimitExceeded", "export larger than 10 MB")
         except DriveError as exc:
             if exc.fatal:
@@ -179,4 +198,6 @@ class DriveReader:
                 source=self.source, document_id=f"{self.source}:{file['id']}", message=f"{name}: {detail}"
             )
         title = file.get("name") or file["id"]
+        if mime in EXTRACTED_MIMES or mime in EXTRACTED_EXPORTS:
+            return build_document(self.source, file, [], acl, mime, Blob.of(title, body, mime))
         return build_document(self.source, file, sections_from_export(body, mime, title), acl, mime)

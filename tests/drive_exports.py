@@ -1,7 +1,10 @@
-"""Exports of the fake Drive: the Markdown body of a fake Doc as Markdown, HTML or plain text; the 10 MB limit."""
+"""Exports of the fake Drive: the Markdown body of a fake Doc as Markdown, HTML or plain text; Sheets as CSV or
+XLSX, Slides as text or PPTX (built from the body, or the file's ``content`` when it has one); the 10 MB limit."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from typing import Any
 
@@ -10,7 +13,9 @@ from drive_contract import ApiError
 DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
 SLIDES = "application/vnd.google-apps.presentation"
-EXPORTS = {DOC: ("text/markdown", "text/html", "text/plain"), SHEET: ("text/csv",), SLIDES: ("text/plain",)}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+EXPORTS = {DOC: ("text/markdown", "text/html", "text/plain"), SHEET: (XLSX, "text/csv"), SLIDES: (PPTX, "text/plain")}
 EXPORT_LIMIT = 10 * 1024 * 1024
 
 
@@ -49,8 +54,38 @@ def export_file(f: Any, mime: str) -> bytes:
         raise ApiError(400, "badRequest", "The requested conversion is not supported.")
     if f.pretend_size > EXPORT_LIMIT or len(f.body.encode()) > EXPORT_LIMIT:
         raise ApiError(403, "exportSizeLimitExceeded", "This file is too large to be exported.")
+    if mime in (XLSX, PPTX):
+        return f.content or (_xlsx(f.body) if mime == XLSX else _pptx(f.body))
     if mime == "text/html":
         return _html(f.body).encode()
     if mime == "text/plain" and f.mime_type == DOC:
         return re.sub(r"^#{1,6}\s+", "", f.body, flags=re.MULTILINE).encode()
     return f.body.encode()
+
+
+def _xlsx(body: str) -> bytes:
+    """A one-sheet workbook of a CSV body (as Sheets exports a one-sheet spreadsheet)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Sheet1"
+    for row in csv.reader(io.StringIO(body)):
+        book.active.append([int(c) if c.isdigit() else c for c in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _pptx(body: str) -> bytes:
+    """A deck with one slide per blank-line-separated block: first line the title, the rest the body."""
+    from pptx import Presentation
+
+    deck = Presentation()
+    for block in filter(None, (b.strip() for b in body.split("\n\n"))):
+        title, _, rest = block.partition("\n")
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text_frame.text = rest
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()

@@ -35,7 +35,8 @@ DEFAULT_FILE = {"kind": None, "id": None, "name": None, "mimeType": None}
 
 @dataclass
 class FakeFile:
-    """One Drive item; ``body`` is Markdown for Docs, CSV for Sheets, text for Slides."""
+    """One Drive item; ``body`` is Markdown for Docs, CSV for Sheets, text for Slides; ``content`` the bytes of a
+    file (PDF, Office; served by ``alt=media``) or of a Sheet's XLSX / Slides' PPTX export."""
 
     id: str
     name: str
@@ -48,7 +49,8 @@ class FakeFile:
     trashed: bool = False
     can_share: bool = True  # False: no ``permissions`` in the resource and permissions.list answers 403
     formats: tuple[str, ...] | None = None  # export formats offered (default: all for the type)
-    pretend_size: int = 0  # export size to report, for the 10 MB limit
+    pretend_size: int = 0  # export size (or file size) to report, for the size limits
+    content: bytes = b""
     modified: datetime = field(default_factory=lambda: datetime(2026, 3, 1, tzinfo=UTC))
 
     def resource(self) -> dict[str, Any]:
@@ -62,6 +64,9 @@ class FakeFile:
         }  # fmt: skip
         if self.mime_type in EXPORTS:
             res["exportLinks"] = {m: f"https://docs.google.com/export?id={self.id}&mime={m}" for m in self.offered()}
+        elif not self.mime_type.startswith("application/vnd.google-apps."):  # a file with bytes: Drive says its size
+            res["size"] = str(self.pretend_size or len(self.content))
+            res["webViewLink"] = f"https://drive.google.com/file/d/{self.id}/view"
         if self.drive_id:
             res["driveId"] = self.drive_id
         else:
@@ -267,7 +272,13 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
     def files_get(file_id: str, request: Request) -> Any:
         drive, p = begin("files.get", request)
         with drive.lock:
-            resource = drive.get(file_id, p.get("supportsAllDrives", False)).resource()
+            f = drive.get(file_id, p.get("supportsAllDrives", False))
+            resource, content = f.resource(), f.content
+        if p.get("alt") == "media":
+            if resource["mimeType"].startswith("application/vnd.google-apps."):
+                raise ApiError(403, "fileNotDownloadable", "Only files with binary content can be downloaded. "
+                               "Use Export with Docs Editors files.")  # fmt: skip
+            return Response(content, media_type=resource["mimeType"])
         return _masked(p, "File", resource, DEFAULT_FILE)
 
     @app.get("/drive/v3/files/{file_id}/export")

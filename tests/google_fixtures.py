@@ -17,6 +17,7 @@ from connectors.google_drive import RetryPolicy
 ALICE, BOB, CAROL = "alice@kumo.example", "bob@kumo.example", "carol@kumo.example"
 ENG = "eng@kumo.example"
 FAST_RETRY = RetryPolicy(max_retries=10, base_delay=0.001, max_delay=0.005)
+SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 
 HANDBOOK = """# Engineering handbook
 
@@ -66,7 +67,8 @@ def seed(drive: FakeDrive) -> None:
                  parents=["fold-other"], owners=[ALICE], permissions=[*owner, user(BOB)]),
         FakeFile("doc-trashed", "Old", body="# Old\n\nThe dodo plan.", parents=["fold-root"], owners=[ALICE],
                  permissions=owner, trashed=True),
-        FakeFile("pdf-1", "Scan.pdf", "application/pdf", parents=["fold-root"], owners=[ALICE], permissions=owner),
+        FakeFile("pdf-1", "Acme agreement.pdf", "application/pdf", parents=["fold-root"], owners=[ALICE],
+                 permissions=owner, content=(SAMPLES / "sales" / "acme-service-agreement.pdf").read_bytes()),
         FakeFile("sheet-1", "Headcount", SHEET, body="Team,Heads\nSearch,4\nBilling,3\n", parents=["fold-root"],
                  owners=[ALICE], permissions=owner),
         FakeFile("slides-1", "Kickoff", SLIDES, body="Kickoff\nThe kestrel project starts.", parents=["fold-root"],

@@ -11,12 +11,16 @@ from google.oauth2.credentials import Credentials
 from google_fixtures import ALICE, BOB, ENG, FAST_RETRY, connector_for, seed, settings_for, split
 from poll_helpers import drain
 
+from askdocs.formats import PPTX, XLSX
+from askdocs.models import Location
 from connectors.base import ConnectorFailure
+from ingest.extract import Extractor, extract_document
 from connectors.google_content import principals_from_permissions
 from connectors.google_docs import GoogleDocsConnector, from_settings
 from connectors.google_drive import DriveClient
 
 FOLDER_DOCS = {f"google-docs:doc-{i}" for i in ("handbook", "vpn", "budget", "roadmap", "published", "locked", "spec")}
+FOLDER_DOCS |= {"google-docs:pdf-1"}  # a PDF file in the folder: downloaded for extraction
 
 
 def test_permissions_map_to_principals() -> None:
@@ -40,7 +44,7 @@ def test_full_sync_of_folders_with_structure_metadata_and_acl(drive_server: Driv
     items, checkpoint = drain(connector.poll(None))
     docs, deleted, failures = split(items)
     assert not failures and not deleted
-    assert set(docs) == FOLDER_DOCS, "trashed, outside the folders, PDF and (by default) Sheets/Slides excluded"
+    assert set(docs) == FOLDER_DOCS, "trashed, outside the folders and (by default) Sheets/Slides excluded"
     handbook = docs["google-docs:doc-handbook"]
     assert handbook.title == "Engineering handbook"
     assert handbook.url == "https://docs.google.com/document/d/doc-handbook/edit"
@@ -64,14 +68,26 @@ def test_full_sync_of_folders_with_structure_metadata_and_acl(drive_server: Driv
         assert "trashed = false" in params["q"]
 
 
-def test_everything_without_folders_and_sheets_slides_as_text(drive_server: DriveServer, tmp_path: Path) -> None:
+def test_everything_without_folders_and_sheets_slides_and_files_extracted(
+    drive_server: DriveServer, tmp_path: Path, extractor: Extractor
+) -> None:
     seed(drive_server.drive)
     connector = connector_for(drive_server, tmp_path, google_folder_ids=[], google_include_sheets_slides=True)
-    docs, _, failures = split(list(connector.load_all()))
+    items, _, failures = split(list(connector.load_all()))
     assert not failures
-    assert set(docs) == FOLDER_DOCS | {"google-docs:doc-outside", "google-docs:sheet-1", "google-docs:slides-1"}
-    assert "Search | 4" in docs["google-docs:sheet-1"].text
-    assert "kestrel" in docs["google-docs:slides-1"].text
+    assert set(items) == FOLDER_DOCS | {"google-docs:doc-outside", "google-docs:sheet-1", "google-docs:slides-1"}
+    assert {items[f"google-docs:{i}"].metadata["export_format"] for i in ("sheet-1", "slides-1")} == {XLSX, PPTX}
+    docs = {i: extract_document(extractor, doc) for i, doc in items.items()}
+    sheet = docs["google-docs:sheet-1"]
+    assert sheet.sections[0].text == "Search | 4\nBilling | 3" and sheet.sections[0].context == "Team | Heads"
+    assert sheet.sections[0].location == Location(sheet="Sheet1", rows=(2, 3))
+    slides = docs["google-docs:slides-1"]
+    assert slides.sections[0].text == "The kestrel project starts." and slides.sections[0].location.slide == 1
+    pdf = docs["google-docs:pdf-1"]
+    assert pdf.url == "https://drive.google.com/file/d/pdf-1/view" and pdf.title.startswith("Master Service Agreement")
+    assert {s.location.page for s in pdf.sections} == {1, 2, 3}
+    media = [params for op, params in drive_server.drive.log if op == "files.get" and params.get("alt") == "media"]
+    assert len(media) == 1, "the PDF is downloaded; Docs editors files are exported"
     ids = set(connector.list_ids())
     assert ids == set(docs)
     mine = connector_for(drive_server, tmp_path, google_folder_ids=[], google_include_shared_drives=False)

@@ -75,7 +75,7 @@ def test_incremental_sync_seen_through_search_as_two_users(drive_server: DriveSe
     connector.client.retry = FAST_RETRY
     try:
         first = run_source(services.indexer(), connector, store)
-        assert first.status == "succeeded" and first.added == 7, first.summary()
+        assert first.status == "succeeded" and first.added == 8, first.summary()  # 7 Docs and a PDF
         with _serve(services) as api:
             _check_incremental(api, drive, services, connector, store)
     finally:
@@ -188,7 +188,7 @@ def test_cli_index_against_the_fake_server(drive_server: DriveServer, tmp_path: 
     done = subprocess.run([*askdocs, "index", "--source", "google-docs"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "google-docs: succeeded; 6 documents seen, 6 added" in done.stdout
+    assert "google-docs: succeeded; 7 documents seen, 7 added" in done.stdout  # 6 Docs and a PDF
     assert "syncing google-docs" in done.stderr
     assert "PRIVATE KEY" not in done.stdout + done.stderr
     again = subprocess.run([*askdocs, "index", "--source", "google-docs"], cwd=tmp_path, env=env,

@@ -113,7 +113,12 @@ def _time(value: str | None) -> datetime | None:
 
 
 def build_document(
-    source: str, file: dict[str, Any], sections: list[Section], acl: list[str], export_mime: str, blob: Blob | None = None
+    source: str,
+    file: dict[str, Any],
+    sections: list[Section],
+    acl: list[str],
+    export_mime: str,
+    blob: Blob | None = None,
 ) -> Document:
     """The askdocs document of a Drive file: title, owners, times, ``webViewLink``, ACL (and bytes to extract)."""
     owners = file.get("owners") or []

@@ -14,10 +14,10 @@ from poll_helpers import drain
 from askdocs.formats import PPTX, XLSX
 from askdocs.models import Location
 from connectors.base import ConnectorFailure
-from ingest.extract import Extractor, extract_document
 from connectors.google_content import principals_from_permissions
 from connectors.google_docs import GoogleDocsConnector, from_settings
 from connectors.google_drive import DriveClient
+from ingest.extract import Extractor, extract_document
 
 FOLDER_DOCS = {f"google-docs:doc-{i}" for i in ("handbook", "vpn", "budget", "roadmap", "published", "locked", "spec")}
 FOLDER_DOCS |= {"google-docs:pdf-1"}  # a PDF file in the folder: downloaded for extraction

@@ -18,3 +18,10 @@ FORMAT_NAMES: dict[str, str] = {PDF: "pdf", DOCX: "docx", PPTX: "pptx", XLSX: "x
 def too_big(size: int, max_file_mb: int) -> str:
     """The failure message for a file over the size cap (connectors say it before downloading)."""
     return f"file is {size / 2**20:.0f} MiB, more than the {max_file_mb} MiB extraction size cap"
+
+
+def extracted_mime(filename: str, media_type: str = "") -> str | None:
+    """The type to extract a file as, by its suffix or else its declared media type; None when askdocs does not."""
+    suffix = "." + filename.rpartition(".")[2].lower() if "." in filename else ""
+    declared = media_type.split(";")[0].strip().lower()
+    return EXTRACTED_SUFFIXES.get(suffix) or (declared if declared in EXTRACTED_MIMES else None)

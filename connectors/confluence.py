@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from askdocs.models import Document, Section
+from askdocs.formats import extracted_mime, too_big
+from askdocs.models import Blob, Document, Section
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
 from connectors.confluence_acl import NOBODY, Restriction, RestrictionReader, effective_acl
@@ -59,6 +60,7 @@ class ConfluenceConnector:
         overlap: timedelta = timedelta(minutes=10),
         page_size: int = 250,
         batch: int = 25,
+        max_file_mb: int = 50,
     ) -> None:
         if not spaces and not cql:
             raise ValueError("Confluence needs ASKDOCS_CONFLUENCE_SPACES or ASKDOCS_CONFLUENCE_CQL")
@@ -68,6 +70,7 @@ class ConfluenceConnector:
         self.overlap = overlap
         self.page_size = page_size
         self.batch = batch
+        self.max_file_mb = max_file_mb
         self.restrictions = RestrictionReader(client)
         self._titles: dict[str, str] = {}
         self._last_ids: set[str] | None = None
@@ -211,14 +214,21 @@ class ConfluenceConnector:
         return sections
 
     def _attachment(self, item: dict[str, Any], page: Document) -> Document | None:
-        """A text-like attachment as its own document; None for other types."""
+        """A text-like, PDF or Office attachment as its own document (files extracted by ingest); None for others."""
         filename = str(item.get("title") or "")
         kind = attachment_kind(filename, str(item.get("mediaType") or ""))
+        binary = None if kind else extracted_mime(filename, str(item.get("mediaType") or ""))
         link = item.get("downloadLink") or (item.get("_links") or {}).get("download")
-        if not kind or not link:
+        if not (kind or binary) or not link:
             return None
-        raw = self.client.get_bytes(str(link), MAX_ATTACHMENT_BYTES).decode("utf-8-sig", errors="replace")
-        sections = attachment_sections(raw, kind, filename)
+        sections, blob = [], None
+        if binary:  # the size Confluence reports is checked before the download
+            if int(item.get("fileSize") or 0) > self.max_file_mb * 2**20:
+                raise ConfluenceError(too_big(int(item["fileSize"]), self.max_file_mb))
+            blob = Blob.of(filename, self.client.get_bytes(str(link), self.max_file_mb * 2**20), binary)
+        else:
+            raw = self.client.get_bytes(str(link), MAX_ATTACHMENT_BYTES).decode("utf-8-sig", errors="replace")
+            sections = attachment_sections(raw, kind or "text", filename)
         version = item.get("version") or {}
         self._seen(parse_time(version.get("createdAt")))
         webui = item.get("webuiLink") or (item.get("_links") or {}).get("webui")
@@ -229,7 +239,7 @@ class ConfluenceConnector:
             metadata={**{k: page.metadata[k] for k in ("space", "space_name")}, "kind": "attachment",
                       "page_id": page.metadata["page_id"], "page_title": page.title, "page_url": page.url,
                       "media_type": str(item.get("mediaType") or ""),
-                      "breadcrumb": f"{page.metadata['breadcrumb']} > {filename}"},
+                      "breadcrumb": f"{page.metadata['breadcrumb']} > {filename}"}, blob=blob,
         )
 
     def _build(
@@ -415,4 +425,5 @@ def from_settings(settings: Settings) -> ConfluenceConnector:
         raise ValueError("set ASKDOCS_CONFLUENCE_SPACES (JSON list of space keys) or ASKDOCS_CONFLUENCE_CQL")
     client = ConfluenceClient(settings.confluence_base_url, email=settings.confluence_email, api_token=token,
                               bearer_token=bearer)
-    return ConfluenceConnector(client, spaces=settings.confluence_spaces, cql=settings.confluence_cql)
+    return ConfluenceConnector(client, spaces=settings.confluence_spaces, cql=settings.confluence_cql,
+                               max_file_mb=settings.extract_max_file_mb)

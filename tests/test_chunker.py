@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from askdocs.models import Chunk, Document, Section
+from askdocs.models import Chunk, Document, Location, Section
 from ingest.chunker import Chunker
 from retrieval.embedders import LanguageEmbedders
 
@@ -234,3 +234,35 @@ def test_sample_workspace_chunks_fit(
         if doc.id.startswith("files:tokyo/"):
             assert {c.language for c in chunks} == {"ja"}
     assert languages == {"en", "ja"}
+
+
+def test_pages_and_slides_are_never_merged_but_one_page_is(chunker: Chunker) -> None:
+    page = [Location(page=n, anchor=f"page={n}") for n in (1, 2)]
+    doc = make_doc(
+        "Contract",
+        [
+            Section(path=["1. Parties"], text="Kumo and Acme sign.", location=page[0]),
+            Section(path=["2. Term"], text="Three years.", location=page[0]),
+            Section(path=["2. Term"], text="It renews yearly.", location=page[1]),
+            Section(path=["Intro"], text="Slide one.", location=Location(slide=1)),
+            Section(path=["Intro"], text="Slide two.", location=Location(slide=2)),
+        ],
+    )
+    chunks = chunker.chunk(doc)
+    assert [(c.location.page, c.location.slide) for c in chunks if c.location] == [(1, None), (2, None), (None, 1),
+                                                                                   (None, 2)]  # fmt: skip
+    assert "Kumo and Acme sign." in chunks[0].text and "Three years." in chunks[0].text, "small parts of a page join"
+    assert chunks[1].text == "It renews yearly."
+
+
+def test_every_chunk_of_a_sheet_section_repeats_its_header(chunker: Chunker, embedders: LanguageEmbedders) -> None:
+    rows = "\n".join(
+        f"Robot K{n} | Warehouse {n} in Osaka prefecture, loading dock {n} | {n * 1000} yen" for n in range(60)
+    )
+    header = "Model | Site | Monthly fee"
+    sheet = Section(path=["Fleet"], text=rows, context=header, location=Location(sheet="Fleet", rows=(2, 61)))
+    chunks = chunker.chunk(make_doc("Fleet list", [sheet]))
+    assert len(chunks) > 2
+    assert all(c.text.startswith(header + "\n") for c in chunks), "a cell's meaning survives chunking"
+    assert all(c.location == sheet.location for c in chunks)
+    assert_within_window(chunks, embedders, 200)

@@ -69,7 +69,8 @@ class Services:
             answerer = LLMAnswerer(settings, analyzer, checker)
         else:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
-        extractor = Extractor(ExtractionLimits.from_settings(settings))
+        ocr = settings.extract_ocr_languages if settings.extract_ocr else None
+        extractor = Extractor(ExtractionLimits.from_settings(settings), ocr_languages=ocr)
         return cls(settings, index, embedders, analyzer, retriever, answerer, checker, extractor=extractor)
 
     def indexer(self) -> Indexer:

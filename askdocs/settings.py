@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     extract_max_unpacked_mb: int = Field(
         256, ge=1, le=65536, description="Largest unpacked size of an Office file (ZIP bomb guard)."
     )
+    extract_ocr: bool = Field(False, description="OCR image-only PDFs with Tesseract (apt: tesseract-ocr-jpn).")
+    extract_ocr_languages: str = Field("jpn+eng", pattern=r"^[a-z_]+(\+[a-z_]+)*$", description="Tesseract -l.")
 
     # --- Scheduled re-indexing and operations ---
     sources_file: Path = Field(Path("askdocs.yaml"), description="Sources to keep in sync, with their schedules.")

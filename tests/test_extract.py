@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import resource
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -173,3 +174,29 @@ def test_memory_limit_holds_the_worker_not_the_service() -> None:
     extractor.limits = ExtractionLimits()
     assert extractor.extract((WORKSPACE / "sales/price-list-2027.xlsx").read_bytes(), XLSX).error is None
     extractor.close()
+
+
+def scanned_pdf(relpath: str) -> bytes:
+    """A PDF of page images only: each page of a sample PDF rendered at 200 dpi, no text layer."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument((WORKSPACE / relpath).read_bytes())
+    images = [page.render(scale=200 / 72).to_pil().convert("RGB") for page in pdf]
+    pdf.close()
+    out = io.BytesIO()
+    images[0].save(out, format="PDF", save_all=True, append_images=images[1:], resolution=200)
+    return out.getvalue()
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="OCR needs tesseract-ocr (and tesseract-ocr-jpn)")
+def test_ocr_is_opt_in_and_reads_scanned_pages() -> None:
+    scan = scanned_pdf("sales/acme-service-agreement.pdf")
+    off = Extractor()
+    assert "image-only (scanned) PDF" in (off.extract(scan, PDF).error or "")
+    off.close()
+    on = Extractor(ExtractionLimits(timeout_s=120), ocr_languages="eng")
+    result = on.extract(scan, PDF)
+    on.close()
+    assert result.error is None, result.error
+    cancel = section_with(result.sections, "written notice")
+    assert cancel.location is not None and cancel.location.page == 2

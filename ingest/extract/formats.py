@@ -34,12 +34,12 @@ class ExtractionError(Exception):
 Extracted = tuple[str | None, list[Section]]
 
 
-def extract(data: bytes, mime: str, max_unpacked: int) -> Extracted:
-    """Title (None when the file names none) and sections of one file."""
+def extract(data: bytes, mime: str, max_unpacked: int, ocr_languages: str | None = None) -> Extracted:
+    """Title (None when the file names none) and sections of one file; OCR for image-only PDFs when languages given."""
     if mime in ZIP_MIMES:
         _check_container(data, max_unpacked)
     if mime == PDF:
-        return _pdf(data)
+        return _pdf(data, ocr_languages)
     if mime == DOCX:
         return _docx(data)
     if mime == PPTX:
@@ -77,7 +77,7 @@ def _check_container(data: bytes, max_unpacked: int) -> None:
 
 
 # --- PDF ------------------------------------------------------------------------------------------------------
-def _pdf(data: bytes) -> Extracted:
+def _pdf(data: bytes, ocr_languages: str | None = None) -> Extracted:
     import pypdfium2 as pdfium
 
     try:
@@ -88,6 +88,8 @@ def _pdf(data: bytes) -> Extracted:
         return _pdf_fallback(data)
     try:
         pages = [page.get_textpage().get_text_range() for page in pdf]
+        if ocr_languages and pages and not any(clean(text) for text in pages):
+            pages = _ocr(pdf, ocr_languages)
         outline = _outline(pdf)
         title = (pdf.get_metadata_dict().get("Title") or "").strip() or None
     finally:
@@ -109,6 +111,15 @@ def _pdf_fallback(data: bytes) -> Extracted:
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise ExtractionError("corrupt PDF (neither PDFium nor pypdf can read it)") from exc
     return title, _page_sections(pages, [])
+
+
+def _ocr(pdf: Any, languages: str) -> list[str]:
+    from ingest.extract.ocr import OcrUnavailable, ocr_pages
+
+    try:
+        return ocr_pages(pdf, languages)
+    except OcrUnavailable as exc:
+        raise ExtractionError(str(exc)) from exc
 
 
 def _outline(pdf: Any) -> list[tuple[int, int, str]]:
@@ -146,7 +157,7 @@ def _page_sections(pages: list[str], outline: list[tuple[int, int, str]]) -> lis
             if text:
                 sections.append(Section(path=[t for _, t in part_trail], text=text, location=location))
     if pages and not sections:
-        raise ExtractionError("image-only (scanned) PDF: no text layer, and OCR is off")
+        raise ExtractionError("image-only (scanned) PDF: no text layer (OCR is off, or read nothing)")
     return sections
 
 

@@ -59,8 +59,9 @@ class ExtractResult:
 class Extractor:
     """Extracts files one at a time in a worker process (thread-safe; syncs share one worker)."""
 
-    def __init__(self, limits: ExtractionLimits | None = None) -> None:
+    def __init__(self, limits: ExtractionLimits | None = None, ocr_languages: str | None = None) -> None:
         self.limits = limits or ExtractionLimits()
+        self.ocr_languages = ocr_languages  # e.g. 'jpn+eng': OCR image-only PDFs (None: report them)
         self._worker: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self.extracted = 0  # files handed to the worker, for tests and benchmarks
@@ -72,7 +73,7 @@ class Extractor:
             return ExtractResult(error=f"unsupported file type {mime!r}")
         if len(data) > limits.max_file_mb * MiB:
             return ExtractResult(error=too_big(len(data), limits.max_file_mb))
-        header = {"mime": mime, "max_unpacked": limits.max_unpacked_mb * MiB}
+        header = {"mime": mime, "max_unpacked": limits.max_unpacked_mb * MiB, "ocr": self.ocr_languages}
         with self._lock:
             self.extracted += 1
             try:

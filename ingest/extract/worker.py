@@ -1,6 +1,6 @@
 """The extraction worker: ``python -m ingest.extract.worker MEMORY_BYTES`` reads framed requests on stdin.
 
-A request is a JSON header (``mime``, ``size``, ``max_unpacked``) followed by the file's bytes; the answer is JSON
+A request is a JSON header (``mime``, ``max_unpacked``, ``ocr`` languages or null) followed by the file's bytes; the answer is JSON
 only (never pickle: a file that subverted a parser must not reach into the service). The memory limit is set
 before any parser is imported, so a decompression bomb fails here, not in the service.
 """
@@ -37,7 +37,7 @@ def answer(header: dict[str, Any], data: bytes, memory_bytes: int) -> dict[str, 
     from ingest.extract.formats import ExtractionError, extract
 
     try:
-        title, sections = extract(data, str(header["mime"]), int(header["max_unpacked"]))
+        title, sections = extract(data, str(header["mime"]), int(header["max_unpacked"]), header.get("ocr"))
     except ExtractionError as exc:
         return {"error": str(exc)}
     except MemoryError:

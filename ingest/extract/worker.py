@@ -1,8 +1,8 @@
 """The extraction worker: ``python -m ingest.extract.worker MEMORY_BYTES`` reads framed requests on stdin.
 
 A request is a JSON header (``mime``, ``max_unpacked``, ``ocr`` languages or null) followed by the file's bytes;
-the answer is JSON only (never pickle: a file that subverted a parser must not reach into the service). The memory limit is set
-before any parser is imported, so a decompression bomb fails here, not in the service.
+the answer is JSON only (never pickle: a file that subverted a parser must not reach into the service). The memory
+limit is set before any parser is imported, so a decompression bomb fails here, not in the service.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from api_fixtures import LiveServer, live_server  # noqa: F401
+from test_search_page import browser  # noqa: F401 - headless Chromium
 
 FINANCE = {"X-Askdocs-User": "ana@kumo.example", "X-Askdocs-Groups": "finance"}
 
@@ -84,3 +85,21 @@ def test_restricted_spreadsheet_rows_follow_the_acl(live_server: LiveServer) -> 
     assert finance[0]["doc_id"] == "files:finance/vendor-rates-2026.xlsx"
     assert finance[0]["location"]["sheet"] == "Logistics vendors"
     assert "Vendor | Service | Rate | Contract ends" in finance[0]["text"], "the header row is kept with the rows"
+
+
+@pytest.mark.browser
+def test_search_page_shows_the_page(browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_server.url + "/")
+    browser.find_element(By.ID, "q").send_keys("How much notice does Acme need to give to cancel the agreement?")
+    browser.find_element(By.ID, "ask-btn").click()
+    wait = WebDriverWait(browser, 30)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-sources li a"))
+    sources = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")]
+    assert "Master Service Agreement: Kumo Robotics and Acme Logistics, p. 2" in sources
+    link = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")[0].get_attribute("href")
+    assert link.endswith("#page=2")
+    metas = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "#results .hit .meta")]
+    assert any("· p. 2 ·" in meta for meta in metas), metas

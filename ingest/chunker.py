@@ -109,7 +109,7 @@ class Chunker:
         """
         merged: list[_Piece] = []
         for piece in pieces:
-            joinable = merged and piece.section != merged[-1].section and piece.location == merged[-1].location
+            joinable = bool(merged) and piece.section != merged[-1].section and piece.location == merged[-1].location
             if joinable and merged[-1].tokens + piece.tokens <= budget * 3 // 4:
                 last = merged[-1]
                 joiner = "\n\n" if piece.heading == last.heading else f"\n\n{piece.heading.split(' > ')[-1]}\n"

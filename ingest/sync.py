@@ -301,8 +301,8 @@ def pipeline_fingerprint(embedders: LanguageEmbedders, chunker: Chunker, k1: flo
     """Short hash of everything besides a document's text that shapes its chunks and vectors.
 
     Changing the analyzer (``ANALYZER_VERSION``), the extraction (``EXTRACTION_VERSION``), chunk size, overlap,
-    BM25 parameters or a language's dense model
-    changes it, and the next sync then rewrites every document instead of skipping it as unchanged.
+    BM25 parameters or a language's dense model changes it, and the next sync then rewrites every document instead
+    of skipping it as unchanged.
     """
     models = ",".join(f"{lang}={embedders.for_language(lang).name}" for lang in ("en", "ja"))
     spec = f"{ANALYZER_VERSION}|{EXTRACTION_VERSION}|{chunker.chunk_tokens}|{chunker.overlap_tokens}|{k1}|{b}|{models}"

@@ -129,26 +129,38 @@ class DriveClient:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.sleep = sleep
-        self._service: Any = None
+        self._services: dict[str, Any] = {}
 
     @property
     def service(self) -> Any:
         """The Drive v3 resource, built on first use (offline: the discovery document ships with the client)."""
-        if self._service is None:
-            http = google_auth_httplib2.AuthorizedHttp(self.credentials, http=httplib2.Http(timeout=self.timeout))
-            options = {"api_endpoint": self.api_endpoint} if self.api_endpoint else None
-            self._service = build(
-                "drive", "v3", http=http, static_discovery=True, cache_discovery=False, client_options=options
-            )
-        return self._service
+        return self._build("drive", "v3")
 
-    def call(self, make_request: Callable[[Any], Any]) -> Any:
-        """Execute ``make_request(service)``; retries rate limits, 5xx and transport errors, raises DriveError."""
+    @property
+    def sheets(self) -> Any:
+        """The Sheets v4 resource (sheet ids for links; ``drive.readonly`` is enough to read them)."""
+        return self._build("sheets", "v4")
+
+    def _build(self, api: str, version: str) -> Any:
+        if api not in self._services:
+            http = google_auth_httplib2.AuthorizedHttp(self.credentials, http=httplib2.Http(timeout=self.timeout))
+            endpoint = self.api_endpoint
+            if endpoint and api != "drive":  # an overridden Drive endpoint (.../drive/v3/): other APIs share its root
+                endpoint = endpoint.rstrip("/").removesuffix("/drive/v3") + "/"
+            options = {"api_endpoint": endpoint} if endpoint else None
+            self._services[api] = build(
+                api, version, http=http, static_discovery=True, cache_discovery=False, client_options=options
+            )
+        return self._services[api]
+
+    def call(self, make_request: Callable[[Any], Any], api: str = "drive") -> Any:
+        """Execute ``make_request(service)`` (``api``: 'drive' or 'sheets'); retries rate limits, 5xx and transport
+        errors, raises DriveError."""
         attempt = 0
         while True:
             retry_after: float | None = None
             try:
-                return make_request(self.service).execute(num_retries=0)
+                return make_request(self.sheets if api == "sheets" else self.service).execute(num_retries=0)
             except HttpError as exc:
                 status = exc.resp.status if exc.resp is not None else 0
                 reason, message = _error_details(exc)

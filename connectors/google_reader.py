@@ -167,6 +167,23 @@ class DriveReader:
             return (body.encode("utf-8") if isinstance(body, str) else bytes(body)), mime
         raise DriveError(400, "notExportable", f"no export format for {file.get('mimeType')}")
 
+    def _sheet_anchors(self, spreadsheet_id: str) -> dict[str, str]:
+        """Sheet title -> ``gid=<sheetId>``, so a citation opens its sheet; empty when the Sheets API says no."""
+        try:
+            found = self.client.call(
+                lambda sheets: sheets.spreadsheets().get(
+                    spreadsheetId=spreadsheet_id, fields="sheets.properties(sheetId,title)"
+                ),
+                api="sheets",
+            )
+        except DriveError as exc:
+            if exc.fatal:
+                raise
+            log.info("sheet ids of %s not readable (%s); links open the first sheet", spreadsheet_id, exc)
+            return {}
+        props = [s.get("properties") or {} for s in found.get("sheets") or []]
+        return {str(p["title"]): f"gid={p['sheetId']}" for p in props if "title" in p and "sheetId" in p}
+
     def _download(self, file: dict[str, Any]) -> bytes:
         """A PDF, Office or CSV file's bytes (``alt=media``)."""
         body = self._call("files", "get_media", fileId=file["id"], supportsAllDrives=True)
@@ -199,5 +216,6 @@ class DriveReader:
             )
         title = file.get("name") or file["id"]
         if mime in EXTRACTED_MIMES or mime in EXTRACTED_EXPORTS:
-            return build_document(self.source, file, [], acl, mime, Blob.of(title, body, mime))
+            anchors = self._sheet_anchors(file["id"]) if file.get("mimeType") == SHEET else {}
+            return build_document(self.source, file, [], acl, mime, Blob.of(title, body, mime, anchors))
         return build_document(self.source, file, sections_from_export(body, mime, title), acl, mime)

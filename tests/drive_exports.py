@@ -89,3 +89,12 @@ def _pptx(body: str) -> bytes:
     out = io.BytesIO()
     deck.save(out)
     return out.getvalue()
+
+
+def sheet_titles(f: Any) -> list[str]:
+    """The sheet names of a fake Sheet: those of its XLSX ``content``, else the one sheet of its CSV body."""
+    if not f.content:
+        return ["Sheet1"]
+    import openpyxl
+
+    return list(openpyxl.load_workbook(io.BytesIO(f.content), read_only=True).sheetnames)

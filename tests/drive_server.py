@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from drive_contract import ApiError, apply_mask, check_mask, check_params, compile_query, parse_fields
-from drive_exports import DOC, EXPORTS, export_file
+from drive_exports import DOC, EXPORTS, SHEET, export_file, sheet_titles
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from local_server import serve_in_thread
@@ -287,6 +287,22 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
         with drive.lock:
             body = export_file(drive.get(file_id, True), p["mimeType"])
         return Response(body, media_type=p["mimeType"])
+
+    @app.get("/v4/spreadsheets/{spreadsheet_id}")
+    def spreadsheets_get(spreadsheet_id: str, request: Request) -> Any:
+        """Sheets API v4 ``spreadsheets.get``: each sheet's properties (the first sheet's id is 0, as in Sheets)."""
+        drive, params = holder["drive"], dict(request.query_params)
+        unknown = set(params) - {"fields", "alt", "prettyPrint", "includeGridData", "ranges"}
+        if unknown:
+            raise ApiError(400, "invalidParameter", f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]}")
+        drive.gate("spreadsheets.get", request, params)
+        with drive.lock:
+            f = drive.get(spreadsheet_id, True)
+            if f.mime_type != SHEET:
+                raise ApiError(400, "failedPrecondition", "This operation is not supported for this document")
+            titles = sheet_titles(f)
+        return {"sheets": [{"properties": {"sheetId": 0 if i == 0 else 1000 + i, "title": t}}
+                           for i, t in enumerate(titles)]}  # fmt: skip
 
     @app.get("/drive/v3/files/{file_id}/permissions")
     def permissions_list(file_id: str, request: Request) -> Any:

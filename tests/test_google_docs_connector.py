@@ -80,7 +80,7 @@ def test_everything_without_folders_and_sheets_slides_and_files_extracted(
     docs = {i: extract_document(extractor, doc) for i, doc in items.items()}
     sheet = docs["google-docs:sheet-1"]
     assert sheet.sections[0].text == "Search | 4\nBilling | 3" and sheet.sections[0].context == "Team | Heads"
-    assert sheet.sections[0].location == Location(sheet="Sheet1", rows=(2, 3))
+    assert sheet.sections[0].location == Location(sheet="Sheet1", rows=(2, 3), anchor="gid=0")
     slides = docs["google-docs:slides-1"]
     assert slides.sections[0].text == "The kestrel project starts." and slides.sections[0].location.slide == 1
     pdf = docs["google-docs:pdf-1"]

@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import partial
+from typing import TypeVar
 
 from askdocs.formats import EXTRACTED_SUFFIXES
 from askdocs.models import Location, Section
@@ -25,6 +28,7 @@ from eval.samples import WORKSPACE, SampleSource, load_sources
 from ingest.extract import Extractor
 
 _START = object()
+T = TypeVar("T")
 
 
 @dataclass
@@ -77,15 +81,20 @@ def measure(source: SampleSource, extractor: Extractor) -> Fidelity:
     """Extract one sample file and score it against its source."""
     path = WORKSPACE / source.output
     data = path.read_bytes()
-    timings = []
-    for _ in range(3):  # the best of three: the first also imports the parser into the worker
-        started = time.perf_counter()
-        result = extractor.extract(data, EXTRACTED_SUFFIXES[path.suffix.lower()])
-        timings.append((time.perf_counter() - started) * 1000)
-    ms = min(timings)
+    result, ms = best_of_three(lambda: extractor.extract(data, EXTRACTED_SUFFIXES[path.suffix.lower()]))
     if result.error:
         raise SystemExit(f"{source.output}: {result.error}")
     return score(source, extracted_places(source, result.title, result.sections), ms)
+
+
+def best_of_three(run: Callable[[], T]) -> tuple[T, float]:
+    """``run()``'s result and its best time of three in ms (the first run also loads the parser)."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        result = run()
+        timings.append((time.perf_counter() - started) * 1000)
+    return result, min(timings)
 
 
 def score(source: SampleSource, got: list[str], ms: float) -> Fidelity:
@@ -122,13 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         for source in load_sources():
             rows.append(("askdocs", measure(source, extractor)))
             if args.compare and source.kind == "pdf":
-                data = (WORKSPACE / source.output).read_bytes()
-                timings = []
-                for _ in range(3):
-                    started = time.perf_counter()
-                    pages = pypdf_places(data)
-                    timings.append((time.perf_counter() - started) * 1000)
-                rows.append(("pypdf", score(source, pages, min(timings))))
+                pages, ms = best_of_three(partial(pypdf_places, (WORKSPACE / source.output).read_bytes()))
+                rows.append(("pypdf", score(source, pages, ms)))
     finally:
         extractor.close()
     print(f"{'extractor':9} {'file':38} {'lang':4} {'places exact':>12} {'char F1':>8} {'ms':>7}")

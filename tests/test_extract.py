@@ -102,22 +102,14 @@ def zip_bomb(unpacked_mb: int) -> bytes:
     return out.getvalue()
 
 
-def encrypted_pdf() -> bytes:
+def textless_pdf(password: str | None = None) -> bytes:
+    """A one-page PDF with no text layer, encrypted when a password is given."""
     from pypdf import PdfWriter
 
     writer = PdfWriter()
     writer.add_blank_page(200, 200)
-    writer.encrypt("secret", algorithm="RC4-128")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-def blank_pdf() -> bytes:
-    from pypdf import PdfWriter
-
-    writer = PdfWriter()
-    writer.add_blank_page(200, 200)
+    if password:
+        writer.encrypt(password, algorithm="RC4-128")
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -127,8 +119,8 @@ def blank_pdf() -> bytes:
     ("make", "mime", "needle"),
     [
         (lambda: b"%PDF-1.7\n" + bytes(range(256)) * 40, PDF, "corrupt PDF"),
-        (encrypted_pdf, PDF, "encrypted (password-protected) PDF"),
-        (blank_pdf, PDF, "image-only (scanned) PDF"),
+        (lambda: textless_pdf("secret"), PDF, "encrypted (password-protected) PDF"),
+        (textless_pdf, PDF, "image-only (scanned) PDF"),
         (lambda: (DATA / "encrypted.docx").read_bytes(), DOCX, "encrypted (password-protected)"),
         (lambda: zip_bomb(300), XLSX, "unpacks to 300 MiB, more than the 256 MiB limit"),
         (lambda: b"PK\x03\x04 not really a zip", PPTX, "corrupt Office file"),

@@ -69,21 +69,22 @@ class Blob(BaseModel):
     mime: str
     sha256: str
     size: int = Field(ge=0)
-    sheet_anchors: dict[str, str] = Field(
-        default_factory=dict, description="Sheet name -> URL fragment that opens it (a Google Sheet's 'gid=N')."
+    anchors: dict[str, str] = Field(
+        default_factory=dict,
+        description="Place -> URL fragment that opens it: a sheet name -> 'gid=N', 'slide N' -> 'slide=id.<page id>'.",
     )
     data: bytes | None = Field(default=None, exclude=True, repr=False, description="Dropped once extracted.")
 
     @classmethod
-    def of(cls, name: str, data: bytes, mime: str, sheet_anchors: dict[str, str] | None = None) -> Blob:
+    def of(cls, name: str, data: bytes, mime: str, anchors: dict[str, str] | None = None) -> Blob:
         """A blob holding ``data``, hashed."""
         digest = hashlib.sha256(data).hexdigest()
-        return cls(name=name, mime=mime, sha256=digest, size=len(data), sheet_anchors=sheet_anchors or {}, data=data)
+        return cls(name=name, mime=mime, sha256=digest, size=len(data), anchors=anchors or {}, data=data)
 
     @property
     def key(self) -> str:
-        """What identifies the extracted text: name, type, bytes and sheet links (the title derives from these)."""
-        anchors = ",".join(f"{k}={v}" for k, v in sorted(self.sheet_anchors.items()))
+        """What identifies the extracted text: name, type, bytes and place links (the title derives from these)."""
+        anchors = ",".join(f"{k}={v}" for k, v in sorted(self.anchors.items()))
         return f"blob:{self.name}:{self.mime}:{self.sha256}:{anchors}"
 
 

@@ -27,6 +27,7 @@ from googleapiclient.errors import HttpError
 log = logging.getLogger(__name__)
 
 SCOPES = ["https://www.googleapis.com/auth/drive.readonly"]
+API_VERSIONS = {"drive": "v3", "sheets": "v4", "slides": "v1"}
 RATE_LIMIT_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
 # 403 reasons that mean the credentials can never work (wrong scope, API disabled): the run fails.
 FATAL_403_REASONS = frozenset(
@@ -136,12 +137,9 @@ class DriveClient:
         """The Drive v3 resource, built on first use (offline: the discovery document ships with the client)."""
         return self._build("drive", "v3")
 
-    @property
-    def sheets(self) -> Any:
-        """The Sheets v4 resource (sheet ids for links; ``drive.readonly`` is enough to read them)."""
-        return self._build("sheets", "v4")
-
     def _build(self, api: str, version: str) -> Any:
+        """A Google API resource built once (Sheets v4 and Slides v1 give sheet and slide ids for links;
+        ``drive.readonly`` is enough to read them)."""
         if api not in self._services:
             http = google_auth_httplib2.AuthorizedHttp(self.credentials, http=httplib2.Http(timeout=self.timeout))
             endpoint = self.api_endpoint
@@ -154,13 +152,13 @@ class DriveClient:
         return self._services[api]
 
     def call(self, make_request: Callable[[Any], Any], api: str = "drive") -> Any:
-        """Execute ``make_request(service)`` (``api``: 'drive' or 'sheets'); retries rate limits, 5xx and transport
-        errors, raises DriveError."""
+        """Execute ``make_request(service)`` (``api``: 'drive', 'sheets' or 'slides'); retries rate limits, 5xx and
+        transport errors, raises DriveError."""
         attempt = 0
         while True:
             retry_after: float | None = None
             try:
-                return make_request(self.sheets if api == "sheets" else self.service).execute(num_retries=0)
+                return make_request(self._build(api, API_VERSIONS[api])).execute(num_retries=0)
             except HttpError as exc:
                 status = exc.resp.status if exc.resp is not None else 0
                 reason, message = _error_details(exc)

@@ -167,22 +167,30 @@ class DriveReader:
             return (body.encode("utf-8") if isinstance(body, str) else bytes(body)), mime
         raise DriveError(400, "notExportable", f"no export format for {file.get('mimeType')}")
 
-    def _sheet_anchors(self, spreadsheet_id: str) -> dict[str, str]:
-        """Sheet title -> ``gid=<sheetId>``, so a citation opens its sheet; empty when the Sheets API says no."""
+    def _place_anchors(self, file: dict[str, Any]) -> dict[str, str]:
+        """A Sheet's sheet titles -> ``gid=<sheetId>`` (Sheets API), a deck's ``slide N`` -> ``slide=id.<pageId>``
+        (Slides API), so a citation opens its sheet or slide; empty for files, or when the API says no."""
+        kind, file_id = file.get("mimeType"), file["id"]
         try:
-            found = self.client.call(
-                lambda sheets: sheets.spreadsheets().get(
-                    spreadsheetId=spreadsheet_id, fields="sheets.properties(sheetId,title)"
-                ),
-                api="sheets",
-            )
+            if kind == SHEET:
+                fields = "sheets.properties(sheetId,title)"
+                found = self.client.call(
+                    lambda api: api.spreadsheets().get(spreadsheetId=file_id, fields=fields), api="sheets"
+                )
+                props = [s.get("properties") or {} for s in found.get("sheets") or []]
+                return {str(p["title"]): f"gid={p['sheetId']}" for p in props if "title" in p and "sheetId" in p}
+            if kind == SLIDES:
+                found = self.client.call(
+                    lambda api: api.presentations().get(presentationId=file_id, fields="slides.objectId"),
+                    api="slides",
+                )
+                ids = [str(s["objectId"]) for s in found.get("slides") or [] if s.get("objectId")]
+                return {f"slide {n}": f"slide=id.{page_id}" for n, page_id in enumerate(ids, start=1)}
         except DriveError as exc:
             if exc.fatal:
                 raise
-            log.info("sheet ids of %s not readable (%s); links open the first sheet", spreadsheet_id, exc)
-            return {}
-        props = [s.get("properties") or {} for s in found.get("sheets") or []]
-        return {str(p["title"]): f"gid={p['sheetId']}" for p in props if "title" in p and "sheetId" in p}
+            log.info("places of %s not readable (%s); links open the file", file_id, exc)
+        return {}
 
     def _download(self, file: dict[str, Any]) -> bytes:
         """A PDF, Office or CSV file's bytes (``alt=media``)."""
@@ -216,6 +224,6 @@ class DriveReader:
             )
         title = file.get("name") or file["id"]
         if mime in EXTRACTED_MIMES or mime in EXTRACTED_EXPORTS:
-            anchors = self._sheet_anchors(file["id"]) if file.get("mimeType") == SHEET else {}
+            anchors = self._place_anchors(file)
             return build_document(self.source, file, [], acl, mime, Blob.of(title, body, mime, anchors))
         return build_document(self.source, file, sections_from_export(body, mime, title), acl, mime)

@@ -98,3 +98,12 @@ def sheet_titles(f: Any) -> list[str]:
     import openpyxl
 
     return list(openpyxl.load_workbook(io.BytesIO(f.content), read_only=True).sheetnames)
+
+
+def slide_count(f: Any) -> int:
+    """How many slides a fake deck has: those of its PPTX ``content``, else one per block of its text body."""
+    if not f.content:
+        return len([b for b in f.body.split("\n\n") if b.strip()])
+    from pptx import Presentation
+
+    return len(Presentation(io.BytesIO(f.content)).slides)

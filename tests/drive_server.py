@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from drive_contract import ApiError, apply_mask, check_mask, check_params, compile_query, parse_fields
-from drive_exports import DOC, EXPORTS, SHEET, export_file, sheet_titles
+from drive_exports import DOC, EXPORTS, SHEET, SLIDES, export_file, sheet_titles, slide_count
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from local_server import serve_in_thread
@@ -288,21 +288,31 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
             body = export_file(drive.get(file_id, True), p["mimeType"])
         return Response(body, media_type=p["mimeType"])
 
+    def editor_file(op: str, file_id: str, request: Request, mime_type: str, allowed: set[str]) -> FakeFile:
+        """Gate a Sheets/Slides API call and return its file (their errors for unknown parameters, wrong types)."""
+        drive, params = holder["drive"], dict(request.query_params)
+        unknown = set(params) - {"fields", "alt", "prettyPrint", *allowed}
+        if unknown:
+            raise ApiError(400, "invalidParameter", f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]}")
+        drive.gate(op, request, params)
+        with drive.lock:
+            f = drive.get(file_id, True)
+        if f.mime_type != mime_type:
+            raise ApiError(400, "failedPrecondition", "This operation is not supported for this document")
+        return f
+
     @app.get("/v4/spreadsheets/{spreadsheet_id}")
     def spreadsheets_get(spreadsheet_id: str, request: Request) -> Any:
         """Sheets API v4 ``spreadsheets.get``: each sheet's properties (the first sheet's id is 0, as in Sheets)."""
-        drive, params = holder["drive"], dict(request.query_params)
-        unknown = set(params) - {"fields", "alt", "prettyPrint", "includeGridData", "ranges"}
-        if unknown:
-            raise ApiError(400, "invalidParameter", f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]}")
-        drive.gate("spreadsheets.get", request, params)
-        with drive.lock:
-            f = drive.get(spreadsheet_id, True)
-            if f.mime_type != SHEET:
-                raise ApiError(400, "failedPrecondition", "This operation is not supported for this document")
-            titles = sheet_titles(f)
+        f = editor_file("spreadsheets.get", spreadsheet_id, request, SHEET, {"includeGridData", "ranges"})
         return {"sheets": [{"properties": {"sheetId": 0 if i == 0 else 1000 + i, "title": t}}
-                           for i, t in enumerate(titles)]}  # fmt: skip
+                           for i, t in enumerate(sheet_titles(f))]}  # fmt: skip
+
+    @app.get("/v1/presentations/{presentation_id}")
+    def presentations_get(presentation_id: str, request: Request) -> Any:
+        """Slides API v1 ``presentations.get``: the slides' page object ids, in order."""
+        f = editor_file("presentations.get", presentation_id, request, SLIDES, set())
+        return {"slides": [{"objectId": f"g{f.id.replace('-', '')}_{n}"} for n in range(slide_count(f))]}
 
     @app.get("/drive/v3/files/{file_id}/permissions")
     def permissions_list(file_id: str, request: Request) -> Any:

@@ -82,7 +82,8 @@ def test_everything_without_folders_and_sheets_slides_and_files_extracted(
     assert sheet.sections[0].text == "Search | 4\nBilling | 3" and sheet.sections[0].context == "Team | Heads"
     assert sheet.sections[0].location == Location(sheet="Sheet1", rows=(2, 3), anchor="gid=0")
     slides = docs["google-docs:slides-1"]
-    assert slides.sections[0].text == "The kestrel project starts." and slides.sections[0].location.slide == 1
+    assert slides.sections[0].text == "The kestrel project starts."
+    assert slides.sections[0].location == Location(slide=1, anchor="slide=id.gslides1_0")
     pdf = docs["google-docs:pdf-1"]
     assert pdf.url == "https://drive.google.com/file/d/pdf-1/view" and pdf.title.startswith("Master Service Agreement")
     assert {s.location.page for s in pdf.sections} == {1, 2, 3}

@@ -21,19 +21,23 @@ def extract_document(extractor: Extractor, doc: Document) -> Document | Connecto
     result = extractor.extract(blob.data, blob.mime)
     if result.error is not None:
         return ConnectorFailure(source=doc.source, document_id=doc.id, message=f"extraction failed: {result.error}")
-    sections = [_link_sheet(section, blob.sheet_anchors) for section in result.sections]
+    sections = [_linked(section, blob.anchors) for section in result.sections]
     if not sections:  # an empty file still needs some text, or it yields no chunk and looks new on every sync
         sections = [Section(text=doc.title)]
     title = result.title or doc.title
     return doc.model_copy(update={"sections": sections, "blob": blob.model_copy(update={"data": None}), "title": title})
 
 
-def _link_sheet(section: Section, anchors: dict[str, str]) -> Section:
-    """A sheet section with the URL fragment that opens its sheet (a Google Sheet's gid), when the source gave one."""
+def _linked(section: Section, anchors: dict[str, str]) -> Section:
+    """A sheet or slide section with the URL fragment that opens it at the source (a Google Sheet's gid, a Google
+    Slides page id), when the source gave one."""
     location = section.location
-    if location is None or location.sheet is None or location.sheet not in anchors:
+    if location is None:
         return section
-    return section.model_copy(update={"location": location.model_copy(update={"anchor": anchors[location.sheet]})})
+    place = location.sheet if location.sheet is not None else f"slide {location.slide}" if location.slide else None
+    if place is None or place not in anchors:
+        return section
+    return section.model_copy(update={"location": location.model_copy(update={"anchor": anchors[place]})})
 
 
 __all__ = ["EXTRACTION_VERSION", "ExtractResult", "ExtractionLimits", "Extractor", "extract_document"]

@@ -93,7 +93,10 @@ class Extractor:
             self._stop()
 
     def __del__(self) -> None:
-        self._stop()
+        try:
+            self._stop()
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit the worker may already be gone
+            pass
 
     def _ask(self, header: bytes, data: bytes) -> bytes:
         worker = self._start()

@@ -40,9 +40,11 @@ def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_search_never_misses_a_document_during_a_full_reindex(setup) -> None:  # type: ignore[no-untyped-def]
     services, root, store, url = setup
+    rewritten = 0
     for path in root.rglob("*.*"):
         if path.suffix in (".md", ".txt", ".html"):
             path.write_text(path.read_text(encoding="utf-8") + "\n\nRevised for the 2027 handbook.\n", encoding="utf-8")
+            rewritten += 1
     problems: list[str] = []
     done = threading.Event()
     rounds = 0
@@ -66,7 +68,8 @@ def test_search_never_misses_a_document_during_a_full_reindex(setup) -> None:  #
     finally:
         done.set()
         thread.join(60)
-    assert report.status == "succeeded" and report.updated == report.seen > 10
+    assert report.status == "succeeded" and report.updated == rewritten > 10
+    assert report.unchanged == report.seen - rewritten, "the untouched PDF and Office files are not rewritten"
     assert rounds >= 3, "the client must have searched while the re-index ran"
     assert problems == []
 

@@ -12,8 +12,9 @@ import pytest
 from local_server import serve_in_thread
 
 from api.app import create_app
+from api.auth.keys import KeyStore, key_principals
 from api.services import Services
-from askdocs.settings import Settings
+from askdocs.settings import AuthSettings, Settings
 from connectors.files import FilesConnector
 
 WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
@@ -25,6 +26,22 @@ class LiveServer:
 
     url: str
     services: Services
+
+    def key(self, *principals: str, admin: bool = False) -> dict[str, str]:
+        """Headers with a new API key carrying ``principals`` (created in this server's key store)."""
+        return api_key(self.services.settings, *principals, admin=admin)
+
+
+def api_key(settings: Settings, *principals: str, admin: bool = False) -> dict[str, str]:
+    """Create an API key in ``settings``' key store, as `askdocs keys create` does; returns request headers."""
+    store = KeyStore(settings.auth_dir / "keys.sqlite3")
+    secret = store.create(f"test-{len(store.list())}", key_principals(list(principals), admin))
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def with_auth(settings: Settings, **auth: object) -> Settings:
+    """``settings`` with another ``auth`` block (same index and data folder)."""
+    return settings.model_copy(update={"auth": AuthSettings(**auth)})  # type: ignore[arg-type]
 
 
 @contextmanager

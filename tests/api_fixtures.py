@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from local_server import serve_in_thread
 
@@ -64,3 +67,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     with serve(settings, services) as url:
         yield LiveServer(url, services)
     services.close()
+
+
+def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
+    """Parse ``event:``/``data:`` blocks of a text/event-stream body."""
+    events = []
+    for block in response.text.split("\n\n"):
+        if block.strip():
+            fields = dict(line.split(": ", 1) for line in block.splitlines())
+            events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def ask_streamed(url: str, question: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """POST /v1/ask with ``stream: true``; returns the ``hits`` and ``citations`` events' data."""
+    response = httpx.post(f"{url}/v1/ask", json={"question": question, "stream": True}, headers=headers, timeout=60)
+    assert response.status_code == 200, response.text
+    events = dict(sse_events(response))
+    return {"hits": events["hits"]["hits"], "citations": events["citations"]["citations"]}

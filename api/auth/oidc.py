@@ -92,6 +92,8 @@ class BearerVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
+        except (TypeError, ValueError):  # e.g. an RS256 header naming an EC key
+            raise AuthError(f"invalid token: {alg} does not fit the key it names") from None
         return person("bearer", *person_claims(claims, self.settings), self.settings)
 
 

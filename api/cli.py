@@ -117,9 +117,8 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.logs import configure_logging
-
     from api.auth.demo import exposure_problem
+    from api.logs import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_format)

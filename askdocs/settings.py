@@ -32,7 +32,9 @@ class AuthSettings(BaseModel):
     oidc_leeway_s: int = Field(60, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
     oidc_groups_claim: str | None = Field(None, description="Claim listing the caller's groups -> group:idp:<name>.")
     oidc_jwks_ttl_s: int = Field(3600, ge=10, description="How long discovery and JWKS stay cached.")
-    public_url: str | None = Field(None, description="External base URL (sign-in redirect; https makes cookies Secure).")
+    public_url: str | None = Field(
+        None, description="External base URL (sign-in redirect; https makes cookies Secure)."
+    )
     session_secret: SecretStr | None = Field(
         None, description="Signs the session cookie; default: a random secret kept in data_dir/auth/."
     )
@@ -96,9 +98,7 @@ class AuthSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable about askdocs; see README for the table of variables."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ASKDOCS_", env_file=".env", extra="ignore", env_nested_delimiter="__"
-    )
+    model_config = SettingsConfigDict(env_prefix="ASKDOCS_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     data_dir: Path = Field(Path("data"), description="Where the embedded index and sync state live.")
     workspace_dir: Path = Field(Path("examples/workspace"), description="Folder the files connector indexes.")

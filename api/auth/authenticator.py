@@ -53,7 +53,9 @@ class Authenticator:
 
     def may_use_demo(self, request: Request) -> bool:
         """Demo sign-in is for this machine (or a listed proxy) only."""
-        return self.auth.demo and (is_loopback(request.client.host if request.client else "") or self.from_proxy(request))
+        return self.auth.demo and (
+            is_loopback(request.client.host if request.client else "") or self.from_proxy(request)
+        )
 
     async def identify(self, request: Request) -> Identity:
         """The caller of ``request``; ``AuthError`` when a presented credential is not acceptable."""

@@ -26,7 +26,9 @@ class DemoPerson(BaseModel):
     def identity(self) -> Identity:
         """The principals this person holds (the sample ACLs name plain ``group:<name>`` groups)."""
         groups = [f"group:{g}" for g in self.groups if GROUP.match(g)]
-        return Identity(via="demo", principals=(PUBLIC, f"user:{self.email}", *groups), email=self.email, name=self.name)
+        return Identity(
+            via="demo", principals=(PUBLIC, f"user:{self.email}", *groups), email=self.email, name=self.name
+        )
 
 
 class _PeopleFile(BaseModel):

@@ -69,6 +69,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     services.close()
 
 
+@pytest.fixture(scope="session")
+def demo_server(live_server: LiveServer) -> Iterator[str]:
+    """The same index served in demo mode (what `make run` serves); yields its base url."""
+    with serve(with_auth(live_server.services.settings, demo=True), live_server.services) as url:
+        yield url
+
+
 def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     """Parse ``event:``/``data:`` blocks of a text/event-stream body."""
     events = []

@@ -24,8 +24,13 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import jwt
 import pytest
+from api_fixtures import LiveServer, serve
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from local_server import free_port
+
+from api.services import Services
+from askdocs.settings import AuthSettings, Settings
+from connectors.files import FilesConnector
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc"
 RESOURCE = "urn:askdocs:api"
@@ -178,3 +183,47 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
     provider.start(make_keys("k1"))
     yield provider
     provider.stop()
+
+
+WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
+FILES = ["finance/q3-2026-budget.md", "leadership/reorg-plan-2027.md", "hr/private/mei-tanaka-relocation.md",
+         "it/vpn-setup.md"]  # fmt: skip
+# The same rules as the sample workspace, written for IdP groups (what a deployment's _acl.toml names).
+IDP_ACL = """
+default = ["public"]
+[[rule]]
+pattern = "hr/private/mei-tanaka-relocation.md"
+principals = ["user:mei.tanaka@kumo.example"]
+[[rule]]
+pattern = "finance/**"
+principals = ["group:idp:finance", "group:idp:leadership"]
+[[rule]]
+pattern = "leadership/**"
+principals = ["group:idp:leadership"]
+"""
+BUDGET, HERON = "files:finance/q3-2026-budget.md", "files:leadership/reorg-plan-2027.md"
+
+
+def oidc_settings(root: Path, provider: OidcProvider) -> Settings:
+    auth = AuthSettings(
+        oidc_issuer=provider.issuer, oidc_audience=RESOURCE, oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET, oidc_scopes="openid email profile groups", oidc_groups_claim="groups",
+        admin_groups=["askdocs-admins"],
+    )  # type: ignore[arg-type]  # fmt: skip
+    return Settings(data_dir=root / "data", workspace_dir=root / "workspace", auth=auth)
+
+
+@pytest.fixture(scope="session")
+def oidc_server(tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcProvider) -> Iterator[LiveServer]:  # noqa: F811
+    """askdocs with bearer tokens and page sign-in against the provider, over four sample documents."""
+    root = tmp_path_factory.mktemp("oidc-askdocs")
+    for relpath in FILES:
+        (root / "workspace" / relpath).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(WORKSPACE / relpath, root / "workspace" / relpath)
+    (root / "workspace" / "_acl.toml").write_text(IDP_ACL)
+    settings = oidc_settings(root, oidc_provider)
+    services = Services.build(settings)
+    assert services.indexer().full_sync(FilesConnector(root / "workspace")).status == "succeeded"
+    with serve(settings, services) as url:
+        yield LiveServer(url, services)
+    services.close()

@@ -6,73 +6,24 @@ import base64
 import hashlib
 import hmac
 import json
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from api_fixtures import LiveServer, ask_streamed, serve
+from api_fixtures import LiveServer, ask_streamed
 from oidc_fixtures import (
-    CLIENT_ID,
-    CLIENT_SECRET,
+    BUDGET,
     ES_CLIENT_ID,
     ES_CLIENT_SECRET,
-    RESOURCE,
+    HERON,
     OidcProvider,
     make_keys,
     oidc_provider,  # noqa: F401
+    oidc_server,  # noqa: F401
 )
 
 from api.auth.oidc import MIN_REFETCH_S
-from api.services import Services
-from askdocs.settings import AuthSettings, Settings
-from connectors.files import FilesConnector
-
-WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
-FILES = ["finance/q3-2026-budget.md", "leadership/reorg-plan-2027.md", "hr/private/mei-tanaka-relocation.md",
-         "it/vpn-setup.md"]  # fmt: skip
-# The same rules as the sample workspace, written for IdP groups (what a deployment's _acl.toml names).
-IDP_ACL = """
-default = ["public"]
-[[rule]]
-pattern = "hr/private/mei-tanaka-relocation.md"
-principals = ["user:mei.tanaka@kumo.example"]
-[[rule]]
-pattern = "finance/**"
-principals = ["group:idp:finance", "group:idp:leadership"]
-[[rule]]
-pattern = "leadership/**"
-principals = ["group:idp:leadership"]
-"""
-BUDGET, HERON = "files:finance/q3-2026-budget.md", "files:leadership/reorg-plan-2027.md"
-
-
-def oidc_settings(root: Path, provider: OidcProvider) -> Settings:
-    auth = AuthSettings(
-        oidc_issuer=provider.issuer, oidc_audience=RESOURCE, oidc_client_id=CLIENT_ID,
-        oidc_client_secret=CLIENT_SECRET, oidc_scopes="openid email profile groups", oidc_groups_claim="groups",
-        admin_groups=["askdocs-admins"],
-    )  # type: ignore[arg-type]  # fmt: skip
-    return Settings(data_dir=root / "data", workspace_dir=root / "workspace", auth=auth)
-
-
-@pytest.fixture(scope="session")
-def oidc_server(tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcProvider) -> Iterator[LiveServer]:  # noqa: F811
-    """askdocs with bearer tokens and page sign-in against the provider, over four sample documents."""
-    root = tmp_path_factory.mktemp("oidc-askdocs")
-    for relpath in FILES:
-        (root / "workspace" / relpath).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(WORKSPACE / relpath, root / "workspace" / relpath)
-    (root / "workspace" / "_acl.toml").write_text(IDP_ACL)
-    settings = oidc_settings(root, oidc_provider)
-    services = Services.build(settings)
-    assert services.indexer().full_sync(FilesConnector(root / "workspace")).status == "succeeded"
-    with serve(settings, services) as url:
-        yield LiveServer(url, services)
-    services.close()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -116,7 +67,7 @@ def test_es256_tokens_and_user_principal(oidc_server: LiveServer, oidc_provider:
 
 
 def test_identity_headers_and_id_tokens_do_not_open_documents(
-    oidc_server: LiveServer,
+    oidc_server: LiveServer,  # noqa: F811
     oidc_provider: OidcProvider,  # noqa: F811
 ) -> None:
     spoof = {"X-Askdocs-Groups": "leadership", "X-Askdocs-User": "laura@kumo.example", "X-Forwarded-Email": "x@y.z"}

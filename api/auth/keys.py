@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,23 +55,26 @@ def key_principals(principals: list[str], admin: bool = False) -> tuple[str, ...
 
 
 class KeyStore:
-    """The key table in ``path`` (SQLite); every call opens its own connection, so revocation shows at once."""
+    """The key table in ``path`` (SQLite, one connection per thread); every check reads the table, so a key revoked
+    by another process (``askdocs keys revoke``) fails at once."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10)
-        try:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(_SCHEMA)
-            with conn:
-                yield conn
-        finally:
-            conn.close()
-        self.path.chmod(0o600)
+            conn.commit()
+            self.path.chmod(0o600)
+            self._local.conn = conn
+        with conn:
+            yield conn
 
     def create(self, name: str, principals: tuple[str, ...]) -> str:
         """Store a new key named ``name``; returns its secret, which is not kept anywhere."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -20,6 +20,8 @@ from askdocs.settings import Settings
 app = typer.Typer(help="askdocs: hybrid search and cited answers over your documents.", no_args_is_help=True)
 err = Console(stderr=True)
 app.add_typer(keys_app, name="keys")
+# The connection's own address decides trust (ASKDOCS_AUTH__TRUSTED_PROXIES), never a client's X-Forwarded-For.
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
 def load_settings() -> Settings:
@@ -133,7 +135,7 @@ def serve(
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    uvicorn.run(served, host=bind, port=port or settings.port, log_config=None)
+    uvicorn.run(served, host=bind, port=port or settings.port, log_config=None, **SERVER_OPTIONS)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from local_server import serve_in_thread
 
 from api.app import create_app
 from api.auth.keys import KeyStore, key_principals
+from api.cli import SERVER_OPTIONS
 from api.services import Services
 from askdocs.settings import AuthSettings, Settings
 from connectors.files import FilesConnector
@@ -49,8 +50,8 @@ def with_auth(settings: Settings, **auth: object) -> Settings:
 
 @contextmanager
 def serve(settings: Settings, services: Services) -> Iterator[str]:
-    """Serve ``services`` with uvicorn in a thread on a free 127.0.0.1 port; yields the base url."""
-    with serve_in_thread(create_app(settings, services), "askdocs") as url:
+    """Serve ``services`` with uvicorn in a thread on a free 127.0.0.1 port, as `askdocs serve` does; yields the url."""
+    with serve_in_thread(create_app(settings, services), "askdocs", **SERVER_OPTIONS) as url:
         yield url
 
 

@@ -113,6 +113,18 @@ def test_trusted_proxy_headers_count_only_from_its_addresses(
     assert len(warnings) == 1 and "ignoring" in warnings[0] and "Mei" not in warnings[0], "logged once, no value"
 
 
+def test_forwarded_for_cannot_make_a_client_look_like_the_proxy(live_server: LiveServer) -> None:  # noqa: F811
+    """Trust follows the connection's address: X-Forwarded-For neither hides a loopback proxy nor fakes one."""
+    settings = live_server.services.settings
+    mei = {"X-Forwarded-Email": "mei.tanaka@kumo.example"}
+    sidecar = with_auth(settings, proxy_enabled=True, trusted_proxies=["127.0.0.1/32"])
+    with serve(sidecar, live_server.services) as url:
+        assert ids(search(url, "Cedar relocation grant", {**mei, "X-Forwarded-For": "203.0.113.9"}))[0] == CEDAR
+    remote = with_auth(settings, proxy_enabled=True, trusted_proxies=["10.0.0.0/8"])
+    with serve(remote, live_server.services) as url:
+        assert CEDAR not in ids(search(url, "Cedar relocation grant", {**mei, "X-Forwarded-For": "10.0.0.5"}))
+
+
 def test_the_issue_request_returns_no_restricted_document_in_any_mode(live_server: LiveServer) -> None:  # noqa: F811
     settings = live_server.services.settings
     spoof = {"X-Askdocs-Groups": "leadership", "X-Forwarded-Groups": "leadership"}
@@ -160,7 +172,7 @@ def test_session_cookie_is_secure_behind_https(live_server: LiveServer) -> None:
 
 # Routes that need no caller: liveness, the page shell, the API description, and the sign-in redirects themselves.
 PUBLIC_ROUTES = {"/healthz", "/", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/auth/login",
-                 "/auth/callback", "/auth/logout", "/auth/demo"}  # fmt: skip
+                 "/auth/callback"}  # fmt: skip
 
 
 def _routes(routes: list) -> list:  # type: ignore[type-arg]

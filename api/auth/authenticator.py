@@ -19,7 +19,6 @@ from api.auth.demo import DemoPerson, is_loopback, load_people
 from api.auth.keys import PREFIX, KeyStore
 from api.auth.oidc import BearerVerifier
 from api.auth.principals import ANONYMOUS, GROUP, AuthError, Identity, checked_email, person, with_spaces
-from askdocs.models import PUBLIC
 from askdocs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -185,6 +184,6 @@ async def require_admin(identity: IdentityDep) -> None:
     """Operational routes: only an admin API key or a configured admin person."""
     if identity.is_admin:
         return
-    if identity.principals == (PUBLIC,):
+    if identity.via == "anonymous":
         raise HTTPException(401, detail="sign in or use an admin API key", headers={"WWW-Authenticate": "Bearer"})
     raise HTTPException(403, detail="this needs an administrator (role:admin)")

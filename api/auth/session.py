@@ -134,7 +134,7 @@ async def callback(request: Request) -> RedirectResponse:
 
 
 @router.post("/logout")
-def logout(request: Request) -> dict[str, bool]:
+def logout(request: Request, identity: IdentityDep) -> dict[str, bool]:
     """End the page's session (CSRF-checked)."""
     _csrf(request)
     request.session.clear()
@@ -148,7 +148,7 @@ class DemoSignIn(BaseModel):
 
 
 @router.post("/demo")
-def demo_sign_in(body: DemoSignIn, request: Request) -> dict[str, str]:
+def demo_sign_in(body: DemoSignIn, request: Request, identity: IdentityDep) -> dict[str, str]:
     """Demo mode: sign in as one of the sample workspace's fictional people (CSRF-checked)."""
     authenticator: Authenticator = request.app.state.auth
     if not authenticator.may_use_demo(request):

@@ -144,3 +144,16 @@ def test_jwks_rotation(oidc_server: LiveServer, oidc_provider: OidcProvider) -> 
     assert doc_ids(search(oidc_server, "Falcon budget line", bearer(new)))[0] == BUDGET, "new kid: JWKS refetched"
     refused = search(oidc_server, "Falcon budget line", bearer(old))
     assert refused.status_code == 401 and "unknown key" in refused.json()["detail"]
+
+
+def test_provider_outage_keeps_known_keys(oidc_server: LiveServer, oidc_provider: OidcProvider) -> None:  # noqa: F811
+    known = oidc_provider.sign()
+    assert search(oidc_server, "Falcon", bearer(known)).status_code == 200
+    oidc_provider.stop()
+    try:
+        time.sleep(MIN_REFETCH_S)
+        unknown = search(oidc_server, "Falcon", bearer(oidc_provider.sign(kid="brand-new")))
+        assert unknown.status_code == 503 and "unavailable" in unknown.json()["detail"]
+        assert doc_ids(search(oidc_server, "Falcon budget line", bearer(known)))[0] == BUDGET
+    finally:
+        oidc_provider.start(oidc_provider.keys)

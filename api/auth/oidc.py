@@ -27,7 +27,7 @@ class Jwks:
         self.issuer = issuer
         self.ttl_s = ttl_s
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = float("-inf")
+        self._fetched_at = self._tried_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def _fetch(self) -> None:
@@ -48,18 +48,24 @@ class Jwks:
         self._fetched_at = time.monotonic()
 
     async def key(self, kid: str) -> jwt.PyJWK:
-        """The key ``kid``; fetches the JWKS when stale, or again when ``kid`` is new to it."""
+        """The key ``kid``; fetches the JWKS when stale or when ``kid`` is new to it (at most every few seconds).
+        While the provider is unreachable, the keys already fetched stay usable."""
         async with self._lock:
-            age = time.monotonic() - self._fetched_at
-            if age > self.ttl_s or (kid not in self._keys and age >= MIN_REFETCH_S):
+            now = time.monotonic()
+            wanted = now - self._fetched_at > self.ttl_s or kid not in self._keys
+            unreachable = False
+            if wanted and now - self._tried_at >= MIN_REFETCH_S:
+                self._tried_at = now
                 try:
                     await self._fetch()
                 except (httpx.HTTPError, ValueError, KeyError) as exc:
                     log.error("cannot fetch the OpenID provider's keys: %s", type(exc).__name__)
-                    raise AuthError("the OpenID provider's keys are unavailable; try again shortly", 503) from None
-            if kid not in self._keys:
-                raise AuthError("token signed with an unknown key (kid)")
-            return self._keys[kid]
+                    unreachable = True
+            if kid in self._keys:
+                return self._keys[kid]
+            if unreachable:
+                raise AuthError("the OpenID provider's keys are unavailable; try again shortly", 503)
+            raise AuthError("token signed with an unknown key (kid)")
 
 
 class BearerVerifier:

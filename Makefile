@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_LLM := $(VENV)/.installed-llm
 
-.PHONY: run test test-llm index lint typecheck clean browser
+.PHONY: run test test-llm index lint typecheck clean browser oidc
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,9 @@ $(STAMP_LLM): pyproject.toml $(STAMP_DEV)
 index: $(STAMP_RUN)
 	$(BIN)/askdocs index
 
+# Demo mode: the search page offers "sign in as" the sample people (examples/workspace/_people.toml); loopback only.
 run: index
-	$(BIN)/askdocs serve
+	ASKDOCS_AUTH__DEMO=true $(BIN)/askdocs serve
 
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
@@ -38,7 +39,16 @@ browser:
 	   (apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)) || \
 	  echo "chromium could not be installed: the browser test will fail"
 
-test: $(STAMP_DEV) browser
+# The real OpenID provider the sign-in tests start (node oidc-provider, exact version pinned in package.json).
+OIDC_PROVIDER := tests/oidc/node_modules/oidc-provider/package.json
+$(OIDC_PROVIDER): tests/oidc/package.json
+	@if command -v npm >/dev/null; then \
+	  cd tests/oidc && npm install --no-audit --no-fund --no-package-lock --loglevel=error; \
+	else echo "node/npm not found: the OpenID sign-in tests will be skipped"; fi
+
+oidc: $(OIDC_PROVIDER)
+
+test: $(STAMP_DEV) browser oidc
 	$(BIN)/pytest -q
 
 test-llm: $(STAMP_LLM)
@@ -49,4 +59,4 @@ lint: $(STAMP_DEV)
 	$(BIN)/mypy askdocs connectors ingest retrieval api eval
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache tests/oidc/node_modules

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from api.auth import session
 from api.routes import ask, health, metrics, search, sources, ui
 from api.services import Services
 from askdocs import __version__
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(ui.router)
     app.include_router(sources.router)
     app.include_router(metrics.router)
+    session.install(app, settings or (services.settings if services else get_settings()))
 
     @app.middleware("http")
     async def _timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -13,18 +13,23 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.auth.keys_cli import keys_app
 from askdocs.models import PUBLIC
 from askdocs.settings import Settings
 
 app = typer.Typer(help="askdocs: hybrid search and cited answers over your documents.", no_args_is_help=True)
 err = Console(stderr=True)
+app.add_typer(keys_app, name="keys")
+# The connection's own address decides trust (ASKDOCS_AUTH__TRUSTED_PROXIES), never a client's X-Forwarded-For.
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
+    """The settings, or a readable configuration error (exit 2) naming the variable."""
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"ASKDOCS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"ASKDOCS_{'__'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         err.print(f"[red]configuration error:[/red] {problems}")
         raise typer.Exit(2) from None
 
@@ -48,7 +53,7 @@ def _progress_bar(name: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def _principals(settings: Settings, user: str | None, groups: list[str] | None) -> list[str]:
-    from api.deps import spaces_for
+    from api.auth.principals import spaces_for
 
     principals = [PUBLIC]
     if user:
@@ -72,7 +77,7 @@ def index(
     from ingest.runner import run_source
     from ingest.state import CheckpointStore
 
-    settings = _settings()
+    settings = load_settings()
     if path is not None and source != "files":
         err.print("[red]error:[/red] --path applies to the files source only")
         raise typer.Exit(2)
@@ -114,12 +119,23 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.auth.demo import exposure_problem
     from api.logs import configure_logging
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_format)
     _check_sources(settings)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_config=None)
+    bind = host or settings.host
+    problem = exposure_problem(settings, bind)
+    if problem:
+        err.print(f"[red]refusing to start:[/red] {problem}")
+        raise typer.Exit(2)
+    try:
+        served = create_app(settings)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    uvicorn.run(served, host=bind, port=port or settings.port, log_config=None, **SERVER_OPTIONS)
 
 
 @app.command()
@@ -130,7 +146,7 @@ def search(
     group: Annotated[list[str] | None, typer.Option(help="Search with this group (repeatable).")] = None,
 ) -> None:
     """Print the best documents for QUERY."""
-    settings = _settings()
+    settings = load_settings()
     services = _services(settings)
     try:
         hits = services.retriever.search(query, _principals(settings, user, group), top_k=top_k)
@@ -152,7 +168,7 @@ def ask(
     """Answer QUESTION from the indexed documents, with numbered citations."""
     from retrieval.answer import LLMError
 
-    settings = _settings()
+    settings = load_settings()
     services = _services(settings)
     try:
         answer = services.ask(question, _principals(settings, user, group))
@@ -189,7 +205,7 @@ def sync(
     from ingest.sources import SourcesConfigError
     from ingest.state import CheckpointStore
 
-    settings = _settings()
+    settings = load_settings()
     _check_sources(settings)
     services = _services(settings)
     failed = False
@@ -230,7 +246,7 @@ def sources() -> None:
     from ingest.scheduler import read_statuses
     from ingest.sources import SourcesConfigError, default_sources, load_sources
 
-    settings = _settings()
+    settings = load_settings()
     try:
         path = settings.sources_file
         configured = load_sources(path) if path.exists() else default_sources(settings)
@@ -263,7 +279,7 @@ def scheduler() -> None:
 
     from api.logs import configure_logging
 
-    settings = _settings()
+    settings = load_settings()
     if not settings.qdrant_url:
         err.print(
             "[red]error:[/red] with the embedded index the scheduler runs inside `askdocs serve` (one process may "

@@ -2,18 +2,114 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Asymmetric JWS algorithms a bearer token may be signed with (never HS*, never "none").
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+
+
+class AuthSettings(BaseModel):
+    """Who is asking: OIDC bearer tokens and page sign-in, API keys, a trusted proxy, demo mode.
+
+    Set with ``ASKDOCS_AUTH__<FIELD>`` (double underscore), e.g. ``ASKDOCS_AUTH__OIDC_ISSUER``. With nothing set,
+    every caller is anonymous and sees public documents only; API keys (``askdocs keys``) always work.
+    """
+
+    oidc_issuer: str | None = Field(None, description="OpenID provider; enables bearer tokens (and page sign-in).")
+    oidc_audience: str | None = Field(None, description="The `aud` bearer tokens must carry (default: client id).")
+    oidc_client_id: str | None = Field(None, description="This app's client id; enables the page's sign-in.")
+    oidc_client_secret: SecretStr | None = Field(None, description="Client secret (confidential client); never logged.")
+    oidc_scopes: str = Field("openid email profile", description="Scopes the page's sign-in asks for.")
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: list(ASYMMETRIC_ALGORITHMS), description="Accepted JWS algorithms (asymmetric only)."
+    )
+    oidc_leeway_s: int = Field(60, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
+    oidc_groups_claim: str | None = Field(None, description="Claim listing the caller's groups -> group:idp:<name>.")
+    oidc_jwks_ttl_s: int = Field(3600, ge=10, description="How long discovery and JWKS stay cached.")
+    public_url: str | None = Field(
+        None, description="External base URL (sign-in redirect; https makes cookies Secure)."
+    )
+    session_secret: SecretStr | None = Field(
+        None, description="Signs the session cookie; default: a random secret kept in data_dir/auth/."
+    )
+    session_max_age_s: int = Field(8 * 3600, ge=60, description="Lifetime of a page sign-in.")
+    admin_emails: list[str] = Field(default_factory=list, description="Signed-in people who get role:admin.")
+    admin_groups: list[str] = Field(default_factory=list, description="IdP/proxy groups whose members get role:admin.")
+    proxy_enabled: bool = Field(False, description="Take identity from a sign-in proxy's headers (needs proxies).")
+    trusted_proxies: list[str] = Field(default_factory=list, description="CIDRs the proxy connects from.")
+    proxy_email_header: str = Field("X-Forwarded-Email", description="e.g. X-Auth-Request-Email (oauth2-proxy).")
+    proxy_groups_header: str | None = Field("X-Forwarded-Groups", description="Comma-separated groups, or unset.")
+    demo: bool = Field(False, description="`make run` only: the page offers 'sign in as' the sample people.")
+    demo_people_file: Path | None = Field(None, description="Default: <workspace_dir>/_people.toml.")
+
+    @field_validator("oidc_issuer", "oidc_client_id", "oidc_audience", "oidc_groups_claim", "public_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _https_issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host = urlsplit(value).hostname or ""
+        if not value.startswith("https://") and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"the OpenID issuer must use https (or be on this machine): {value}")
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        bad = [alg for alg in value if alg not in ASYMMETRIC_ALGORITHMS]
+        if bad or not value:
+            raise ValueError(f"only asymmetric algorithms are accepted ({', '.join(ASYMMETRIC_ALGORITHMS)}), got {bad}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("admin_emails")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [email.strip().lower() for email in value]
+
+    @model_validator(mode="after")
+    def _proxy_needs_addresses(self) -> AuthSettings:
+        if self.proxy_enabled and not self.trusted_proxies:
+            raise ValueError("proxy_enabled needs trusted_proxies: the CIDRs your sign-in proxy connects from")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when bearer tokens from an OpenID provider are accepted."""
+        return self.oidc_issuer is not None
+
+    @property
+    def sign_in_enabled(self) -> bool:
+        """True when the page offers sign-in with the OpenID provider."""
+        return self.oidc_issuer is not None and self.oidc_client_id is not None
+
+    @property
+    def audience(self) -> str | None:
+        """The audience bearer tokens must name."""
+        return self.oidc_audience or self.oidc_client_id
 
 
 class Settings(BaseSettings):
     """Everything configurable about askdocs; see README for the table of variables."""
 
-    model_config = SettingsConfigDict(env_prefix="ASKDOCS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ASKDOCS_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     data_dir: Path = Field(Path("data"), description="Where the embedded index and sync state live.")
     workspace_dir: Path = Field(Path("examples/workspace"), description="Folder the files connector indexes.")
@@ -117,15 +213,11 @@ class Settings(BaseSettings):
     # --- Scheduled re-indexing and operations ---
     sources_file: Path = Field(Path("askdocs.yaml"), description="Sources to keep in sync, with their schedules.")
     scheduler: bool = Field(True, description="Run the sync scheduler inside `askdocs serve` (embedded mode).")
-    admin_key: SecretStr | None = Field(None, description="Enables POST /v1/sources/{name}/sync with this key.")
     log_format: Literal["text", "json"] = Field("text", description="'json' for structured logs.")
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    trust_identity_headers: bool = Field(
-        True,
-        description="Take the caller's identity from X-Askdocs-User / X-Askdocs-Groups (set by your auth proxy).",
-    )
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Who is asking (ASKDOCS_AUTH__*).")
 
     @field_validator("qdrant_url", "llm_base_url", "llm_model")
     @classmethod
@@ -136,6 +228,16 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         """True when an LLM answer generator is configured."""
         return bool(self.llm_model)
+
+    @property
+    def auth_dir(self) -> Path:
+        """Folder of the API key store and the generated session secret."""
+        return self.data_dir / "auth"
+
+    @property
+    def demo_people_file(self) -> Path:
+        """The sample people demo mode offers to sign in as."""
+        return self.auth.demo_people_file or self.workspace_dir / "_people.toml"
 
     @property
     def edge_path(self) -> Path:

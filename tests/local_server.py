@@ -20,10 +20,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, name: str, start_timeout_s: float = 30) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base url once uvicorn has started (lifespan run, socket bound)."""
+def serve_in_thread(app: Any, name: str, start_timeout_s: float = 30, **options: Any) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its base url once uvicorn has started (lifespan run, socket bound).
+
+    ``options`` are more uvicorn settings."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s

@@ -11,8 +11,8 @@ from api.services import Services
 from askdocs.settings import Settings
 from retrieval.answer.extractive import split_sentences
 
-FINANCE = {"X-Askdocs-User": "ana@kumo.example", "X-Askdocs-Groups": "finance"}
-LEADERSHIP = {"X-Askdocs-User": "laura@kumo.example", "X-Askdocs-Groups": "leadership"}
+FINANCE = ("user:ana@kumo.example", "group:finance")
+LEADERSHIP = ("user:laura@kumo.example", "group:leadership")
 
 
 def plain(snippet: str) -> str:
@@ -101,15 +101,16 @@ def test_restricted_documents_stay_hidden_from_outsiders(live_server: LiveServer
 
 
 def test_group_members_see_their_documents(live_server: LiveServer) -> None:  # noqa: F811
-    finance = _search(live_server, "Falcon budget line reserve", FINANCE)["hits"]
+    finance_key, leadership_key = live_server.key(*FINANCE), live_server.key(*LEADERSHIP)
+    finance = _search(live_server, "Falcon budget line reserve", finance_key)["hits"]
     assert finance[0]["doc_id"].startswith("files:finance/")
-    heron_for_finance = _search(live_server, "Project Heron reorganisation", FINANCE, top_k=50)["hits"]
+    heron_for_finance = _search(live_server, "Project Heron reorganisation", finance_key, top_k=50)["hits"]
     assert not [h for h in heron_for_finance if h["doc_id"].startswith("files:leadership/")]
-    heron = _search(live_server, "Project Heron reorganisation", LEADERSHIP)["hits"]
+    heron = _search(live_server, "Project Heron reorganisation", leadership_key)["hits"]
     assert heron[0]["doc_id"].startswith("files:leadership/")
-    mine = _search(live_server, "Cedar relocation grant", {"X-Askdocs-User": "Mei.Tanaka@kumo.example"})["hits"]
+    mine = _search(live_server, "Cedar relocation grant", live_server.key("user:mei.tanaka@kumo.example"))["hits"]
     assert mine[0]["doc_id"] == "files:hr/private/mei-tanaka-relocation.md"
-    answer = _ask(live_server, "How much is reserved in the Falcon budget line?", FINANCE)
+    answer = _ask(live_server, "How much is reserved in the Falcon budget line?", finance_key)
     assert answer["found"] and "850,000" in answer["text"]
 
 
@@ -149,13 +150,24 @@ def test_malformed_json_and_bad_identity_are_client_errors(live_server: LiveServ
     )
     assert response.status_code == 422
     assert "JSON" in response.json()["detail"]
-    bad_user = httpx.post(
-        f"{live_server.url}/v1/search", json={"query": "x"}, headers={"X-Askdocs-User": "not an email"}
-    )
-    assert bad_user.status_code == 400
-    assert "email" in bad_user.json()["detail"]
-    bad_group = httpx.post(f"{live_server.url}/v1/search", json={"query": "x"}, headers={"X-Askdocs-Groups": "a b"})
-    assert bad_group.status_code == 400
+    for authorization, needle in (("Basic dXNlcjpwdw==", "Bearer"), ("Bearer askd_nope", "API key")):
+        refused = httpx.post(
+            f"{live_server.url}/v1/search", json={"query": "x"}, headers={"Authorization": authorization}
+        )
+        assert refused.status_code == 401 and needle in refused.json()["detail"]
+    no_oidc = _post(live_server, "Bearer a.b.c")
+    assert no_oidc.status_code == 401 and "no OpenID provider" in no_oidc.json()["detail"]
+
+
+def _post(server: LiveServer, authorization: str) -> httpx.Response:
+    return httpx.post(f"{server.url}/v1/search", json={"query": "x"}, headers={"Authorization": authorization})
+
+
+def test_identity_headers_without_a_trusted_proxy_open_nothing(live_server: LiveServer) -> None:  # noqa: F811
+    """The issue's request: anyone claiming leadership by header gets public documents only (default config)."""
+    spoofed = {"X-Askdocs-Groups": "leadership", "X-Askdocs-User": "laura@kumo.example"}
+    hits = _search(live_server, "board meeting acquisition", spoofed, top_k=10)["hits"]
+    assert hits and not [h for h in hits if h["doc_id"].startswith(("files:leadership/", "files:finance/"))]
 
 
 def test_search_page_and_openapi_are_served(live_server: LiveServer) -> None:  # noqa: F811

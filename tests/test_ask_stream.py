@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 import socket
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from api_fixtures import LiveServer, live_server  # noqa: F401
+from api_fixtures import LiveServer, live_server, sse_events  # noqa: F401
 from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # noqa: F401
 from pydantic import SecretStr
 
@@ -89,16 +88,6 @@ def llm(llm_server: LLMServer, fake_openai: FakeOpenAI) -> LLMServer:  # noqa: F
     fake_openai.responder = lambda body: Reply(text=first_source_sentence(body))
     llm_server.configure(llm_retries=1)
     return llm_server
-
-
-def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
-    """Parse ``event:``/``data:`` blocks of a text/event-stream body."""
-    events = []
-    for block in response.text.split("\n\n"):
-        if block.strip():
-            fields = dict(line.split(": ", 1) for line in block.splitlines())
-            events.append((fields["event"], json.loads(fields["data"])))
-    return events
 
 
 def ask(url: str, question: str, **extra: Any) -> httpx.Response:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from api_fixtures import api_key
 from confluence_server import BEARER, EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
 from index_state import chunk_payloads
 from local_server import serve_in_thread
@@ -21,7 +22,7 @@ from poll_helpers import drain
 from api.app import create_app
 from api.services import Services
 from askdocs.models import Document
-from askdocs.settings import Settings
+from askdocs.settings import AuthSettings, Settings
 from connectors.base import ConnectorFailure, DocumentDeleted
 from connectors.confluence import NOBODY, ConfluenceConnector, from_settings
 from connectors.confluence_client import ConfluenceClient
@@ -218,7 +219,8 @@ def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", confluence_base_url=confluence_server.url,
                         confluence_email=EMAIL, confluence_api_token=TOKEN, confluence_spaces=["ENG"],
-                        space_access={"ENG": ["group:eng"]})
+                        space_access={"ENG": ["group:eng"]},
+                        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]))  # a loopback proxy
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "state")
     assert run_source(services.indexer(), from_settings(settings), store).status == "succeeded"
@@ -230,10 +232,11 @@ def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
                 assert response.status_code == 200, response.text
                 return [h["doc_id"] for h in response.json()["hits"]]
 
-            engineer = {"X-Askdocs-User": "dev@kumo.example", "X-Askdocs-Groups": "eng"}
-            alice = {"X-Askdocs-User": "alice@kumo.example", "X-Askdocs-Groups": "eng"}
+            engineer = api_key(settings, "user:dev@kumo.example", "group:eng")
+            alice = api_key(settings, "user:alice@kumo.example", "group:eng")
             assert "confluence:page:1006" in hits(engineer)
-            assert "confluence:page:1006" not in hits({"X-Askdocs-User": "guest@kumo.example"}), "space: needs a grant"
+            guest = {"X-Forwarded-Email": "guest@kumo.example"}  # signed in through the proxy, in no group
+            assert "confluence:page:1006" not in hits(guest), "space: needs a grant"
             confluence_server.fake.move("1006", "1004")  # under Security; a move makes no new version
             report = run_source(services.indexer(), from_settings(settings), store)
             assert report.status == "succeeded" and report.updated >= 1

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from api_fixtures import api_key
 from drive_server import DriveServer, FakeFile, Fault, drive_server_fixture, drive_server_session_fixture, group, user  # noqa: F401
 from google_fixtures import ALICE, BOB, CAROL, ENG, FAST_RETRY, connector_for, seed, settings_for, write_credentials
 from index_state import chunk_payloads
@@ -29,9 +30,8 @@ from retrieval.index import Index
 from retrieval.index.edge import EdgeBackend
 
 REPO = Path(__file__).resolve().parent.parent
-AS_BOB = {"X-Askdocs-User": BOB}
-# Drive group emails need '@' in X-Askdocs-Groups, which api/deps.py does not accept yet; the domain group works.
-AS_ERIN = {"X-Askdocs-User": "erin@kumo.example", "X-Askdocs-Groups": "domain:kumo.example"}
+BOB_PRINCIPALS = (f"user:{BOB}",)
+ERIN_PRINCIPALS = ("user:erin@kumo.example", "group:domain:kumo.example")  # a member of the kumo.example domain
 DOMAIN = {"id": "dom", "type": "domain", "role": "reader", "domain": "kumo.example"}
 
 
@@ -85,11 +85,12 @@ def test_incremental_sync_seen_through_search_as_two_users(drive_server: DriveSe
 def _check_incremental(
     api: httpx.Client, drive: Any, services: Services, connector: Any, store: CheckpointStore
 ) -> None:
-    """Search as Bob and as a member of eng before and after the changes are synced."""
-    assert _doc_ids(api, "kumolink tunnel VPN runbook", AS_BOB) >= {"google-docs:doc-vpn"}
-    assert "google-docs:doc-handbook" not in _doc_ids(api, "on-call engineer pages", AS_BOB)
-    assert "google-docs:doc-handbook" in _doc_ids(api, "on-call engineer pages", AS_ERIN)
-    assert "google-docs:doc-budget" not in _doc_ids(api, "falcon budget line", AS_ERIN)
+    """Search as Bob and as a member of eng before and after the changes are synced (API keys carry who they are)."""
+    as_bob, as_erin = api_key(services.settings, *BOB_PRINCIPALS), api_key(services.settings, *ERIN_PRINCIPALS)
+    assert _doc_ids(api, "kumolink tunnel VPN runbook", as_bob) >= {"google-docs:doc-vpn"}
+    assert "google-docs:doc-handbook" not in _doc_ids(api, "on-call engineer pages", as_bob)
+    assert "google-docs:doc-handbook" in _doc_ids(api, "on-call engineer pages", as_erin)
+    assert "google-docs:doc-budget" not in _doc_ids(api, "falcon budget line", as_erin)
     assert "google-docs:doc-roadmap" not in _doc_ids(api, "heron release", {}), "link sharing is not public"
     assert "google-docs:doc-published" in _doc_ids(api, "obon office closes", {})
 
@@ -103,13 +104,14 @@ def _check_incremental(
     assert (report.seen, report.deleted) == (3, 2), report.summary()
     assert report.metadata_only == 2, "sharing changes update the ACL without re-embedding"
 
-    assert "google-docs:doc-handbook" in _doc_ids(api, "zeppelin rota", AS_ERIN)
-    assert "google-docs:doc-handbook" not in _doc_ids(api, "zeppelin rota", AS_BOB)
-    assert "google-docs:doc-vpn" not in _doc_ids(api, "kumolink tunnel VPN runbook", AS_BOB)
-    assert "google-docs:doc-budget" in _doc_ids(api, "falcon budget line", AS_ERIN)
-    assert "google-docs:doc-budget" not in _doc_ids(api, "falcon budget line", AS_BOB)
-    assert "google-docs:doc-spec" not in _doc_ids(api, "walrus scorer ranking", AS_BOB)
-    assert "google-docs:doc-spec" in _doc_ids(api, "walrus scorer ranking", {"X-Askdocs-User": CAROL})
+    assert "google-docs:doc-handbook" in _doc_ids(api, "zeppelin rota", as_erin)
+    assert "google-docs:doc-handbook" not in _doc_ids(api, "zeppelin rota", as_bob)
+    assert "google-docs:doc-vpn" not in _doc_ids(api, "kumolink tunnel VPN runbook", as_bob)
+    assert "google-docs:doc-budget" in _doc_ids(api, "falcon budget line", as_erin)
+    assert "google-docs:doc-budget" not in _doc_ids(api, "falcon budget line", as_bob)
+    assert "google-docs:doc-spec" not in _doc_ids(api, "walrus scorer ranking", as_bob)
+    as_carol = api_key(services.settings, f"user:{CAROL}")
+    assert "google-docs:doc-spec" in _doc_ids(api, "walrus scorer ranking", as_carol)
     as_eng = services.retriever.search("falcon budget line", ["public", f"group:{ENG}"], top_k=20)
     assert "google-docs:doc-budget" in {hit.doc_id for hit in as_eng}, "the group email is a principal too"
     indexed = set(services.index.document_hashes("google-docs"))

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_fixtures import WORKSPACE, serve
+from api_fixtures import WORKSPACE, api_key, serve
 
 from api.logs import configure_logging
 from api.services import Services
 from askdocs.settings import Settings
-
-KEY = "admin-secret-123"
 
 
 @pytest.fixture
@@ -28,11 +26,12 @@ def ops(tmp_path: Path):  # type: ignore[no-untyped-def]
         f"sources:\n  - name: wiki\n    type: files\n    path: {root}\n    schedule: {{every: 2s}}\n    prune: null\n",
         encoding="utf-8",
     )
-    settings = Settings(data_dir=tmp_path / "data", sources_file=sources, admin_key=KEY)
+    settings = Settings(data_dir=tmp_path / "data", sources_file=sources)
     services = Services.build(settings)
     services.start_scheduler(tick_seconds=0.2)
+    admin = api_key(settings, admin=True)  # what `askdocs keys create --name ops --admin` makes
     with serve(settings, services) as url:
-        yield url, root, services
+        yield url, root, services, admin
     services.close()
 
 
@@ -45,14 +44,14 @@ def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-
     raise AssertionError("condition not met in time")
 
 
-def _wiki(url: str) -> dict:
-    return next(s for s in httpx.get(f"{url}/v1/sources").json()["sources"] if s["name"] == "wiki")
+def _wiki(url: str, admin: dict[str, str]) -> dict:
+    return next(s for s in httpx.get(f"{url}/v1/sources", headers=admin).json()["sources"] if s["name"] == "wiki")
 
 
 def test_scheduler_keeps_the_folder_fresh_and_reports_it(ops) -> None:  # type: ignore[no-untyped-def]
-    url, root, _ = ops
-    _wait(lambda: _wiki(url)["status"] == "succeeded")
-    first = _wiki(url)
+    url, root, _, admin = ops
+    _wait(lambda: _wiki(url, admin)["status"] == "succeeded")
+    first = _wiki(url, admin)
     assert first["failures"] == [] and first["next_run"] and first["last_finished"]
     assert first["last_kind"] == "incremental" and first["enabled"] is True
     assert httpx.get(f"{url}/healthz").json()["chunks"] > 0, "the first scheduled run indexed the folder"
@@ -64,38 +63,45 @@ def test_scheduler_keeps_the_folder_fresh_and_reports_it(ops) -> None:  # type: 
         return bool(hits) and "Marmot" in hits[0]["text"]
 
     _wait(searchable, timeout=30)
-    assert _wiki(url)["updated"] >= 1
+    assert _wiki(url, admin)["updated"] >= 1
 
 
-def test_sync_trigger_needs_the_admin_key(ops) -> None:  # type: ignore[no-untyped-def]
-    url, _, _ = ops
+def test_sync_trigger_needs_an_admin_key(ops) -> None:  # type: ignore[no-untyped-def]
+    url, _, services, admin = ops
     assert httpx.post(f"{url}/v1/sources/wiki/sync").status_code == 401
-    wrong = httpx.post(f"{url}/v1/sources/wiki/sync", headers={"X-Askdocs-Admin-Key": "guess"})
-    assert wrong.status_code == 401 and KEY not in wrong.text
-    missing = httpx.post(f"{url}/v1/sources/nope/sync", headers={"X-Askdocs-Admin-Key": KEY})
+    wrong = httpx.post(f"{url}/v1/sources/wiki/sync", headers={"Authorization": "Bearer askd_guess"})
+    assert wrong.status_code == 401 and "API key" in wrong.json()["detail"]
+    reader = api_key(services.settings, "group:finance")
+    assert httpx.post(f"{url}/v1/sources/wiki/sync", headers=reader).status_code == 403
+    legacy = httpx.post(f"{url}/v1/sources/wiki/sync", headers={"X-Askdocs-Admin-Key": "admin-secret-123"})
+    assert legacy.status_code == 401, "the old shared admin key header opens nothing"
+    missing = httpx.post(f"{url}/v1/sources/nope/sync", headers=admin)
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
-    ok = httpx.post(f"{url}/v1/sources/wiki/sync?full=true", headers={"X-Askdocs-Admin-Key": KEY})
+    ok = httpx.post(f"{url}/v1/sources/wiki/sync?full=true", headers=admin)
     assert ok.status_code == 202 and ok.json()["source"] == "wiki" and ok.json()["full"] is True
-    _wait(lambda: _wiki(url)["last_kind"] == "full" and _wiki(url)["status"] == "succeeded")
+    _wait(lambda: _wiki(url, admin)["last_kind"] == "full" and _wiki(url, admin)["status"] == "succeeded")
 
 
-def test_sync_trigger_is_off_without_an_admin_key(tmp_path: Path) -> None:
+def test_ops_routes_need_admin_rights(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
     settings = Settings(data_dir=tmp_path / "data", sources_file=tmp_path / "none.yaml")
     with TestClient(create_app(settings, Services.build(settings))) as client:
-        response = client.post("/v1/sources/files/sync", headers={"X-Askdocs-Admin-Key": "x"})
-        assert response.status_code == 403 and "ASKDOCS_ADMIN_KEY" in response.json()["detail"]
-        assert client.get("/v1/sources").json() == {"scheduler": "off", "sources": []}
+        for method, path in (("POST", "/v1/sources/files/sync"), ("GET", "/v1/sources"), ("GET", "/metrics")):
+            response = client.request(method, path)
+            assert response.status_code == 401 and "admin API key" in response.json()["detail"]
+        admin = api_key(settings, admin=True)
+        assert client.get("/v1/sources", headers=admin).json() == {"scheduler": "off", "sources": []}
 
 
 def test_metrics_expose_runs_index_size_and_latency(ops) -> None:  # type: ignore[no-untyped-def]
-    url, _, _ = ops
-    _wait(lambda: _wiki(url)["status"] == "succeeded")
+    url, _, _, admin = ops
+    _wait(lambda: _wiki(url, admin)["status"] == "succeeded")
     httpx.post(f"{url}/v1/search", json={"query": "VPN"})
-    text = httpx.get(f"{url}/metrics").text
+    assert httpx.get(f"{url}/metrics").status_code == 401
+    text = httpx.get(f"{url}/metrics", headers=admin).text
     assert 'askdocs_sync_runs_total{kind="incremental",source="wiki",status="succeeded"}' in text
     assert 'askdocs_sync_documents_total{action="added",source="wiki"}' in text
     chunks = next(line for line in text.splitlines() if line.startswith("askdocs_index_chunks "))

@@ -2,54 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from api_fixtures import LiveServer, live_server  # noqa: F401
+from api_fixtures import LiveServer, demo_server, live_server  # noqa: F401
+from browser_fixtures import browser, screenshot  # noqa: F401
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    assert chromium and driver_path, "Chromium and chromedriver are needed: `make test` installs them"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-        "--window-size=1100,900",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-def _screenshot(driver: webdriver.Chrome, name: str) -> None:
-    folder = os.environ.get("ASKDOCS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
 
 
 def test_ask_shows_answer_with_citations(browser: webdriver.Chrome, live_server: LiveServer) -> None:  # noqa: F811
@@ -64,30 +25,46 @@ def test_ask_shows_answer_with_citations(browser: webdriver.Chrome, live_server:
     assert sources and sources[0].text == "東京オフィスガイド"
     titles = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit a.title")]
     assert titles[0] == "東京オフィスガイド"
-    _screenshot(browser, "ask-japanese")
+    screenshot(browser, "ask-japanese")
 
 
-def test_search_button_lists_documents_and_respects_groups(browser: webdriver.Chrome, live_server: LiveServer) -> None:  # noqa: F811
-    browser.get(live_server.url + "/")
+def test_demo_sign_in_as_shows_the_finance_documents(browser: webdriver.Chrome, demo_server: str) -> None:  # noqa: F811
+    """The issue's demo: public results first; after "sign in as" the finance person, the finance documents too."""
+    browser.delete_all_cookies()
+    browser.get(demo_server + "/")
+    assert not browser.find_elements(By.ID, "user") and not browser.find_elements(By.ID, "groups"), "no identity form"
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: d.find_element(By.ID, "demo-btn").is_displayed())
+    assert "public documents only" in browser.find_element(By.ID, "who-text").text
     browser.find_element(By.ID, "q").send_keys("Falcon budget line")
     browser.find_element(By.ID, "search-btn").click()
-    wait = WebDriverWait(browser, 20)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results .hit, #results .empty"))
-    public_text = browser.find_element(By.ID, "results").text
-    assert "Falcon" not in public_text
-    browser.find_element(By.TAG_NAME, "summary").click()
-    browser.find_element(By.ID, "groups").send_keys("finance")
+    public = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit a.title")]
+    assert public and "Q3 2026 Operating Budget" not in public, "anonymous: public results only"
+    Select(browser.find_element(By.ID, "demo-person")).select_by_value("ana@kumo.example")
+    browser.find_element(By.ID, "demo-btn").click()
+    wait.until(lambda d: "ana@kumo.example" in d.find_element(By.ID, "who-text").text)
     browser.find_element(By.ID, "search-btn").click()
     wait.until(lambda d: "Falcon" in d.find_element(By.ID, "results").text)
     assert browser.find_elements(By.CSS_SELECTOR, "#results .hit a.title")[0].text == "Q3 2026 Operating Budget"
-    _screenshot(browser, "search-finance")
+    screenshot(browser, "demo-finance")
+    browser.find_element(By.ID, "logout-btn").click()
+    wait.until(lambda d: "public documents only" in d.find_element(By.ID, "who-text").text)
+    browser.find_element(By.ID, "search-btn").click()
+    wait.until(lambda d: "Falcon" not in d.find_element(By.ID, "results").text)
+
+
+def test_no_sign_in_choices_without_a_configured_mode(browser: webdriver.Chrome, live_server: LiveServer) -> None:  # noqa: F811
+    browser.get(live_server.url + "/")
+    WebDriverWait(browser, 20).until(lambda d: "public documents only" in d.find_element(By.ID, "who-text").text)
+    assert not browser.find_element(By.ID, "demo-btn").is_displayed()
+    assert not browser.find_element(By.ID, "login-link").is_displayed()
 
 
 def test_server_error_message_is_shown(browser: webdriver.Chrome, live_server: LiveServer) -> None:  # noqa: F811
     browser.get(live_server.url + "/")
-    browser.find_element(By.TAG_NAME, "summary").click()
-    browser.find_element(By.ID, "user").send_keys("not-an-email")
-    browser.find_element(By.ID, "q").send_keys("VPN")
+    box = browser.find_element(By.ID, "q")
+    browser.execute_script("arguments[0].removeAttribute('maxlength'); arguments[0].value = 'x'.repeat(3000)", box)
     browser.find_element(By.ID, "search-btn").click()
     WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "status").text)
-    assert "email" in browser.find_element(By.ID, "status").text
+    assert "query" in browser.find_element(By.ID, "status").text

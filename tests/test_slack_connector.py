@@ -19,7 +19,7 @@ from poll_helpers import drain
 from slack_server import TOKEN, FakeSlack, Fault, seed, slack, slack_server  # noqa: F401
 
 from askdocs.models import Document
-from askdocs.settings import Settings
+from askdocs.settings import AuthSettings, Settings
 from connectors.base import Checkpoint, ConnectorFailure
 from connectors.slack import SlackConnector, build_client, from_settings
 from ingest.runner import run_source
@@ -294,7 +294,7 @@ def test_killed_runs_resume_and_converge_to_a_clean_index(
 # --- through the API and the CLI -----------------------------------------------------------------------------
 def _search(url: str, query: str, user: str) -> list[str]:
     response = httpx.post(f"{url}/v1/search", json={"query": query, "top_k": 10},
-                          headers={"X-Askdocs-User": user}, timeout=30)  # fmt: skip
+                          headers={"X-Forwarded-Email": user}, timeout=30)  # fmt: skip
     assert response.status_code == 200, response.text
     return [h["doc_id"] for h in response.json()["hits"]]
 
@@ -305,12 +305,13 @@ def test_member_removed_from_private_channel_loses_access(slack: FakeSlack, tmp_
 
     ws = slack.workspace
     ts = seed(ws)
-    settings = Settings(data_dir=tmp_path / "data", slack_bot_token=TOKEN, slack_base_url=slack.url)
+    settings = Settings(data_dir=tmp_path / "data", slack_bot_token=TOKEN, slack_base_url=slack.url,
+                        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]))  # fmt: skip
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "data" / "state")
     assert run_source(services.indexer(), from_settings(settings), store).status == "succeeded"
     try:
-        with serve_in_thread(create_app(settings, services), "askdocs") as url:
+        with serve_in_thread(create_app(settings, services), "askdocs") as url:  # behind a sign-in proxy on loopback
             budget, query = f"slack:G0FINANCE:{ts['budget']}", "falcon budget line quokka"
             assert budget in _search(url, query, "chie@kumo.example")
             assert budget not in _search(url, query, "ben@kumo.example")

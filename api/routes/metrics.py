@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import ServicesDep
+from api.deps import AdminDep, ServicesDep
 from askdocs.metrics import INDEX_CHUNKS, REGISTRY
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[AdminDep])
 def metrics(services: ServicesDep) -> Response:
     """Runs, durations, documents, failures, index size and request latency."""
     INDEX_CHUNKS.set(services.index.count_chunks())

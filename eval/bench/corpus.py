@@ -207,7 +207,7 @@ def make_queries(seed: int, n_docs: int, n: int, ja_share: float = 0.2) -> list[
     return out
 
 
-def principals_for(i: int) -> tuple[str, str]:
-    """Identity headers of caller ``i``: (X-Askdocs-User, X-Askdocs-Groups) with one or two groups."""
+def principals_for(i: int) -> list[str]:
+    """The ACL principals of caller ``i``: public, its user and one or two groups."""
     groups = [GROUPS[i % len(GROUPS)]] + ([GROUPS[(i + 2) % len(GROUPS)]] if i % 2 else [])
-    return f"user{i}@example.com", ",".join(groups)
+    return ["public", f"user:user{i}@example.com", *(f"group:{g}" for g in groups)]

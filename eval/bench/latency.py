@@ -20,6 +20,9 @@ import uvicorn
 
 from eval.bench.corpus import principals_for
 
+# Callers of the latency runs: each an API key (as a bot or a proxy-less service calls askdocs), cycled per query.
+CALLERS = 64
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -64,7 +67,23 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def run_clients(url: str, queries: list[str], clients: int, top_k: int = 10) -> dict[str, Any]:
+def caller_keys(settings: Any) -> list[dict[str, str]]:
+    """One API key per bench caller (created in the bench index's key store), as request headers."""
+    from api.auth.keys import KeyStore, key_principals
+
+    store = KeyStore(settings.auth_dir / "keys.sqlite3")
+    for key in store.list():
+        if key.name.startswith("bench-caller-"):
+            store.revoke(key.name)
+    return [
+        {"Authorization": f"Bearer {store.create(f'bench-caller-{i}', key_principals(principals_for(i)))}"}
+        for i in range(CALLERS)
+    ]
+
+
+def run_clients(
+    url: str, queries: list[str], clients: int, callers: list[dict[str, str]], top_k: int = 10
+) -> dict[str, Any]:
     """Send every query once, spread over ``clients`` threads each with its own connection; bounded by len(queries)."""
     latencies: list[float] = []
     server_ms: list[float] = []
@@ -81,12 +100,9 @@ def run_clients(url: str, queries: list[str], clients: int, top_k: int = 10) -> 
                 if item is None:
                     return
                 i, query = item
-                user, groups = principals_for(i + worker)
                 t0 = time.perf_counter()
                 response = http.post(
-                    "/v1/search",
-                    json={"query": query, "top_k": top_k},
-                    headers={"X-Askdocs-User": user, "X-Askdocs-Groups": groups},
+                    "/v1/search", json={"query": query, "top_k": top_k}, headers=callers[(i + worker) % len(callers)]
                 )
                 elapsed = (time.perf_counter() - t0) * 1000
                 with lock:
@@ -127,8 +143,7 @@ def _dense_recall(services: Any, queries: list[str], k: int = 10) -> float | Non
     for i, query in enumerate(queries):
         embedder = services.embedders.for_language(detect_language(query))
         vector = embedder.embed_query(query).tolist()
-        user, groups = principals_for(i)
-        acl = ["public", f"user:{user}"] + [f"group:{g}" for g in groups.split(",")]
+        acl = principals_for(i % CALLERS)
         flt = q.Filter(
             must=[
                 q.FieldCondition(key="kind", match=q.MatchValue("chunk")),
@@ -159,13 +174,15 @@ def measure(data_dir: str, queries: list[str], clients: list[int], recall_querie
     settings = settings_for(Path(data_dir))
     services = Services.build(settings)
     services.warm_up()
+    callers = caller_keys(settings)
     out: dict[str, Any] = {"runs": []}
     try:
         with serve(create_app(settings, services)) as url:
-            run_clients(url, queries[: min(10, len(queries))], 1)  # warm-up: first-touch of pages and caches
+            run_clients(url, queries[: min(10, len(queries))], 1, callers)  # warm-up: first-touch of pages and caches
             out["rss_after_warmup_bytes"] = process.memory_info().rss
             for n in clients:
-                out["runs"].append({**run_clients(url, queries, n), "rss_after_bytes": process.memory_info().rss})
+                run = run_clients(url, queries, n, callers)
+                out["runs"].append({**run, "rss_after_bytes": process.memory_info().rss})
             out["rss_bytes"] = process.memory_info().rss
         if recall_queries:
             out["dense_recall_at_10_vs_exact"] = _dense_recall(services, queries[:recall_queries])

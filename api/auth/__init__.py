@@ -1,0 +1,1 @@
+"""Who is asking: OIDC bearer tokens and page sign-in, API keys, a trusted proxy and demo mode."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 from api_fixtures import LiveServer, live_server  # noqa: F401
-from test_search_page import browser  # noqa: F401 - headless Chromium
+from browser_fixtures import browser  # noqa: F401 - headless Chromium
 
-FINANCE = {"X-Askdocs-User": "ana@kumo.example", "X-Askdocs-Groups": "finance"}
+FINANCE = ("user:ana@kumo.example", "group:finance")
 
 
 def _post(server: LiveServer, path: str, body: dict, headers: dict[str, str] | None = None) -> dict:
@@ -81,7 +81,7 @@ def test_restricted_spreadsheet_rows_follow_the_acl(live_server: LiveServer) -> 
     public = _post(live_server, "/v1/search", query)["hits"]
     assert not [h for h in public if h["doc_id"] == "files:finance/vendor-rates-2026.xlsx"]
     assert all("Hoshi" not in h["text"] for h in public)
-    finance = _post(live_server, "/v1/search", query, FINANCE)["hits"]
+    finance = _post(live_server, "/v1/search", query, live_server.key(*FINANCE))["hits"]
     assert finance[0]["doc_id"] == "files:finance/vendor-rates-2026.xlsx"
     assert finance[0]["location"]["sheet"] == "Logistics vendors"
     assert "Vendor | Service | Rate | Contract ends" in finance[0]["text"], "the header row is kept with the rows"

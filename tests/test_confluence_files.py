@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from api_fixtures import api_key
 from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
 from local_server import serve_in_thread
 
@@ -17,8 +18,8 @@ from ingest.runner import run_source
 from ingest.state import CheckpointStore
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "workspace"
-ENGINEER = {"X-Askdocs-User": "dev@kumo.example", "X-Askdocs-Groups": "eng"}
-ALICE = {"X-Askdocs-User": "alice@kumo.example", "X-Askdocs-Groups": "eng"}
+ENGINEER_PRINCIPALS = ("user:dev@kumo.example", "group:eng")
+ALICE_PRINCIPALS = ("user:alice@kumo.example", "group:eng")
 PDF_MIME = "application/pdf"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -52,6 +53,8 @@ def test_attachments_are_cited_follow_restrictions_and_go_away(
         assert [(f.document_id, f.message) for f in report.failures] == [
             ("confluence:attachment:" + f"att{int(rates[3:]) + 1}", "attachment: file is 2 MiB, more than the 1 MiB "
              "extraction size cap")]  # fmt: skip
+        ENGINEER, ALICE = api_key(settings, *ENGINEER_PRINCIPALS), api_key(settings, *ALICE_PRINCIPALS)
+        guest = api_key(settings, "user:guest@kumo.example")  # signed in, in no group
         with serve_in_thread(create_app(settings, services), "askdocs") as url:
 
             def ask(question: str, headers: dict[str, str]) -> dict:
@@ -71,7 +74,7 @@ def test_attachments_are_cited_follow_restrictions_and_go_away(
             assert "12 newton-metres" in answer["text"]
             assert cited[0]["location"]["page"] == 2 and cited[0]["url"].endswith("#page=2")
             assert cited[0]["url"].startswith(confluence_server.url + "/wiki/pages/viewpageattachments.action")
-            assert not search("drive belt torque newton-metres", {"X-Askdocs-User": "guest@kumo.example"})
+            assert not search("drive belt torque newton-metres", guest)
 
             rates_id = f"confluence:attachment:{rates}"
             assert rates_id not in {h["doc_id"] for h in search("Hoshi Freight robot delivery rate", ENGINEER)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from api_fixtures import api_key
 from drive_server import DriveServer, drive_server_fixture, drive_server_session_fixture  # noqa: F401
 from google_fixtures import ALICE, BOB, FAST_RETRY, SAMPLES, seed, settings_for
 from test_google_docs_sync import _serve
@@ -13,8 +14,6 @@ from api.services import Services
 from connectors.google_docs import from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
-
-AS_ALICE = {"X-Askdocs-User": ALICE}
 
 
 def _ask(api: httpx.Client, question: str, headers: dict[str, str]) -> dict:
@@ -42,6 +41,7 @@ def test_drive_pdf_sheet_and_slides_are_cited_to_the_place(drive_server: DriveSe
     try:
         first = run_source(services.indexer(), connector, store)
         assert first.status == "succeeded" and first.added == 10, first.summary()
+        AS_ALICE = api_key(settings, f"user:{ALICE}")
         with _serve(services) as api:
             pdf = _cited(_ask(api, "How much notice is needed to cancel the Acme agreement for convenience?",
                               AS_ALICE), "google-docs:pdf-1")  # fmt: skip
@@ -54,7 +54,8 @@ def test_drive_pdf_sheet_and_slides_are_cited_to_the_place(drive_server: DriveSe
             launch = _cited(_ask(api, "When does the K3 robot launch?", AS_ALICE), "google-docs:slides-1")
             assert launch["location"]["slide"] == 3
             assert launch["url"].endswith("#slide=id.gslides1_2"), "the link opens the slide (its page id from Slides)"
-            hidden = _ask(api, "What is the monthly fee of the Platinum support plan?", {"X-Askdocs-User": BOB})
+            as_bob = api_key(settings, f"user:{BOB}")
+            hidden = _ask(api, "What is the monthly fee of the Platinum support plan?", as_bob)
             assert all(c["doc_id"] != "google-docs:sheet-1" for c in hidden["citations"]), "Bob has no share"
         extracted = services.extractor.extracted
         again = run_source(services.indexer(), connector, store)

@@ -15,6 +15,7 @@ from api.routes import ask, health, metrics, search, sources, ui
 from api.services import Services
 from askdocs import __version__
 from askdocs.metrics import REQUEST_LATENCY
+from askdocs.redaction import redact
 from askdocs.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(ValueError)
     async def _config_error(request: Request, exc: ValueError) -> JSONResponse:
         log.error("request failed: %s", exc)
-        return JSONResponse(status_code=503, content={"detail": f"service not ready: {exc}"})
+        return JSONResponse(status_code=503, content={"detail": f"service not ready: {redact(str(exc))}"})
 
     return app

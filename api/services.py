@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 
+from askdocs import redaction
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest.chunker import Chunker
@@ -44,6 +45,8 @@ class Services:
 
         ``index`` and ``embedders`` replace the ones the settings name (the eval harness serves its own index).
         """
+        redaction.register_settings(settings)
+        redaction.install_log_redaction()
         index = index if index is not None else Index.open(settings)
         if embedders is None:
             embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)

@@ -19,6 +19,7 @@ from api.deps import PrincipalsDep, ServicesDep
 from api.schemas import AskError, AskRequest, AskResponse
 from api.services import Services
 from askdocs.models import Hit
+from askdocs.redaction import redact
 from retrieval.answer import Final, LLMError, StreamEvent, Token
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def _took(started: float) -> float:
 
 
 def _llm_error(exc: LLMError, question: str, hits: list[Hit], generator: str) -> JSONResponse:
-    body = AskError(detail=exc.message, question=question, generator=generator, hits=hits)
+    body = AskError(detail=redact(exc.message), question=question, generator=generator, hits=hits)
     headers = {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after is not None else None
     return JSONResponse(status_code=exc.status, content=body.model_dump(mode="json"), headers=headers)
 
@@ -89,7 +90,7 @@ async def _sse_body(
                 yield _sse("citations", event.answer.model_dump(mode="json", exclude={"hits"}))
             event = await anext(events, None)
     except LLMError as exc:
-        yield _sse("error", {"status": exc.status, "detail": exc.message})
+        yield _sse("error", {"status": exc.status, "detail": redact(exc.message)})
     except Exception:  # noqa: BLE001 - the stream has started: report, never a broken 500
         log.exception("ask stream failed")
         yield _sse("error", {"status": 500, "detail": "internal error while streaming the answer"})

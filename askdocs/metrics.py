@@ -33,3 +33,5 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+# Families that count documents or chunks, restricted ones included: shown to the admin principal only.
+ADMIN_ONLY_METRICS = frozenset({"askdocs_index_chunks", "askdocs_sync_documents"})

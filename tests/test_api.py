@@ -36,7 +36,7 @@ def test_healthz_reports_index(live_server: LiveServer) -> None:  # noqa: F811
     body = httpx.get(f"{live_server.url}/healthz").json()
     assert body["status"] == "ok"
     assert body["backend"] == "qdrant-edge"
-    assert body["chunks"] > 50
+    assert "chunks" not in body, "index size (restricted chunks included) is for the admin principal only"
     assert body["embedders"] == {"en": "minilm-l6-int8", "ja": "use-multilingual"}
 
 
@@ -174,4 +174,4 @@ def test_empty_index_answers_empty_results(tmp_path) -> None:  # type: ignore[no
         assert client.post("/v1/search", json={"query": "anything"}).json()["hits"] == []
         answer = client.post("/v1/ask", json={"question": "anything at all?"}).json()
         assert answer["found"] is False and answer["citations"] == []
-        assert client.get("/healthz").json()["chunks"] == 0
+        assert client.get("/healthz").json()["status"] == "ok"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_fixtures import WORKSPACE, serve
+from admin_fixtures import ADMIN_HEADERS, serve_with_admin
+from api_fixtures import WORKSPACE
 
 from api.logs import configure_logging
 from api.services import Services
@@ -31,7 +32,7 @@ def ops(tmp_path: Path):  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path / "data", sources_file=sources, admin_key=KEY)
     services = Services.build(settings)
     services.start_scheduler(tick_seconds=0.2)
-    with serve(settings, services) as url:
+    with serve_with_admin(settings, services) as url:
         yield url, root, services
     services.close()
 
@@ -46,7 +47,8 @@ def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-
 
 
 def _wiki(url: str) -> dict:
-    return next(s for s in httpx.get(f"{url}/v1/sources").json()["sources"] if s["name"] == "wiki")
+    sources = httpx.get(f"{url}/v1/sources", headers=ADMIN_HEADERS).json()["sources"]
+    return next(s for s in sources if s["name"] == "wiki")
 
 
 def test_scheduler_keeps_the_folder_fresh_and_reports_it(ops) -> None:  # type: ignore[no-untyped-def]
@@ -55,7 +57,7 @@ def test_scheduler_keeps_the_folder_fresh_and_reports_it(ops) -> None:  # type: 
     first = _wiki(url)
     assert first["failures"] == [] and first["next_run"] and first["last_finished"]
     assert first["last_kind"] == "incremental" and first["enabled"] is True
-    assert httpx.get(f"{url}/healthz").json()["chunks"] > 0, "the first scheduled run indexed the folder"
+    assert httpx.get(f"{url}/healthz", headers=ADMIN_HEADERS).json()["chunks"] > 0, "the first run indexed the folder"
     page = root / "it" / "guest-wifi.txt"
     page.write_text(page.read_text(encoding="utf-8") + "\nThe lobby printer is called Marmot.\n", encoding="utf-8")
 
@@ -95,7 +97,7 @@ def test_metrics_expose_runs_index_size_and_latency(ops) -> None:  # type: ignor
     url, _, _ = ops
     _wait(lambda: _wiki(url)["status"] == "succeeded")
     httpx.post(f"{url}/v1/search", json={"query": "VPN"})
-    text = httpx.get(f"{url}/metrics").text
+    text = httpx.get(f"{url}/metrics", headers=ADMIN_HEADERS).text
     assert 'askdocs_sync_runs_total{kind="incremental",source="wiki",status="succeeded"}' in text
     assert 'askdocs_sync_documents_total{action="added",source="wiki"}' in text
     chunks = next(line for line in text.splitlines() if line.startswith("askdocs_index_chunks "))

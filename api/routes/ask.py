@@ -16,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from api.deps import PrincipalsDep, ServicesDep
+from api.limits import check_filters
 from api.schemas import AskError, AskRequest, AskResponse
+from api.security import public_hits
 from api.services import Services
 from askdocs.models import Hit
 from askdocs.redaction import redact
@@ -114,7 +116,8 @@ async def _sse_body(
 async def ask(body: AskRequest, services: ServicesDep, principals: PrincipalsDep) -> Response | AskResponse:
     """A short answer citing the passages it comes from, or a refusal when they do not contain one."""
     started = time.perf_counter()
-    hits = await run_in_threadpool(services.retrieve, body.question, principals, body.filters)
+    check_filters(body.filters, services.settings)
+    hits = public_hits(await run_in_threadpool(services.retrieve, body.question, principals, body.filters))
     generator = services.answerer.name
     if not body.stream:
         try:

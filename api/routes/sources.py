@@ -7,21 +7,39 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query
 
-from api.deps import ServicesDep
+from api.deps import PrincipalsDep, ServicesDep
+from api.schemas import ErrorBody
+from askdocs.models import ADMIN
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 
 
 @router.get("")
-def list_sources(services: ServicesDep) -> dict[str, Any]:
-    """Per source: last run start/end, status, documents added/updated/deleted, failures, next runs."""
+def list_sources(services: ServicesDep, principals: PrincipalsDep) -> dict[str, Any]:
+    """Per source: last run start/end, status, documents added/updated/deleted, the number of failures and next
+    runs; the failures themselves (paths, channel names, reasons) only for the admin principal."""
     scheduler = services.scheduler
     if scheduler is None:
         return {"scheduler": "off", "sources": []}
-    return {"scheduler": "on", "sources": [s.to_dict() for s in scheduler.statuses()]}
+    admin = ADMIN in principals
+    return {"scheduler": "on", "sources": [_shown(s.to_dict(), admin) for s in scheduler.statuses()]}
 
 
-@router.post("/{name}/sync", status_code=202)
+def _shown(status: dict[str, Any], admin: bool) -> dict[str, Any]:
+    """A source's status as this caller may see it: failure reasons name restricted things."""
+    failures = status.pop("failures")
+    return {**status, "failure_count": len(failures), **({"failures": failures} if admin else {})}
+
+
+_TRIGGER_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong X-Askdocs-Admin-Key."},
+    403: {"model": ErrorBody, "description": "Triggering syncs is disabled (no ASKDOCS_ADMIN_KEY)."},
+    404: {"model": ErrorBody, "description": "No source of that name."},
+    409: {"model": ErrorBody, "description": "The scheduler does not run in this process."},
+}
+
+
+@router.post("/{name}/sync", status_code=202, responses=_TRIGGER_ERRORS)
 def trigger_sync(
     name: str,
     services: ServicesDep,

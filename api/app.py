@@ -12,8 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from api.openapi import install_openapi
 from api.limits import AskConcurrencyLimit, BodySizeLimit, method_label
+from api.openapi import install_openapi
 from api.routes import ask, health, metrics, search, sources, ui
 from api.security import WebHardening
 from api.services import Services
@@ -21,6 +21,8 @@ from askdocs import __version__
 from askdocs.metrics import REQUEST_LATENCY
 from askdocs.redaction import redact
 from askdocs.settings import Settings, get_settings
+from ingest.integrity import SUMMARY
+from retrieval.index.edge import IndexDamaged
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(ValueError)
     async def _config_error(request: Request, exc: ValueError) -> JSONResponse:
         log.error("request failed: %s", exc)
+        if isinstance(exc, IndexDamaged):  # the detail names server paths: the log has it
+            return JSONResponse(status_code=503, content={"detail": SUMMARY["unreadable"]})
         return JSONResponse(status_code=503, content={"detail": f"service not ready: {redact(str(exc))}"})
 
     return app

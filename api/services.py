@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from askdocs import redaction
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
+from ingest import integrity
 from ingest.chunker import Chunker
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
@@ -110,14 +112,32 @@ class Services:
         return load_sources(path) if path.exists() else default_sources(self.settings)
 
     def start_scheduler(self, tick_seconds: float = 1.0) -> SyncScheduler:
-        """Keep every source fresh from this process (raises ``SourcesConfigError`` on a bad sources file)."""
+        """Keep every source fresh from this process (raises ``SourcesConfigError`` on a bad sources file).
+
+        First the index is checked against the record of the last syncs; what is damaged or lost is rebuilt
+        by full syncs of the affected sources, started before the schedules' own runs."""
         if self.scheduler is None:
-            store = CheckpointStore(self.settings.data_dir / "state")
+            store = CheckpointStore(self.state_dir)
+            sources = self.sources()
+            configured = [s.name for s in sources.sources if s.enabled]
+            problems = integrity.check(self.index, store.folder, configured)
+            repairs = integrity.repair(self.index, store.folder, store, problems, configured) if problems else []
             run = source_runner(self.indexer(), store, self.settings)
-            self.scheduler = SyncScheduler(self.sources(), run, status_path=store.folder / "status.json")
+            self.scheduler = SyncScheduler(sources, run, status_path=store.folder / "status.json")
+            for name in repairs:
+                self.scheduler.trigger(name, full=True)
             self.scheduler.start(tick_seconds)
             log.info("scheduler started for %d sources", len(self.scheduler.sources.sources))
         return self.scheduler
+
+    @property
+    def state_dir(self) -> Path:
+        """Where checkpoints, sync statuses and the integrity record live."""
+        return self.settings.data_dir / "state"
+
+    def index_problem(self) -> integrity.Problem | None:
+        """Why the index cannot be trusted now (``ingest.integrity.health``), or None."""
+        return integrity.health(self.index, self.state_dir)
 
     def close(self) -> None:
         """Stop the scheduler (letting a running sync finish) and release the index."""

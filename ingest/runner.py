@@ -8,6 +8,7 @@ from collections.abc import Callable
 from askdocs.settings import Settings
 from connectors.base import ConnectorFailure, LoadConnector, PollConnector, SlimConnector
 from connectors.registry import build_connector
+from ingest import integrity
 from ingest.sources import SourceConfig
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer, ProgressFn, SyncReport
@@ -29,10 +30,33 @@ def run_source(
     Without a checkpoint (first run, ``full``, or an index that lost the source's documents) everything is
     read and documents the source no longer lists are pruned. The checkpoint is saved only after the run's
     documents are flushed to the index, and never after a fatal failure. ``name`` keys the checkpoint
-    (the configured source name; defaults to the connector's source).
+    (the configured source name; defaults to the connector's source). Afterwards the index is checked against
+    what the run did (``ingest.integrity``); documents lost behind askdocs's back trigger one full re-read.
     """
     source = getattr(connector, "source", "?")
     name = name or source
+    read_all = full or not isinstance(connector, PollConnector) or checkpoints.load(name) is None
+    report = _run(indexer, connector, checkpoints, full, progress, name)
+    problem = integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, read_all)
+    if problem is None or read_all:
+        if problem is not None:
+            log.error("integrity: %s (after a full read; the next run checks again)", problem.detail)
+        return report
+    integrity.repair(indexer.index, checkpoints.folder, checkpoints, [problem], [name])
+    report = _run(indexer, connector, checkpoints, True, progress, name)
+    integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, True)
+    return report
+
+
+def _run(
+    indexer: Indexer,
+    connector: object,
+    checkpoints: CheckpointStore,
+    full: bool,
+    progress: ProgressFn | None,
+    name: str,
+) -> SyncReport:
+    source = getattr(connector, "source", "?")
     if isinstance(connector, PollConnector):
         checkpoint = None if full else checkpoints.load(name)
         if checkpoint is not None and not indexer.index.count_chunks(IndexFilter(sources=(source,))):

@@ -87,7 +87,7 @@ def test_sync_trigger_is_off_without_an_admin_key(tmp_path: Path) -> None:
     from api.app import create_app
 
     settings = Settings(data_dir=tmp_path / "data", sources_file=tmp_path / "none.yaml")
-    with TestClient(create_app(settings, Services.build(settings))) as client:
+    with TestClient(create_app(settings, Services.build(settings)), base_url="http://localhost") as client:
         response = client.post("/v1/sources/files/sync", headers={"X-Askdocs-Admin-Key": "x"})
         assert response.status_code == 403 and "ASKDOCS_ADMIN_KEY" in response.json()["detail"]
         assert client.get("/v1/sources").json() == {"scheduler": "off", "sources": []}

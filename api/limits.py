@@ -10,9 +10,9 @@ import threading
 from collections import Counter
 from typing import Any
 
-from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from askdocs.models import SearchFilters
 from askdocs.settings import Settings
@@ -56,17 +56,9 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await send_json(send, 413, {"detail": detail}, {"Connection": "close"})
             return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise HTTPException(413, detail=detail)  # FastAPI re-raises it while reading the body
-            return message
-
-        await self.app(scope, counted, send)
+        # A body without a (truthful) length is counted as it arrives, by Starlette's limiter, which FastAPI
+        # turns into 413 while reading the body.
+        await RequestBodyLimitMiddleware(self.app, limit)(scope, receive, send)
 
 
 class AskConcurrencyLimit:

@@ -38,6 +38,7 @@ class Services:
     answerer: AnswerGenerator
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
     scheduler: SyncScheduler | None = None
+    problems: list[integrity.Problem] | None = None  # found by ``check_index``; None: not checked yet
 
     @classmethod
     def build(
@@ -120,8 +121,9 @@ class Services:
             store = CheckpointStore(self.state_dir)
             sources = self.sources()
             configured = [s.name for s in sources.sources if s.enabled]
-            problems = integrity.check(self.index, store.folder, configured)
+            problems = self.check_index() if self.problems is None else self.problems
             repairs = integrity.repair(self.index, store.folder, store, problems, configured) if problems else []
+            self.problems = []  # from here the integrity record tracks the repair
             run = source_runner(self.indexer(), store, self.settings)
             self.scheduler = SyncScheduler(sources, run, status_path=store.folder / "status.json")
             for name in repairs:
@@ -135,8 +137,22 @@ class Services:
         """Where checkpoints, sync statuses and the integrity record live."""
         return self.settings.data_dir / "state"
 
+    def check_index(self) -> list[integrity.Problem]:
+        """Check the index against the record of the last syncs (on open); remembered for ``index_problem``."""
+        try:
+            configured = [s.name for s in self.sources().sources if s.enabled]
+        except ValueError as exc:  # a broken sources file: the whole-index checks still run
+            log.error("%s", exc)
+            configured = []
+        self.problems = integrity.check(self.index, self.state_dir, configured)
+        for problem in self.problems:
+            log.error("integrity: %s", problem.detail)
+        return self.problems
+
     def index_problem(self) -> integrity.Problem | None:
-        """Why the index cannot be trusted now (``ingest.integrity.health``), or None."""
+        """Why the index cannot be trusted now: found on open and not yet repaired, or seen now, or None."""
+        if self.problems:
+            return self.problems[0]
         return integrity.health(self.index, self.state_dir)
 
     def close(self) -> None:

@@ -3,7 +3,10 @@ then the same search results as the fresh index; corrupt files named with what t
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +21,10 @@ from api.services import Services
 from askdocs.settings import Settings
 from ingest import integrity
 from retrieval.embedders import LanguageEmbedders
-from retrieval.index import IndexFilter
+from retrieval.index import CollectionSpec, Index, IndexFilter
+from retrieval.index.edge import EdgeBackend
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ["How do I connect to the VPN?", "parental leave weeks", "guest wifi password", "laptop return"]
 
 
@@ -165,3 +170,18 @@ def test_corrupt_files_are_named_with_what_to_do(
         assert services.index_problem() is None and services.index.count_chunks() > 0, "rebuilt"
     finally:
         services.close()
+
+
+def test_cli_search_on_an_index_another_process_holds_names_the_problem(tmp_path: Path) -> None:
+    settings = _setup(tmp_path)
+    index = Index(EdgeBackend(settings.edge_path))
+    index.ensure(CollectionSpec(dense={"minilm-l6-int8": 384, "use-multilingual": 512}))  # held by this process
+    try:
+        env = {**os.environ, "ASKDOCS_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(REPO_ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", "search", "vpn"], env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        index.close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "in use by another askdocs process" in done.stderr and "Traceback" not in done.stderr

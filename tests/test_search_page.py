@@ -39,6 +39,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
         "--window-size=1100,900",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages, CSP violations included
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(30)
     yield driver
@@ -60,10 +61,14 @@ def test_ask_shows_answer_with_citations(browser: webdriver.Chrome, live_server:
     wait = WebDriverWait(browser, 20)
     wait.until(ec.visibility_of_element_located((By.ID, "answer")))
     assert "2,000円" in browser.find_element(By.ID, "answer-text").text
-    sources = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")
+    sources = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .source")
     assert sources and sources[0].text == "東京オフィスガイド"
-    titles = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit a.title")]
+    assert sources[0].tag_name == "span" and sources[0].get_attribute("title") == "tokyo/office-guide.md"
+    titles = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit .title")]
     assert titles[0] == "東京オフィスガイド"
+    assert not browser.find_elements(By.CSS_SELECTOR, "a[href^='file:']"), "no server path is a link"
+    csp_errors = [e for e in browser.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+    assert not csp_errors, csp_errors
     _screenshot(browser, "ask-japanese")
 
 
@@ -79,7 +84,7 @@ def test_search_button_lists_documents_and_respects_groups(browser: webdriver.Ch
     browser.find_element(By.ID, "groups").send_keys("finance")
     browser.find_element(By.ID, "search-btn").click()
     wait.until(lambda d: "Falcon" in d.find_element(By.ID, "results").text)
-    assert browser.find_elements(By.CSS_SELECTOR, "#results .hit a.title")[0].text == "Q3 2026 Operating Budget"
+    assert browser.find_elements(By.CSS_SELECTOR, "#results .hit .title")[0].text == "Q3 2026 Operating Budget"
     _screenshot(browser, "search-finance")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
 
 log = logging.getLogger(__name__)
+RECHECK_S = 60.0  # how often a problem found on open is checked again when this process cannot repair it
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Services:
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
     scheduler: SyncScheduler | None = None
     problems: list[integrity.Problem] | None = None  # found by ``check_index``; None: not checked yet
+    checked_at: float = 0.0  # monotonic time of the last ``check_index``
 
     @classmethod
     def build(
@@ -144,13 +147,18 @@ class Services:
         except ValueError as exc:  # a broken sources file: the whole-index checks still run
             log.error("%s", exc)
             configured = []
-        self.problems = integrity.check(self.index, self.state_dir, configured)
+        # Only the process that writes the index may fix its statistics: embedded mode, or the scheduler's host.
+        writer = self.settings.qdrant_url is None or self.settings.scheduler
+        self.problems = integrity.check(self.index, self.state_dir, configured, writer=writer)
+        self.checked_at = time.monotonic()
         for problem in self.problems:
             log.error("integrity: %s", problem.detail)
         return self.problems
 
     def index_problem(self) -> integrity.Problem | None:
         """Why the index cannot be trusted now: found on open and not yet repaired, or seen now, or None."""
+        if self.problems and self.scheduler is None and time.monotonic() - self.checked_at > RECHECK_S:
+            self.check_index()  # no repair runs here: see whether someone else (askdocs sync --full) repaired it
         if self.problems:
             return self.problems[0]
         return integrity.health(self.index, self.state_dir)

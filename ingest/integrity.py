@@ -101,8 +101,9 @@ def health(index: Index, folder: Path) -> Problem | None:
     return Problem("repairing", "; ".join(pending)) if pending else None
 
 
-def check(index: Index, folder: Path, configured: list[str]) -> list[Problem]:
-    """On open: the index against the record of the last syncs; recounts the BM25 statistics (fixing them)."""
+def check(index: Index, folder: Path, configured: list[str], writer: bool = True) -> list[Problem]:
+    """On open: the index against the record of the last syncs; the ``writer`` (the one process that writes the
+    index) also recounts the BM25 statistics, fixing them."""
     whole = health(index, folder)
     if whole is not None and whole.kind != "repairing":
         return [whole]
@@ -119,7 +120,8 @@ def check(index: Index, folder: Path, configured: list[str]) -> list[Problem]:
             detail = f"{name}: the index holds {held[0]} documents in {held[1]} chunks; the last sync left "
             detail += f"{recorded[0]} in {recorded[1]}"
             problems.append(Problem("inconsistent", detail, name))
-    _recount(index)
+    if writer:
+        _recount(index)
     return problems
 
 

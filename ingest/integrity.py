@@ -114,6 +114,8 @@ def check(index: Index, folder: Path, configured: list[str], writer: bool = True
         if entry.get("repair"):
             problems.append(Problem("repairing", str(entry["repair"]), name))
             continue
+        if entry.get("running"):  # a run stopped midway: its counts are unknown; the next run resumes it
+            continue
         held = source_counts(index, str(entry.get("source", name)))
         recorded = (int(entry.get("documents", 0)), int(entry.get("chunks", 0)))
         if held != recorded:
@@ -159,25 +161,40 @@ def repair(
     return names
 
 
-def after_sync(index: Index, folder: Path, name: str, source: str, report: SyncReport, full: bool) -> Problem | None:
-    """Record ``name``'s counts after a sync and check them against what the sync did; recount BM25 statistics.
-
-    A repair mark is cleared by a full sync that was not stopped by a fatal failure and left consistent counts.
-    """
+def before_sync(folder: Path, name: str) -> int | None:
+    """Mark ``name``'s run as started; returns the documents the last finished run left, None when unknown
+    (never synced, or the last run stopped midway: killed runs resume, so their counts prove nothing)."""
     with _lock:
         recorded = _load(folder)
         entry = recorded.get(name)
+        baseline = None if entry is None or entry.get("running") else int(entry.get("documents", 0))
+        recorded[name] = {**(entry or {"documents": 0, "chunks": 0}), "running": True}
+        _save(folder, recorded)
+    return baseline
+
+
+def after_sync(
+    index: Index, folder: Path, name: str, source: str, report: SyncReport, full: bool, baseline: int | None
+) -> Problem | None:
+    """Record ``name``'s counts after a run and check them against ``baseline`` (``before_sync``) plus what the
+    run did; recount the BM25 statistics. A run stopped by a fatal failure is recorded, not checked.
+
+    A repair mark is cleared by a full run that was not stopped by a fatal failure and left consistent counts.
+    """
+    with _lock:
+        recorded = _load(folder)
+        entry = recorded.get(name, {})
         documents, chunks = source_counts(index, source)
         problem = None
-        if entry is not None:
-            expected = int(entry.get("documents", 0)) + report.added - report.deleted
+        if baseline is not None and report.status != "failed":
+            expected = baseline + report.added - report.deleted
             if documents != expected:
                 detail = (
                     f"{name}: after the sync the index holds {documents} documents, expected {expected} "
-                    f"({entry.get('documents', 0)} before, {report.added} added, {report.deleted} deleted)"
+                    f"({baseline} before, {report.added} added, {report.deleted} deleted)"
                 )
                 problem = Problem("inconsistent", detail, name)
-        repair_mark = (entry or {}).get("repair")
+        repair_mark = entry.get("repair")
         if repair_mark and problem is None and full and report.status != "failed":
             log.info("integrity: %s repaired (%d documents, %d chunks)", name, documents, chunks)
             repair_mark = None

@@ -36,15 +36,17 @@ def run_source(
     source = getattr(connector, "source", "?")
     name = name or source
     read_all = full or not isinstance(connector, PollConnector) or checkpoints.load(name) is None
+    baseline = integrity.before_sync(checkpoints.folder, name)
     report = _run(indexer, connector, checkpoints, full, progress, name)
-    problem = integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, read_all)
+    problem = integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, read_all, baseline)
     if problem is None or read_all:
         if problem is not None:
             log.error("integrity: %s (after a full read; the next run checks again)", problem.detail)
         return report
     integrity.repair(indexer.index, checkpoints.folder, checkpoints, [problem], [name])
+    baseline = integrity.before_sync(checkpoints.folder, name)
     report = _run(indexer, connector, checkpoints, True, progress, name)
-    integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, True)
+    integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, True, baseline)
     return report
 
 

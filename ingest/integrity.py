@@ -83,7 +83,7 @@ def _readable(index: Index) -> Problem | None:
     """Open the index far enough to count it; a damaged shard or spec becomes a problem."""
     try:
         if index.exists():
-            index.count_chunks()
+            index.bm25_stats()  # one point read: opens the shard
     except IndexDamaged as exc:
         return Problem("unreadable", str(exc))
     return None
@@ -127,7 +127,11 @@ def check(index: Index, folder: Path, configured: list[str], writer: bool = True
     return problems
 
 
-def _recount(index: Index) -> None:
+def _recount(index: Index, full: bool = True) -> None:
+    """Recount the BM25 statistics (a scroll of every chunk's length); not ``full``: only when the stored chunk
+    count disagrees with the engine's exact count, which costs one count."""
+    if not full and index.exists() and index.bm25_stats()[0] == index.count_chunks():
+        return
     stored, counted = index.recount_bm25_stats()
     if stored != counted:
         log.warning(
@@ -200,5 +204,5 @@ def after_sync(
             repair_mark = None
         recorded[name] = {"source": source, "documents": documents, "chunks": chunks, "repair": repair_mark}
         _save(folder, recorded)
-    _recount(index)
+    _recount(index, full=False)
     return problem

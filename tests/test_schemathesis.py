@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = 100
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -35,6 +35,7 @@ CHECKS = [
 # The operations the document must list; each gets valid input, and those with a body invalid input too (their
 # other parameters are free-form header strings, which nothing can make invalid).
 OPERATIONS = ["GET /healthz", "POST /v1/search", "POST /v1/ask", "GET /v1/sources", "POST /v1/sources/{name}/sync"]
+SUCCEEDS = {"GET /healthz", "POST /v1/search", "POST /v1/ask", "GET /v1/sources"}  # valid input gets 200
 RUNS = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in ("POST /v1/search", "POST /v1/ask", "POST /v1/sources/{name}/sync")
 ]
@@ -53,9 +54,17 @@ def test_every_operation_answers_as_documented(
     operations = {op.ok().label: op.ok() for op in api_schema.get_all_operations()}
     assert set(OPERATIONS) <= set(operations), sorted(operations)
 
+    statuses: list[int] = []
+
     @given(case=operations[label].as_strategy(generation_mode=mode))
     @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=CHECKS, timeout=30)
+        if mode is GenerationMode.POSITIVE and case.headers:
+            # Generated identity headers are mostly not emails (400, covered in test_api); valid input reaches
+            # the search itself only without them.
+            case.headers = {k: v for k, v in case.headers.items() if not k.lower().startswith("x-askdocs-")}
+        statuses.append(case.call_and_validate(checks=CHECKS, timeout=30).status_code)
 
     run()
+    if mode is GenerationMode.POSITIVE and label in SUCCEEDS:
+        assert 200 in statuses, statuses

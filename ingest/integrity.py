@@ -165,23 +165,29 @@ def repair(
     return names
 
 
-def before_sync(folder: Path, name: str) -> int | None:
-    """Mark ``name``'s run as started; returns the documents the last finished run left, None when unknown
-    (never synced, or the last run stopped midway: killed runs resume, so their counts prove nothing)."""
+def before_sync(index: Index, folder: Path, name: str, source: str) -> tuple[int, Problem | None]:
+    """Mark ``name``'s run as started; returns the documents the index holds for it now, and a problem when that
+    is not what the last finished run left (documents lost, or written, behind askdocs's back). The record of a
+    run that stopped midway proves nothing: killed runs resume and converge."""
     with _lock:
         recorded = _load(folder)
         entry = recorded.get(name)
-        baseline = None if entry is None or entry.get("running") else int(entry.get("documents", 0))
-        recorded[name] = {**(entry or {"documents": 0, "chunks": 0}), "running": True}
+        documents = source_counts(index, source)[0]
+        problem = None
+        if entry is not None and not entry.get("running") and int(entry.get("documents", 0)) != documents:
+            detail = f"{name}: the index holds {documents} documents; the last sync left {entry.get('documents')}"
+            problem = Problem("inconsistent", detail, name)
+        recorded[name] = {**(entry or {"source": source, "documents": 0, "chunks": 0}), "running": True}
         _save(folder, recorded)
-    return baseline
+    return documents, problem
 
 
 def after_sync(
-    index: Index, folder: Path, name: str, source: str, report: SyncReport, full: bool, baseline: int | None
+    index: Index, folder: Path, name: str, source: str, report: SyncReport, full: bool, baseline: int
 ) -> Problem | None:
     """Record ``name``'s counts after a run and check them against ``baseline`` (``before_sync``) plus what the
-    run did; recount the BM25 statistics. A run stopped by a fatal failure is recorded, not checked.
+    run did (a problem here means the run's own writes were lost); recount the BM25 statistics when the chunk
+    count says they drifted. A run stopped by a fatal failure is recorded, not checked.
 
     A repair mark is cleared by a full run that was not stopped by a fatal failure and left consistent counts.
     """
@@ -190,7 +196,7 @@ def after_sync(
         entry = recorded.get(name, {})
         documents, chunks = source_counts(index, source)
         problem = None
-        if baseline is not None and report.status != "failed":
+        if report.status != "failed":
             expected = baseline + report.added - report.deleted
             if documents != expected:
                 detail = (

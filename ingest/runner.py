@@ -30,23 +30,22 @@ def run_source(
     Without a checkpoint (first run, ``full``, or an index that lost the source's documents) everything is
     read and documents the source no longer lists are pruned. The checkpoint is saved only after the run's
     documents are flushed to the index, and never after a fatal failure. ``name`` keys the checkpoint
-    (the configured source name; defaults to the connector's source). Afterwards the index is checked against
-    what the run did (``ingest.integrity``); documents lost behind askdocs's back trigger one full re-read.
+    (the configured source name; defaults to the connector's source). Before the run the index is checked against
+    what the last run left (``ingest.integrity``): documents lost behind askdocs's back make this run a full
+    re-read of a purged source; after it, against what the run did.
     """
     source = getattr(connector, "source", "?")
     name = name or source
     read_all = full or not isinstance(connector, PollConnector) or checkpoints.load(name) is None
-    baseline = integrity.before_sync(checkpoints.folder, name)
+    baseline, problem = integrity.before_sync(indexer.index, checkpoints.folder, name, source)
+    if problem is not None:  # purge what is left of the source and read it all again
+        integrity.repair(indexer.index, checkpoints.folder, checkpoints, [problem], [name])
+        full = read_all = True
+        baseline, _ = integrity.before_sync(indexer.index, checkpoints.folder, name, source)
     report = _run(indexer, connector, checkpoints, full, progress, name)
     problem = integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, read_all, baseline)
-    if problem is None or read_all:
-        if problem is not None:
-            log.error("integrity: %s (after a full read; the next run checks again)", problem.detail)
-        return report
-    integrity.repair(indexer.index, checkpoints.folder, checkpoints, [problem], [name])
-    baseline = integrity.before_sync(checkpoints.folder, name)
-    report = _run(indexer, connector, checkpoints, True, progress, name)
-    integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, True, baseline)
+    if problem is not None:
+        log.error("integrity: %s; the next run checks the index again", problem.detail)
     return report
 
 

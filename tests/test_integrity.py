@@ -124,7 +124,7 @@ def test_damaged_index_reports_503_then_heals_to_the_fresh_index(
 def test_documents_lost_behind_the_syncs_back_are_re_read(
     tmp_path: Path, embedders: LanguageEmbedders, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An incremental sync that finds fewer documents than the last one left triggers a full re-read, logged."""
+    """An incremental sync that finds fewer documents than the last one left makes itself a full re-read, logged."""
     settings = _setup(tmp_path)
     services = _synced(Services.build(settings, embedders=embedders))
     scheduler = services.scheduler
@@ -136,7 +136,7 @@ def test_documents_lost_behind_the_syncs_back_are_re_read(
     scheduler.wait_idle()
     try:
         assert integrity.source_counts(services.index, "files") == before
-        assert "re-read it in full" in caplog.text and "expected" in caplog.text
+        assert "re-read it in full" in caplog.text and "the last sync left" in caplog.text
         stored, counted = services.index.recount_bm25_stats()
         assert stored == counted
     finally:

@@ -42,6 +42,11 @@ def _write(index: Index, n_chunks: int, rng: np.random.Generator) -> None:
     index.flush()
 
 
+def _sync_checks(index: Index, state: Path, report: SyncReport) -> None:
+    baseline, _ = integrity.before_sync(index, state, "files", "files")
+    integrity.after_sync(index, state, "files", "files", report, False, baseline)
+
+
 def _timed(fn: object, repeat: int = 3) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -65,12 +70,12 @@ def main(argv: list[str] | None = None) -> None:
             index.ensure(CollectionSpec(dense=DENSE))
             _write(index, size, np.random.default_rng(7))
             for source in SOURCES:
-                integrity.before_sync(state, source)
-                integrity.after_sync(index, state, source, source, SyncReport(source=source), True, None)
+                baseline, _ = integrity.before_sync(index, state, source, source)
+                integrity.after_sync(index, state, source, source, SyncReport(source=source), True, baseline)
             names = list(SOURCES)
             check_ms = _timed(lambda: integrity.check(index, state, names))  # noqa: B023 - used at once
             report = SyncReport(source="files")
-            recount_ms = _timed(lambda: integrity.after_sync(index, state, "files", "files", report, False, None))  # noqa: B023
+            recount_ms = _timed(lambda: _sync_checks(index, state, report))  # noqa: B023
             health_ms = _timed(lambda: integrity.health(index, state))  # noqa: B023
             assert not integrity.check(index, state, names), "a consistent index has no problem"
             index.close()

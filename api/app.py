@@ -6,27 +6,38 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import session
+from api.limits import AskConcurrencyLimit, BodySizeLimit, method_label
+from api.openapi import install_openapi
 from api.routes import ask, health, metrics, search, sources, ui
+from api.security import WebHardening
 from api.services import Services
 from askdocs import __version__
 from askdocs.metrics import REQUEST_LATENCY
+from askdocs.redaction import redact
 from askdocs.settings import Settings, get_settings
+from ingest.integrity import SUMMARY
+from retrieval.index.edge import IndexDamaged
 
 log = logging.getLogger(__name__)
 
 
-def _readable(exc: RequestValidationError) -> str:
-    messages = []
+def _readable(exc: RequestValidationError) -> dict[str, Any]:
+    """The 422 body (``ValidationErrorBody``): the problems joined in words, and each one."""
+    messages, errors = [], []
     for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        messages.append(f"{where}: {error.get('msg', 'invalid value')}")
-    return "; ".join(messages)
+        loc = [p if isinstance(p, int) else str(p) for p in error.get("loc", ())]
+        where = ".".join(str(p) for p in loc if p != "body") or "body"
+        msg = str(error.get("msg", "invalid value"))
+        messages.append(f"{where}: {msg}")
+        errors.append({"loc": loc, "msg": msg, "type": str(error.get("type", "value_error"))})
+    return {"detail": "; ".join(messages), "errors": errors}
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -37,6 +48,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         app.state.services = services or Services.build(settings or get_settings())
         app.state.services.warm_up()
+        if owned:
+            app.state.services.check_index()
         if owned and app.state.services.settings.scheduler:
             app.state.services.start_scheduler()  # embedded mode: only this process may write the index
         try:
@@ -65,16 +78,25 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        REQUEST_LATENCY.labels(path, request.method, str(response.status_code)).observe(time.perf_counter() - started)
+        method = method_label(request.method)
+        REQUEST_LATENCY.labels(path, method, str(response.status_code)).observe(time.perf_counter() - started)
         return response
+
+    # Limits and web hardening (api/limits.py, api/security.py); the last added runs first.
+    app.add_middleware(AskConcurrencyLimit)
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(WebHardening)
+    install_openapi(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": _readable(exc)})
+        return JSONResponse(status_code=422, content=_readable(exc))
 
     @app.exception_handler(ValueError)
     async def _config_error(request: Request, exc: ValueError) -> JSONResponse:
         log.error("request failed: %s", exc)
-        return JSONResponse(status_code=503, content={"detail": f"service not ready: {exc}"})
+        if isinstance(exc, IndexDamaged):  # the detail names server paths: the log has it
+            return JSONResponse(status_code=503, content={"detail": SUMMARY["unreadable"]})
+        return JSONResponse(status_code=503, content={"detail": f"service not ready: {redact(str(exc))}"})
 
     return app

@@ -41,6 +41,18 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @contextmanager
+def _readable_errors() -> Iterator[None]:
+    """An index another process holds, a damaged one or a bad setting: one line naming it, exit status 1."""
+    try:
+        yield
+    except (ValueError, OSError) as exc:
+        from askdocs.redaction import redact
+
+        err.print(f"[red]error:[/red] {redact(str(exc))}")
+        raise typer.Exit(1) from None
+
+
+@contextmanager
 def _progress_bar(name: str) -> Iterator[Callable[[int, int], None]]:
     """A spinner on stderr; yields the progress callback a sync run calls with (documents, chunks written)."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
@@ -149,7 +161,8 @@ def search(
     settings = load_settings()
     services = _services(settings)
     try:
-        hits = services.retriever.search(query, _principals(settings, user, group), top_k=top_k)
+        with _readable_errors():
+            hits = services.retriever.search(query, _principals(settings, user, group), top_k=top_k)
     finally:
         services.close()
     if not hits:
@@ -171,7 +184,8 @@ def ask(
     settings = load_settings()
     services = _services(settings)
     try:
-        answer = services.ask(question, _principals(settings, user, group))
+        with _readable_errors():
+            answer = services.ask(question, _principals(settings, user, group))
     except LLMError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from askdocs.models import Answer, Hit, SearchFilters
 
@@ -17,7 +17,7 @@ class SearchRequest(_Strict):
     """POST /v1/search body."""
 
     query: str = Field(min_length=1, max_length=2000, examples=["How do I connect to the VPN?"])
-    top_k: int = Field(10, ge=1, le=50)
+    top_k: StrictInt = Field(10, ge=1, le=50)
     filters: SearchFilters | None = None
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
@@ -42,7 +42,7 @@ class AskRequest(_Strict):
 
     question: str = Field(min_length=1, max_length=2000, examples=["東京オフィスの入館カードの再発行手数料は？"])
     filters: SearchFilters | None = None
-    stream: bool = Field(
+    stream: StrictBool = Field(
         False,
         description="Stream Server-Sent Events: 'hits', then 'token' events, then 'citations', then 'done'.",
     )
@@ -68,3 +68,23 @@ class AskError(BaseModel):
     question: str
     generator: str
     hits: list[Hit]
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a readable reason."""
+
+    detail: str = Field(description="What was wrong, in words.")
+
+
+class FieldError(BaseModel):
+    """One invalid part of a request."""
+
+    loc: list[str | int] = Field(description="Where: 'body', 'query', 'header' or 'path', then field names.")
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(ErrorBody):
+    """422: ``detail`` joins the problems readably; ``errors`` lists each one."""
+
+    errors: list[FieldError]

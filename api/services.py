@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+from askdocs import redaction
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
+from ingest import integrity
 from ingest.chunker import Chunker
 from ingest.extract import ExtractionLimits, Extractor
 from ingest.runner import source_runner
@@ -22,6 +26,7 @@ from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
 
 log = logging.getLogger(__name__)
+RECHECK_S = 60.0  # how often a problem found on open is checked again when this process cannot repair it
 
 
 @dataclass
@@ -37,6 +42,8 @@ class Services:
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
     scheduler: SyncScheduler | None = None
     extractor: Extractor = field(repr=False, default_factory=Extractor)
+    problems: list[integrity.Problem] | None = None  # found by ``check_index``; None: not checked yet
+    checked_at: float = 0.0  # monotonic time of the last ``check_index``
 
     @classmethod
     def build(
@@ -46,6 +53,8 @@ class Services:
 
         ``index`` and ``embedders`` replace the ones the settings name (the eval harness serves its own index).
         """
+        redaction.register_settings(settings)
+        redaction.install_log_redaction()
         index = index if index is not None else Index.open(settings)
         if embedders is None:
             embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
@@ -120,14 +129,52 @@ class Services:
         return load_sources(path) if path.exists() else default_sources(self.settings)
 
     def start_scheduler(self, tick_seconds: float = 1.0) -> SyncScheduler:
-        """Keep every source fresh from this process (raises ``SourcesConfigError`` on a bad sources file)."""
+        """Keep every source fresh from this process (raises ``SourcesConfigError`` on a bad sources file).
+
+        First the index is checked against the record of the last syncs; what is damaged or lost is rebuilt
+        by full syncs of the affected sources, started before the schedules' own runs."""
         if self.scheduler is None:
-            store = CheckpointStore(self.settings.data_dir / "state")
+            store = CheckpointStore(self.state_dir)
+            sources = self.sources()
+            configured = [s.name for s in sources.sources if s.enabled]
+            problems = self.check_index() if self.problems is None else self.problems
+            repairs = integrity.repair(self.index, store.folder, store, problems, configured) if problems else []
+            self.problems = []  # from here the integrity record tracks the repair
             run = source_runner(self.indexer(), store, self.settings)
-            self.scheduler = SyncScheduler(self.sources(), run, status_path=store.folder / "status.json")
+            self.scheduler = SyncScheduler(sources, run, status_path=store.folder / "status.json")
+            for name in repairs:
+                self.scheduler.trigger(name, full=True)
             self.scheduler.start(tick_seconds)
             log.info("scheduler started for %d sources", len(self.scheduler.sources.sources))
         return self.scheduler
+
+    @property
+    def state_dir(self) -> Path:
+        """Where checkpoints, sync statuses and the integrity record live."""
+        return self.settings.data_dir / "state"
+
+    def check_index(self) -> list[integrity.Problem]:
+        """Check the index against the record of the last syncs (on open); remembered for ``index_problem``."""
+        try:
+            configured = [s.name for s in self.sources().sources if s.enabled]
+        except ValueError as exc:  # a broken sources file: the whole-index checks still run
+            log.error("%s", exc)
+            configured = []
+        # Only the process that writes the index may fix its statistics: embedded mode, or the scheduler's host.
+        writer = self.settings.qdrant_url is None or self.settings.scheduler
+        self.problems = integrity.check(self.index, self.state_dir, configured, writer=writer)
+        self.checked_at = time.monotonic()
+        for problem in self.problems:
+            log.error("integrity: %s", problem.detail)
+        return self.problems
+
+    def index_problem(self) -> integrity.Problem | None:
+        """Why the index cannot be trusted now: found on open and not yet repaired, or seen now, or None."""
+        if self.problems and self.scheduler is None and time.monotonic() - self.checked_at > RECHECK_S:
+            self.check_index()  # no repair runs here: see whether someone else (askdocs sync --full) repaired it
+        if self.problems:
+            return self.problems[0]
+        return integrity.health(self.index, self.state_dir)
 
     def close(self) -> None:
         """Stop the scheduler (letting a running sync finish), the extraction worker, and release the index."""

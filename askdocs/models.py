@@ -279,6 +279,14 @@ class SearchFilters(BaseModel):
     updated_before: datetime | None = None
     doc_ids: list[str] | None = None
 
+    @field_validator("updated_after", "updated_before", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        """Only an ISO 8601 string (or a datetime): a bare number is not silently read as a Unix time."""
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("expected an ISO 8601 date-time string, e.g. 2026-01-01T00:00:00Z")
+        return value
+
     @field_validator("updated_after", "updated_before")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:

@@ -219,6 +219,26 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Who is asking (ASKDOCS_AUTH__*).")
 
+    # --- Limits and web hardening (README "Security") ---
+    max_request_bytes: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="Largest request body accepted; larger ones get 413."
+    )
+    max_filter_values: int = Field(
+        1000, ge=1, le=100_000, description="Most values in one filter list (sources, doc_ids); more gets 422."
+    )
+    max_filter_value_chars: int = Field(
+        512, ge=8, le=65_536, description="Longest string in a filter list; longer gets 422."
+    )
+    ask_concurrency_per_client: int = Field(
+        4, ge=1, le=1000, description="POST /v1/ask requests one client may have in flight; more get 429."
+    )
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        min_length=1,
+        description="Host header values served (port ignored; '*.example.com' matches subdomains, '*' any); "
+        "others get 400, which stops DNS-rebinding pages.",
+    )
+
     @field_validator("qdrant_url", "llm_base_url", "llm_model")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from askdocs.settings import Settings
 from connectors.base import ConnectorFailure, LoadConnector, PollConnector, SlimConnector
 from connectors.registry import build_connector
+from ingest import integrity
 from ingest.sources import SourceConfig
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer, ProgressFn, SyncReport
@@ -29,10 +30,34 @@ def run_source(
     Without a checkpoint (first run, ``full``, or an index that lost the source's documents) everything is
     read and documents the source no longer lists are pruned. The checkpoint is saved only after the run's
     documents are flushed to the index, and never after a fatal failure. ``name`` keys the checkpoint
-    (the configured source name; defaults to the connector's source).
+    (the configured source name; defaults to the connector's source). Before the run the index is checked against
+    what the last run left (``ingest.integrity``): documents lost behind askdocs's back make this run a full
+    re-read of a purged source; after it, against what the run did.
     """
     source = getattr(connector, "source", "?")
     name = name or source
+    read_all = full or not isinstance(connector, PollConnector) or checkpoints.load(name) is None
+    baseline, problem = integrity.before_sync(indexer.index, checkpoints.folder, name, source)
+    if problem is not None:  # purge what is left of the source and read it all again
+        integrity.repair(indexer.index, checkpoints.folder, checkpoints, [problem], [name])
+        full = read_all = True
+        baseline, _ = integrity.before_sync(indexer.index, checkpoints.folder, name, source)
+    report = _run(indexer, connector, checkpoints, full, progress, name)
+    problem = integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, read_all, baseline)
+    if problem is not None:
+        log.error("integrity: %s; the next run checks the index again", problem.detail)
+    return report
+
+
+def _run(
+    indexer: Indexer,
+    connector: object,
+    checkpoints: CheckpointStore,
+    full: bool,
+    progress: ProgressFn | None,
+    name: str,
+) -> SyncReport:
+    source = getattr(connector, "source", "?")
     if isinstance(connector, PollConnector):
         checkpoint = None if full else checkpoints.load(name)
         if checkpoint is not None and not indexer.index.count_chunks(IndexFilter(sources=(source,))):

@@ -102,7 +102,10 @@ def read_statuses(path: Path) -> dict[str, SourceStatus]:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
         return {row["name"]: SourceStatus.from_dict(row) for row in rows}
-    except (OSError, ValueError, KeyError, TypeError):
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.error("sync status file %s is unreadable (%s); ignored: it is rewritten after the next run", path, exc)
         return {}
 
 

@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from askdocs import redaction
 from askdocs.settings import Settings
 
 SourceType = Literal["files", "slack", "confluence", "google-docs"]
@@ -113,6 +114,7 @@ class SourceConfig(BaseModel):
             value = os.environ.get(env)
             if value is None:
                 raise ValueError(f"source {self.name!r}: environment variable {env} (for {key}) is not set")
+            redaction.register(value)
             update[key] = value
         if self.path is not None:
             update["workspace_dir"] = self.path

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
@@ -29,9 +31,15 @@ class CheckpointStore:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            log.error(
+                "checkpoint %s is unreadable (%s); ignored: the next run of %s reads everything", path, exc, source
+            )
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            log.error("checkpoint %s is not a JSON object; ignored: the next run of %s reads everything", path, source)
+            return None
+        return data
 
     def save(self, source: str, checkpoint: dict[str, Any]) -> None:
         """Write ``checkpoint`` durably: temp file, fsync, rename over the old one."""

@@ -35,6 +35,7 @@ class Reply:
     raw_body: str | None = None
     stall_after: int | None = None
     stall_s: float = 0.0
+    echo_credentials: bool = False  # append the request's Authorization / api-key header to the error message
 
 
 @dataclass
@@ -169,7 +170,11 @@ class FakeOpenAI:
                 reply = fake._next_reply(body)
                 time.sleep(min(reply.delay_s, 30))
                 if reply.status != 200:
-                    error = {"error": {"message": reply.error, "type": "server_error", "code": str(reply.status)}}
+                    message = reply.error
+                    if reply.echo_credentials:
+                        sent = self.headers.get("Authorization") or self.headers.get("api-key") or "none"
+                        message = f"{message}: received credentials {sent}"
+                    error = {"error": {"message": message, "type": "server_error", "code": str(reply.status)}}
                     self._json(reply.status, error, reply.headers)
                     return
                 if reply.raw_body is not None:

@@ -36,7 +36,7 @@ def test_healthz_reports_index(live_server: LiveServer) -> None:  # noqa: F811
     body = httpx.get(f"{live_server.url}/healthz").json()
     assert body["status"] == "ok"
     assert body["backend"] == "qdrant-edge"
-    assert body["chunks"] > 50
+    assert "chunks" not in body, "index size (restricted chunks included) is for the admin principal only"
     assert body["embedders"] == {"en": "minilm-l6-int8", "ja": "use-multilingual"}
 
 
@@ -79,7 +79,7 @@ def test_ask_returns_cited_answer(live_server: LiveServer, question: str, doc_id
     for citation in answer["citations"]:
         assert citation["snippet"] in chunk_text[citation["chunk_id"]], "snippet must quote the cited chunk verbatim"
         assert f"{plain(citation['snippet'])} [{citation['n']}]" in answer["text"], "the answer quotes the snippet"
-        assert citation["url"].startswith("file://")
+        assert citation["url"] == citation["doc_id"].removeprefix("files:"), "a workspace path, not a server path"
 
 
 def test_ask_refuses_when_evidence_is_missing(live_server: LiveServer) -> None:  # noqa: F811
@@ -182,8 +182,8 @@ def test_empty_index_answers_empty_results(tmp_path) -> None:  # type: ignore[no
     from fastapi.testclient import TestClient
 
     settings = Settings(data_dir=tmp_path / "data", workspace_dir=tmp_path)
-    with TestClient(create_app(settings, Services.build(settings))) as client:
+    with TestClient(create_app(settings, Services.build(settings)), base_url="http://localhost") as client:
         assert client.post("/v1/search", json={"query": "anything"}).json()["hits"] == []
         answer = client.post("/v1/ask", json={"question": "anything at all?"}).json()
         assert answer["found"] is False and answer["citations"] == []
-        assert client.get("/healthz").json()["chunks"] == 0
+        assert client.get("/healthz").json()["status"] == "ok"

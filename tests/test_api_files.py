@@ -96,10 +96,10 @@ def test_search_page_shows_the_page(browser, live_server: LiveServer) -> None:  
     browser.find_element(By.ID, "q").send_keys("How much notice does Acme need to give to cancel the agreement?")
     browser.find_element(By.ID, "ask-btn").click()
     wait = WebDriverWait(browser, 30)
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-sources li a"))
-    sources = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")]
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-sources li .source"))
+    sources = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .source")]
     assert "Master Service Agreement: Kumo Robotics and Acme Logistics, p. 2" in sources
-    link = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")[0].get_attribute("href")
-    assert link.endswith("#page=2")
+    place = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .source")[0].get_attribute("title")
+    assert place.endswith("#page=2"), "a workspace file is shown as its relative path, at the page"
     metas = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "#results .hit .meta")]
     assert any("· p. 2 ·" in meta for meta in metas), metas

@@ -54,7 +54,7 @@ def test_scheduler_keeps_the_folder_fresh_and_reports_it(ops) -> None:  # type: 
     first = _wiki(url, admin)
     assert first["failures"] == [] and first["next_run"] and first["last_finished"]
     assert first["last_kind"] == "incremental" and first["enabled"] is True
-    assert httpx.get(f"{url}/healthz").json()["chunks"] > 0, "the first scheduled run indexed the folder"
+    assert httpx.get(f"{url}/healthz", headers=admin).json()["chunks"] > 0, "the first run indexed the folder"
     page = root / "it" / "guest-wifi.txt"
     page.write_text(page.read_text(encoding="utf-8") + "\nThe lobby printer is called Marmot.\n", encoding="utf-8")
 
@@ -88,7 +88,7 @@ def test_ops_routes_need_admin_rights(tmp_path: Path) -> None:
     from api.app import create_app
 
     settings = Settings(data_dir=tmp_path / "data", sources_file=tmp_path / "none.yaml")
-    with TestClient(create_app(settings, Services.build(settings))) as client:
+    with TestClient(create_app(settings, Services.build(settings)), base_url="http://localhost") as client:
         for method, path in (("POST", "/v1/sources/files/sync"), ("GET", "/v1/sources"), ("GET", "/metrics")):
             response = client.request(method, path)
             assert response.status_code == 401 and "admin API key" in response.json()["detail"]

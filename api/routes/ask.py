@@ -16,9 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from api.deps import PrincipalsDep, ServicesDep
+from api.limits import check_filters
 from api.schemas import AskError, AskRequest, AskResponse
+from api.security import public_hits
 from api.services import Services
 from askdocs.models import Hit
+from askdocs.redaction import redact
 from retrieval.answer import Final, LLMError, StreamEvent, Token
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ def _took(started: float) -> float:
 
 
 def _llm_error(exc: LLMError, question: str, hits: list[Hit], generator: str) -> JSONResponse:
-    body = AskError(detail=exc.message, question=question, generator=generator, hits=hits)
+    body = AskError(detail=redact(exc.message), question=question, generator=generator, hits=hits)
     headers = {"Retry-After": str(math.ceil(exc.retry_after))} if exc.retry_after is not None else None
     return JSONResponse(status_code=exc.status, content=body.model_dump(mode="json"), headers=headers)
 
@@ -89,7 +92,7 @@ async def _sse_body(
                 yield _sse("citations", event.answer.model_dump(mode="json", exclude={"hits"}))
             event = await anext(events, None)
     except LLMError as exc:
-        yield _sse("error", {"status": exc.status, "detail": exc.message})
+        yield _sse("error", {"status": exc.status, "detail": redact(exc.message)})
     except Exception:  # noqa: BLE001 - the stream has started: report, never a broken 500
         log.exception("ask stream failed")
         yield _sse("error", {"status": 500, "detail": "internal error while streaming the answer"})
@@ -113,7 +116,8 @@ async def _sse_body(
 async def ask(body: AskRequest, services: ServicesDep, principals: PrincipalsDep) -> Response | AskResponse:
     """A short answer citing the passages it comes from, or a refusal when they do not contain one."""
     started = time.perf_counter()
-    hits = await run_in_threadpool(services.retrieve, body.question, principals, body.filters)
+    check_filters(body.filters, services.settings)
+    hits = public_hits(await run_in_threadpool(services.retrieve, body.question, principals, body.filters))
     generator = services.answerer.name
     if not body.stream:
         try:

@@ -1,25 +1,40 @@
-"""Liveness and index status."""
+"""Liveness and index status: 503 with a reason while the index is missing, damaged or being repaired."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
-from api.deps import ServicesDep
+from api.deps import PrincipalsDep, ServicesDep
+from api.schemas import ErrorBody
+from askdocs.models import ADMIN
+from ingest.integrity import SUMMARY
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-def healthz(services: ServicesDep) -> dict[str, Any]:
-    """Service status, index backend and chunk count, and the embedders in use."""
-    index = services.index
-    return {
+@router.get(
+    "/healthz",
+    responses={503: {"model": ErrorBody, "description": "The index is missing, damaged or being repaired."}},
+)
+def healthz(services: ServicesDep, principals: PrincipalsDep) -> Any:
+    """Service status, index backend and the embedders in use; the chunk count and problem detail for the admin."""
+    admin = ADMIN in principals
+    status: dict[str, Any] = {
         "status": "ok",
         "backend": "qdrant-server" if services.settings.qdrant_url else "qdrant-edge",
-        "chunks": index.count_chunks(),
         "embedders": {lang: e.name for lang, e in services.embedders.by_language.items()},
         "generator": services.answerer.name,
         "scheduler": services.scheduler is not None,
     }
+    problem = services.index_problem()
+    if problem is not None:
+        status |= {"status": "unavailable", "index": problem.kind, "detail": SUMMARY[problem.kind]}
+        if admin:
+            status["problem"] = problem.detail
+        return JSONResponse(status_code=503, content=status)
+    if admin:
+        status["chunks"] = services.index.count_chunks()
+    return status

@@ -13,6 +13,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", include_in_schema=False, dependencies=[AdminDep])
 def metrics(services: ServicesDep) -> Response:
-    """Runs, durations, documents, failures, index size and request latency."""
+    """Runs, durations, documents, failures, index size and request latency (admin only: counts include
+    restricted documents)."""
     INDEX_CHUNKS.set(services.index.count_chunks())
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -7,7 +7,9 @@ import time
 from fastapi import APIRouter
 
 from api.deps import PrincipalsDep, ServicesDep
+from api.limits import check_filters
 from api.schemas import SearchRequest, SearchResponse
+from api.security import public_hits
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -16,5 +18,7 @@ router = APIRouter(prefix="/v1", tags=["search"])
 def search(body: SearchRequest, services: ServicesDep, principals: PrincipalsDep) -> SearchResponse:
     """Hybrid search over the documents the caller may see."""
     started = time.perf_counter()
+    check_filters(body.filters, services.settings)
     hits = services.retriever.search(body.query, principals, body.filters, top_k=body.top_k, mode=body.mode)
+    hits = public_hits(hits)
     return SearchResponse(query=body.query, hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 2))

@@ -7,11 +7,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import AdminDep, ServicesDep
+from api.schemas import ErrorBody
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 
+# Failure reasons name paths, channels and pages, restricted ones included: the whole status is for admins.
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No credentials: sign in or use an admin API key."},
+    403: {"model": ErrorBody, "description": "The caller is not an administrator (role:admin)."},
+}
+_TRIGGER_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ADMIN_ERRORS,
+    404: {"model": ErrorBody, "description": "No source of that name."},
+    409: {"model": ErrorBody, "description": "The scheduler does not run in this process."},
+}
 
-@router.get("", dependencies=[AdminDep])
+
+@router.get("", dependencies=[AdminDep], responses=_ADMIN_ERRORS)
 def list_sources(services: ServicesDep) -> dict[str, Any]:
     """Per source: last run start/end, status, documents added/updated/deleted, failures, next runs."""
     scheduler = services.scheduler
@@ -20,7 +32,7 @@ def list_sources(services: ServicesDep) -> dict[str, Any]:
     return {"scheduler": "on", "sources": [s.to_dict() for s in scheduler.statuses()]}
 
 
-@router.post("/{name}/sync", status_code=202, dependencies=[AdminDep])
+@router.post("/{name}/sync", status_code=202, dependencies=[AdminDep], responses=_TRIGGER_ERRORS)
 def trigger_sync(
     name: str,
     services: ServicesDep,

@@ -17,6 +17,7 @@ import anyio
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
+from askdocs import redaction
 from askdocs.models import Answer, Hit, LLMUsage
 from askdocs.settings import Settings
 from retrieval.analyzer import Analyzer
@@ -37,11 +38,14 @@ class _Prepared:
 
 
 def _api_key(settings: Settings) -> str:
+    """The configured key, else the provider's conventional variable; registered for redaction either way."""
     if settings.llm_api_key is not None and settings.llm_api_key.get_secret_value():
+        redaction.register(settings.llm_api_key)
         return settings.llm_api_key.get_secret_value()
     env = "AZURE_OPENAI_API_KEY" if settings.llm_provider == "azure" else "OPENAI_API_KEY"
     key = os.environ.get(env, "")
     if key:
+        redaction.register(key)
         return key
     if settings.llm_base_url is None:
         raise ValueError(f"ASKDOCS_LLM_API_KEY (or {env}) is required when ASKDOCS_LLM_BASE_URL is not set")
@@ -101,7 +105,6 @@ class LLMAnswerer:
         self.model: str = settings.llm_model
         self.analyzer = analyzer
         self.checker = checker
-        self._secret = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
         self.client, self.aclient = clients or make_clients(settings)
         seed_tiktoken_cache(settings.data_dir / "tiktoken")
         self.encoding = encoding_for(self.model)
@@ -167,7 +170,8 @@ class LLMAnswerer:
         started = time.perf_counter()
         completion = self._sync_retrying(lambda: self.client.chat.completions.create(**prepared.request))
         if not completion.choices:
-            raise LLMError(502, f"the LLM at {self.where} returned no choices")
+            log.error("llm answer from %s had no choices", self.where)
+            raise LLMError(502, "the language model sent an invalid response")
         choice = completion.choices[0]
         text = choice.message.content or ""
         usage = self._usage(prepared, completion.usage, choice.finish_reason)
@@ -203,7 +207,7 @@ class LLMAnswerer:
                     yield Token(choice.delta.content)
         except Exception as exc:  # noqa: BLE001 - a broken stream is the LLM's failure: 502
             error = self._as_error(exc)
-            log.error("llm stream failed: %s", error.message)
+            log.error("llm stream failed: %s (%s)", error.message, self._detail(exc))
             raise error from None
         finally:
             with anyio.CancelScope(shield=True):  # a cancelled request (client gone) must still close upstream
@@ -213,28 +217,28 @@ class LLMAnswerer:
 
     # --- errors and retries ---
 
-    def _redact(self, text: str) -> str:
-        text = " ".join(str(text).split())[:300]
-        return text.replace(self._secret, "***") if self._secret else text
-
     def _as_error(self, exc: Exception) -> LLMError:
-        """A safe, readable error for the API (never includes the key)."""
+        """What the API tells the caller: a generic reason and status, never upstream text (see ``_detail``)."""
         if isinstance(exc, openai.APITimeoutError):
-            return LLMError(503, f"the LLM at {self.where} did not answer within {self.settings.llm_timeout_s:g} s")
+            return LLMError(503, f"the language model did not answer within {self.settings.llm_timeout_s:g} s")
         if isinstance(exc, openai.APIConnectionError):
-            return LLMError(503, f"the LLM at {self.where} is unreachable")
+            return LLMError(503, "the language model is unreachable")
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
-            detail = self._redact(getattr(exc, "message", "") or "")
             if status == 429:
                 retry = parse_retry_after(exc.response.headers)
-                return LLMError(503, f"the LLM at {self.where} is rate limiting requests (429)", retry)
+                return LLMError(503, "the language model is rate limiting requests (429)", retry)
             if status in (401, 403):
-                return LLMError(502, f"the LLM at {self.where} rejected the API key ({status})")
+                return LLMError(502, f"the language model rejected the API key ({status})")
             if status == 404:
-                return LLMError(502, f"the LLM at {self.where} does not know model {self.model!r} (404)")
-            return LLMError(502, f"the LLM at {self.where} failed ({status}): {detail}")
-        return LLMError(502, f"the LLM at {self.where} sent an invalid response: {self._redact(type(exc).__name__)}")
+                return LLMError(502, f"the language model does not know model {self.model!r} (404)")
+            return LLMError(502, f"the language model failed: {status}")
+        return LLMError(502, "the language model sent an invalid response")
+
+    def _detail(self, exc: Exception) -> str:
+        """What the log gets: where, and the upstream's own words, redacted and cut to 300 characters."""
+        said = getattr(exc, "message", "") or str(exc)
+        return redaction.redact(f"{self.where}: {type(exc).__name__}: {' '.join(said.split())[:300]}")
 
     def _delay(self, exc: Exception, attempt: int) -> float | None:
         """Seconds to wait before retry ``attempt`` (0-based), or None when ``exc`` is final."""
@@ -255,9 +259,11 @@ class LLMAnswerer:
         delay = self._delay(exc, attempt)
         error = self._as_error(exc)
         if delay is None:
-            log.error("llm request failed: %s", error.message)
+            log.error("llm request failed: %s (%s)", error.message, self._detail(exc))
             raise error from None
-        log.warning("llm request failed (%s); retry %d in %.2f s", error.message, attempt + 1, delay)
+        log.warning(
+            "llm request failed (%s; %s); retry %d in %.2f s", error.message, self._detail(exc), attempt + 1, delay
+        )
         return delay
 
     def _sync_retrying(self, call: Callable[[], T]) -> T:
@@ -266,7 +272,7 @@ class LLMAnswerer:
                 return call()
             except Exception as exc:  # noqa: BLE001 - openai errors and undecodable replies alike become LLMError
                 time.sleep(self._failed(exc, attempt))
-        raise LLMError(503, f"the LLM at {self.where} is unavailable")  # unreachable: the last attempt raises
+        raise LLMError(503, "the language model is unavailable")  # unreachable: the last attempt raises
 
     async def _async_retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(self.settings.llm_retries + 1):
@@ -274,4 +280,4 @@ class LLMAnswerer:
                 return await call()
             except Exception as exc:  # noqa: BLE001
                 await asyncio.sleep(self._failed(exc, attempt))
-        raise LLMError(503, f"the LLM at {self.where} is unavailable")
+        raise LLMError(503, "the language model is unavailable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,17 +57,28 @@ def _filter(flt: IndexFilter) -> q.Filter | None:
     return q.Filter(must=must) if must else None
 
 
+class IndexInUse(ValueError):
+    """Another process holds the shard."""
+
+
+class IndexDamaged(ValueError):
+    """The shard's files cannot be read: missing, truncated or corrupt."""
+
+
 def _load(path: Path) -> q.EdgeShard:
-    """Open the shard; a shard another process holds gets an explanation instead of an engine error."""
+    """Open the shard; a held or damaged shard gets an explanation instead of an engine error."""
     try:
         return q.EdgeShard.load(str(path))
     except Exception as exc:
         if "WouldBlock" in str(exc):
-            raise ValueError(
+            raise IndexInUse(
                 f"the index at {path} is in use by another askdocs process (in embedded mode the API server holds "
                 "it): stop that process, or ask it to sync with POST /v1/sources/<name>/sync"
             ) from None
-        raise
+        raise IndexDamaged(
+            f"the index at {path} is damaged ({' '.join(str(exc).split())[:400]}); `askdocs serve` rebuilds it from "
+            "the sources by itself, or move the folder away and run `askdocs sync --full`"
+        ) from None
 
 
 class EdgeBackend:
@@ -84,7 +96,29 @@ class EdgeBackend:
     def dense_names(self) -> dict[str, int]:
         if not self._spec_path.exists():
             return {}
-        return {k: int(v) for k, v in json.loads(self._spec_path.read_text())["dense"].items()}
+        try:
+            return {k: int(v) for k, v in json.loads(self._spec_path.read_text())["dense"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IndexDamaged(
+                f"the index's collection spec {self._spec_path} is unreadable ({type(exc).__name__}: {exc}); "
+                "restore it from a backup, or delete it and the folder beside it and re-index (askdocs sync --full)"
+            ) from None
+
+    def set_aside(self) -> Path:
+        """Close the shard and move it and its spec out of the way (``<name>.damaged-<time>``); returns where."""
+        with self._lock:
+            if self._shard is not None:
+                try:
+                    self._shard.close()
+                except Exception:  # noqa: BLE001 - a damaged shard may not close cleanly; it is being dropped
+                    pass
+                self._shard = None
+            target = self.path.parent / f"{self.path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            if self.path.exists():
+                self.path.rename(target)
+            if self._spec_path.exists():
+                self._spec_path.rename(target.with_name(target.name + ".spec.json"))
+            return target
 
     def _open(self) -> q.EdgeShard:
         if self._shard is None:

@@ -83,6 +83,18 @@ class Index:
         payload = {"kind": "meta", "n_chunks": max(0, n0 + n), "total_dl": max(0, dl0 + dl)}
         self.backend.upsert([IndexPoint(id=META_ID, payload=payload)])
 
+    def recount_bm25_stats(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(stored, recounted) BM25 statistics; a stored pair that disagrees with the chunks is replaced."""
+        if not self.exists():
+            return (0, 0), (0, 0)
+        with self._writes:
+            stored = self.bm25_stats()
+            rows = self.backend.scroll(IndexFilter(), fields=["dl"])
+            counted = (len(rows), sum(int(r.payload.get("dl", 0)) for r in rows))
+            if counted != stored:
+                self._add_stats(counted[0] - stored[0], counted[1] - stored[1])
+        return stored, counted
+
     # --- writes ----------------------------------------------------------------------
     def write_document(self, doc_id: str, chunks: list[IndexedChunk]) -> None:
         """Replace all chunks of ``doc_id`` with ``chunks``: upsert first, then drop the surplus."""

@@ -19,6 +19,8 @@ from retrieval.answer.citations import CitationChecker
 from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
+from retrieval.remote_embedder import RemoteEmbedder
+from retrieval.remote_spec import RemoteOptions
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,8 @@ class Services:
         """
         index = index if index is not None else Index.open(settings)
         if embedders is None:
-            embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
+            remote = RemoteOptions.from_settings(settings)
+            embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja, remote)
         analyzer = Analyzer()
         fusion = FusionConfig(
             method=settings.fusion,
@@ -72,7 +75,12 @@ class Services:
     def indexer(self) -> Indexer:
         """A sync runner writing into this index with these models."""
         chunker = Chunker(self.embedders.for_language, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
-        return Indexer(self.index, self.embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b)
+        remote = any(isinstance(e, RemoteEmbedder) for e in self.embedders.by_language.values())
+        lookahead = self.settings.embedder_lookahead_batches if remote else 0
+        return Indexer(
+            self.index, self.embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b,
+            lookahead=lookahead,
+        )  # fmt: skip
 
     def warm_up(self) -> None:
         """Load the models so the first request is not slow."""

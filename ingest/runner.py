@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from askdocs.settings import Settings
@@ -12,6 +13,7 @@ from ingest.sources import SourceConfig
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer, ProgressFn, SyncReport
 from retrieval.index import IndexFilter
+from retrieval.remote_embedder import RemoteEmbedder, usage_line
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,38 @@ def run_source(
     (the configured source name; defaults to the connector's source).
     """
     source = getattr(connector, "source", "?")
-    name = name or source
+    meter = _UsageMeter(indexer)
+    report = _run(indexer, connector, checkpoints, full, progress, name or source)
+    meter.log(name or source)
+    return report
+
+
+class _UsageMeter:
+    """What one sync cost each remote embedder: requests, tokens, retries, chunks/s, estimated cost."""
+
+    def __init__(self, indexer: Indexer) -> None:
+        self.remote = {id(e): e for e in indexer.embedders.by_language.values() if isinstance(e, RemoteEmbedder)}
+        self.before = {key: e.usage() for key, e in self.remote.items()}
+        self.started = time.perf_counter()
+
+    def log(self, name: str) -> None:
+        """Log one line per remote embedder that was used."""
+        elapsed = time.perf_counter() - self.started
+        for key, embedder in self.remote.items():
+            used = embedder.usage().minus(self.before[key])
+            if used.requests:
+                log.info("%s: embeddings %s", name, usage_line(embedder, used, used.inputs, elapsed))
+
+
+def _run(
+    indexer: Indexer,
+    connector: object,
+    checkpoints: CheckpointStore,
+    full: bool,
+    progress: ProgressFn | None,
+    name: str,
+) -> SyncReport:
+    source = getattr(connector, "source", "?")
     if isinstance(connector, PollConnector):
         checkpoint = None if full else checkpoints.load(name)
         if checkpoint is not None and not indexer.index.count_chunks(IndexFilter(sources=(source,))):

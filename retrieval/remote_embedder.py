@@ -151,6 +151,7 @@ class RemoteEmbedder:
         self._usage = EmbeddingUsage()
         self._busy = _Busy()
         self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
 
     @classmethod
     def from_spec(cls, text: str, options: RemoteOptions) -> RemoteEmbedder:
@@ -175,7 +176,7 @@ class RemoteEmbedder:
     def dim(self) -> int:
         """Vector size: known for OpenAI's models and ``dimensions=``; otherwise asked of the endpoint once."""
         if self._dim is None:
-            with self._lock:
+            with self._probe_lock:
                 if self._dim is None:
                     self._dim = len(self._request(["dimension probe"], check_dim=False)[0])
         return self._dim
@@ -263,6 +264,7 @@ class RemoteEmbedder:
                 self.options.retries,
                 self.options.retry_max_wait_s,
                 self._on_retry,
+                self.options.backoff_base_s,
             )
         except (openai.APIStatusError, openai.APITimeoutError, openai.APIConnectionError) as exc:
             raise self._error(f"failed: {_reason(exc)}") from None
@@ -282,7 +284,7 @@ class RemoteEmbedder:
         tokens = int(getattr(usage, "total_tokens", 0) or getattr(usage, "prompt_tokens", 0) or 0)
         with self._lock:
             self._usage.requests += 1
-            self._usage.inputs += len(inputs)
+            self._usage.inputs += len(inputs) if check_dim else 0  # the dimension probe embeds no chunk
             self._usage.tokens += tokens or sum(self.count_tokens(t) for t in inputs)
         array = np.asarray(rows, dtype=np.float32)
         return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)

@@ -23,6 +23,7 @@ OPENAI_MODELS: dict[str, tuple[int, int, float]] = {
     "text-embedding-ada-002": (1536, 8191, 0.10),
 }
 _SHORTENABLE = ("text-embedding-3-",)
+_USERINFO = re.compile(r"//[^/@;]*@")
 
 
 def is_remote(name: str) -> bool:
@@ -55,23 +56,27 @@ class RemoteSpec:
     @classmethod
     def parse(cls, text: str) -> RemoteSpec:
         """Parse ``openai:<model>[;opt=v]`` or ``openai-compatible:<model>@<base URL>[;opt=v]``."""
+        shown = _USERINFO.sub("//***@", text)  # an error never repeats credentials
         provider, _, rest = text.partition(":")
         if provider not in PROVIDERS or not rest:
-            raise ValueError(f"embedder {text!r}: expected openai:<model> or openai-compatible:<model>@<base URL>")
+            raise ValueError(f"embedder {shown!r}: expected openai:<model> or openai-compatible:<model>@<base URL>")
         head, *options = rest.split(";")
         model, base_url = head, None
         if provider == "openai-compatible":
-            model, _, base_url = head.rpartition("@")
-            parts = urlsplit(base_url)
-            if not model or parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"embedder {text!r}: expected openai-compatible:<model>@<http(s) base URL>")
+            found = re.match(r"^(.+?)@(https?://.+)$", head)
+            parts = urlsplit(found.group(2)) if found else None
+            if found is None or parts is None or not parts.hostname:
+                raise ValueError(f"embedder {shown!r}: expected openai-compatible:<model>@<http(s) base URL>")
             if parts.username or parts.password:
-                raise ValueError("embedder base URL must not carry credentials; set ASKDOCS_EMBEDDER_API_KEY")
+                raise ValueError(
+                    f"embedder {shown!r}: the base URL must not carry credentials; set ASKDOCS_EMBEDDER_API_KEY"
+                )
+            model, base_url = found.group(1), found.group(2)
         if not model.strip():
-            raise ValueError(f"embedder {text!r}: the model name is empty")
+            raise ValueError(f"embedder {shown!r}: the model name is empty")
         known = OPENAI_MODELS.get(model)
         spec = cls(provider, model, base_url, None, known[1] if known else 512, _family(model))
-        return spec._with_options(text, options)
+        return spec._with_options(shown, options)
 
     def _with_options(self, text: str, options: list[str]) -> RemoteSpec:
         spec = self
@@ -117,7 +122,8 @@ class RemoteOptions:
     retries: int = 5
     retry_max_wait_s: float = 60.0
     price_per_million_tokens: float | None = None
-    tiktoken_dir: str | None = None
+    tiktoken_dir: str | None = None  # where OpenAI's tokenizer tables are seeded (kept offline)
+    backoff_base_s: float = 0.5  # first retry wait without a Retry-After (doubles, jittered)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RemoteOptions:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field, replace
 
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest.chunker import Chunker
+from ingest.reindex import MODELS, Models, Reindexer
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
 from ingest.sources import SourcesFile, default_sources, load_sources
@@ -37,6 +39,8 @@ class Services:
     answerer: AnswerGenerator
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
     scheduler: SyncScheduler | None = None
+    rebuild: Reindexer | None = None  # a model switch under way in this process
+    sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(
@@ -48,8 +52,8 @@ class Services:
         """
         index = index if index is not None else Index.open(settings)
         if embedders is None:
-            remote = RemoteOptions.from_settings(settings)
-            embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja, remote)
+            models = _serving_models(index, settings)
+            embedders = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(settings))
         analyzer = Analyzer()
         fusion = FusionConfig(
             method=settings.fusion,
@@ -73,14 +77,27 @@ class Services:
         return cls(settings, index, embedders, analyzer, retriever, answerer, checker)
 
     def indexer(self) -> Indexer:
-        """A sync runner writing into this index with these models."""
-        chunker = Chunker(self.embedders.for_language, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
-        remote = any(isinstance(e, RemoteEmbedder) for e in self.embedders.by_language.values())
-        lookahead = self.settings.embedder_lookahead_batches if remote else 0
+        """A sync runner writing into this index with these models (and into a rebuild's collection meanwhile)."""
+        return self._indexer_for(self.index, self.embedders, mirrored=True)
+
+    def _indexer_for(self, index: Index, embedders: LanguageEmbedders, mirrored: bool = False) -> Indexer:
+        chunker = Chunker(embedders.for_language, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
+        remote = any(isinstance(e, RemoteEmbedder) for e in embedders.by_language.values())
         return Indexer(
-            self.index, self.embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b,
-            lookahead=lookahead,
+            index, embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b,
+            lookahead=self.settings.embedder_lookahead_batches if remote else 0,
+            mirror=(lambda: self.rebuild.mirror() if self.rebuild else None) if mirrored else None,
+            sync_lock=self.sync_lock,
         )  # fmt: skip
+
+    def reindexer(self, embedder_en: str, embedder_ja: str) -> Reindexer:
+        """A model switch of this index to ``embedder_en`` / ``embedder_ja`` (start it, copy, switch)."""
+        new = LanguageEmbedders.from_names(embedder_en, embedder_ja, RemoteOptions.from_settings(self.settings))
+        new.warm_up()
+        self.rebuild = Reindexer(
+            self.index, self.embedders, new, Models(embedder_en, embedder_ja), self._indexer_for, self.sync_lock
+        )
+        return self.rebuild
 
     def warm_up(self) -> None:
         """Load the models so the first request is not slow."""
@@ -129,4 +146,19 @@ class Services:
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
+        target = self.rebuild.mirror() if self.rebuild else None
+        if target is not None:
+            target.index.close()  # a rebuild left unfinished resumes from what it wrote
         self.index.close()
+
+
+def _serving_models(index: Index, settings: Settings) -> Models:
+    """The models the serving collection was built with (a switch records them), else the configured ones."""
+    configured = Models(settings.embedder_en, settings.embedder_ja)
+    recorded = Models.from_record(index.record(MODELS)) if index.exists() else None
+    if recorded is not None and recorded != configured:
+        log.warning(
+            "the index was switched to the models %s / %s; serving with them (ASKDOCS_EMBEDDER_EN/_JA say %s / %s)",
+            recorded.en, recorded.ja, configured.en, configured.ja,
+        )  # fmt: skip
+    return recorded or configured

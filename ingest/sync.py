@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future
@@ -81,9 +82,13 @@ class Indexer:
         b: float = 0.75,
         batch_docs: int = 32,
         lookahead: int = 0,
+        mirror: Callable[[], Indexer | None] | None = None,
+        sync_lock: threading.Lock | None = None,
     ) -> None:
         """``lookahead``: batches of documents whose embeddings are requested while earlier ones are analysed and
-        written (for remote embedders, so the endpoint never waits for the pipeline; 0 for local models)."""
+        written (for remote embedders, so the endpoint never waits for the pipeline; 0 for local models).
+        ``mirror``: the indexer of a collection being rebuilt with other models, which every change also reaches;
+        ``sync_lock``: held for a whole sync (a model switch takes it to find no sync half done)."""
         self.index = index
         self.embedders = embedders
         self.chunker = chunker
@@ -91,6 +96,8 @@ class Indexer:
         self.k1, self.b = k1, b
         self.batch_docs = batch_docs
         self.lookahead = lookahead
+        self._mirror = mirror or (lambda: None)
+        self._sync_lock = sync_lock or threading.Lock()
         self._analyzer_version = ANALYZER_VERSION
 
     @property
@@ -109,6 +116,10 @@ class Indexer:
 
     def full_sync(self, connector: LoadConnector, progress: ProgressFn | None = None) -> SyncReport:
         """Load everything; write changed documents; delete indexed documents the source no longer has."""
+        with self._sync_lock:
+            return self._full_sync(connector, progress)
+
+    def _full_sync(self, connector: LoadConnector, progress: ProgressFn | None) -> SyncReport:
         self.ensure_index()
         report = SyncReport(source=connector.source)
         indexed = self.index.document_states(connector.source)
@@ -118,8 +129,15 @@ class Indexer:
             log.error("sync of %s stopped by a fatal failure; nothing pruned", connector.source)
             return report
         self._delete_missing(set(indexed), keep, report)
-        report.reweighted = self.refresh_bm25(connector.source)
+        report.reweighted = self._refresh_both(connector.source)
         return report
+
+    def _refresh_both(self, source: str) -> int:
+        """``refresh_bm25`` here and in a collection being rebuilt."""
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.refresh_bm25(source)
+        return self.refresh_bm25(source)
 
     def refresh_bm25(self, source: str | None = None, tolerance: float = BM25_TOLERANCE) -> int:
         """Recompute the BM25 weights of chunks (of ``source``) computed with an average chunk length that is now
@@ -157,12 +175,16 @@ class Indexer:
             report.failures.append(_empty_listing(report.source, len(indexed)))
             return report
         gone = sorted(indexed - present)
-        self.index.delete_documents(gone)
+        self.delete(gone)
         report.deleted = len(gone)
         return report
 
     def prune(self, connector: SlimConnector) -> SyncReport:
         """Delete indexed documents whose ids the source no longer lists; nothing when the listing failed."""
+        with self._sync_lock:
+            return self._prune(connector)
+
+    def _prune(self, connector: SlimConnector) -> SyncReport:
         self.ensure_index()
         report = SyncReport(source=connector.source)
         current: set[str] = set()
@@ -182,6 +204,12 @@ class Indexer:
         self, connector: PollConnector, checkpoint: Checkpoint | None, progress: ProgressFn | None = None
     ) -> tuple[SyncReport, Checkpoint | None]:
         """Apply what changed since ``checkpoint``; returns the report and the checkpoint to store next."""
+        with self._sync_lock:
+            return self._poll_sync(connector, checkpoint, progress)
+
+    def _poll_sync(
+        self, connector: PollConnector, checkpoint: Checkpoint | None, progress: ProgressFn | None
+    ) -> tuple[SyncReport, Checkpoint | None]:
         self.ensure_index()
         report = SyncReport(source=connector.source)
         indexed = self.index.document_states(connector.source)
@@ -194,9 +222,9 @@ class Indexer:
         self._consume(documents(), indexed, set(), report, progress)
         if report.status == "failed" or not returned:
             return report, checkpoint
-        self.index.delete_documents(deleted)
+        self.delete(deleted)
         report.deleted = len(set(deleted) & set(indexed))
-        report.reweighted = self.refresh_bm25(connector.source)
+        report.reweighted = self._refresh_both(connector.source)
         return report, returned[0]
 
     def _consume(
@@ -257,6 +285,16 @@ class Indexer:
     def update_fields(self, item: Document) -> None:
         """Rewrite a document's descriptive fields (ACL, url, times…) on its stored chunks; nothing is embedded."""
         self.index.update_document_fields(item.id, _document_fields(item))
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.update_fields(item)
+
+    def delete(self, doc_ids: list[str]) -> None:
+        """Delete documents here and in a collection being rebuilt."""
+        self.index.delete_documents(doc_ids)
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.delete(doc_ids)
 
     def write(self, documents: list[Document], report: SyncReport | None = None) -> None:
         """Chunk, analyse and embed ``documents`` and replace their chunks in the index."""
@@ -296,6 +334,9 @@ class Indexer:
                 )
             written.append((doc.id, indexed))
         self.index.write_documents(written)
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.write([doc for doc, _ in chunked])
         if report is not None:
             report.chunks_written += position
             report.embedded_chunks += embedded

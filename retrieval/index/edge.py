@@ -26,7 +26,7 @@ from retrieval.index.types import (
     ranked,
 )
 
-_SPEC_FILE = "askdocs-collection.json"
+SPEC_FILE = "askdocs-collection.json"
 
 
 def _filter(flt: IndexFilter) -> q.Filter | None:
@@ -79,7 +79,7 @@ class EdgeBackend:
 
     @property
     def _spec_path(self) -> Path:
-        return self.path.parent / f"{self.path.name}.{_SPEC_FILE}"
+        return self.path.parent / f"{self.path.name}.{SPEC_FILE}"
 
     def dense_names(self) -> dict[str, int]:
         if not self._spec_path.exists():

@@ -90,6 +90,19 @@ class Services:
             sync_lock=self.sync_lock,
         )  # fmt: skip
 
+    def serving_models(self) -> Models:
+        """The dense models serving now."""
+        return _serving_models(self.index, self.settings)
+
+    def cancel_rebuild(self) -> bool:
+        """Discard a rebuild under way (its collection and its mark); False when there is none."""
+        models = self.serving_models()
+        rebuild = self.rebuild or Reindexer(
+            self.index, self.embedders, self.embedders, models, self._indexer_for, self.sync_lock
+        )
+        self.rebuild = None
+        return rebuild.cancel()
+
     def reindexer(self, embedder_en: str, embedder_ja: str) -> Reindexer:
         """A model switch of this index to ``embedder_en`` / ``embedder_ja`` (start it, copy, switch)."""
         new = LanguageEmbedders.from_names(embedder_en, embedder_ja, RemoteOptions.from_settings(self.settings))

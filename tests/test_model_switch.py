@@ -13,7 +13,9 @@ import pytest
 from api_fixtures import WORKSPACE, serve
 from openai_server import FakeOpenAI, fake_openai, fake_openai_server  # noqa: F401
 from qdrant_client import QdrantClient
+from typer.testing import CliRunner
 
+from api.cli import app
 from api.services import Services
 from askdocs.settings import Settings
 from connectors.files import FilesConnector
@@ -195,3 +197,25 @@ def test_a_killed_rebuild_resumes_and_a_cancelled_one_cleans_up(
         == "files:it/vpn-setup.md"
     )
     services.close()
+
+
+def test_the_reindex_command(fake_openai: FakeOpenAI, workspace: Path, tmp_path: Path) -> None:  # noqa: F811
+    settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
+    services = Services.build(settings)
+    run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
+    services.close()
+    env = {"ASKDOCS_DATA_DIR": str(tmp_path / "data"), "ASKDOCS_EMBEDDER_EN": settings.embedder_en,
+           "ASKDOCS_EMBEDDER_JA": settings.embedder_ja}  # fmt: skip
+    runner = CliRunner()
+    bad = runner.invoke(app, ["reindex", "--embedder-en", "openai-compatible:x@ftp://nowhere"], env=env)
+    assert bad.exit_code == 2 and "expected openai-compatible:<model>@<http(s) base URL>" in " ".join(
+        bad.output.split()
+    )
+    assert bad.exception is None or isinstance(bad.exception, SystemExit)
+    done = runner.invoke(app, ["reindex", "--embedder-en", _spec(fake_openai, "emb-b")], env=env)
+    assert done.exit_code == 0, done.output
+    assert f"switched to askdocs--g2 ({_spec(fake_openai, 'emb-b')} / " in done.output
+    assert (tmp_path / "data" / "edge" / "askdocs.active").read_text() == "askdocs--g2"
+    assert not (tmp_path / "data" / "edge" / "askdocs").exists()
+    none = runner.invoke(app, ["reindex", "--cancel"], env=env)
+    assert none.exit_code == 0 and "no rebuild under way" in none.output

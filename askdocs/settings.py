@@ -21,6 +21,17 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(None, description="Use a Qdrant server/cluster instead of the embedded engine.")
     qdrant_api_key: SecretStr | None = None
     collection: str = Field("askdocs", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # --- collections on a Qdrant server/cluster (applied when askdocs creates one; README, "Scaling out") ---
+    qdrant_shards: int = Field(1, ge=1, le=256, description="Shards of a new collection (spread over the nodes).")
+    qdrant_replication_factor: int = Field(1, ge=1, le=16, description="Copies of each shard (nodes that may fail).")
+    qdrant_write_consistency: int = Field(
+        1, ge=1, le=16, description="Replicas that must confirm a write (at most the replication factor)."
+    )
+    qdrant_on_disk_vectors: bool = Field(False, description="Keep dense vectors on disk (memory-mapped), not in RAM.")
+    qdrant_on_disk_payload: bool = Field(True, description="Keep payloads on disk; indexed fields stay in RAM.")
+    qdrant_quantization: Literal["none", "int8"] = Field(
+        "none", description="int8: scalar quantisation of dense vectors (4x smaller in RAM, rescored from originals)."
+    )
 
     embedder_en: str = Field("minilm-l6-int8", description="Dense model for English (and other non-Japanese) text.")
     embedder_ja: str = Field("use-multilingual", description="Dense model for Japanese text.")

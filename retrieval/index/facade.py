@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from askdocs.settings import Settings
 from retrieval.index.locations import EdgeLocations, Locations, ServerLocations
+from retrieval.index.server import ServerCollectionOptions
 from retrieval.index.switch import SwitchableBackend
 from retrieval.index.types import (
     BM25_AVGDL,
@@ -28,6 +29,18 @@ SparseWeights = tuple[list[int], list[float]]
 
 _NAMESPACE = uuid.UUID("6f1d2c52-8a7e-4f1b-9d0e-5b8a3c1e2f40")
 META_ID = str(uuid.uuid5(_NAMESPACE, "askdocs:index-meta"))
+
+
+def server_options(settings: Settings) -> ServerCollectionOptions:
+    """The cluster layout of new collections that the settings name."""
+    return ServerCollectionOptions(
+        shards=settings.qdrant_shards,
+        replication_factor=settings.qdrant_replication_factor,
+        write_consistency=settings.qdrant_write_consistency,
+        on_disk_vectors=settings.qdrant_on_disk_vectors,
+        on_disk_payload=settings.qdrant_on_disk_payload,
+        quantization=settings.qdrant_quantization,
+    )
 
 
 def record_id(key: str) -> str:
@@ -70,9 +83,8 @@ class Index:
             from qdrant_client import QdrantClient
 
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-            locations = ServerLocations(
-                QdrantClient(url=settings.qdrant_url, api_key=key, timeout=30), settings.collection
-            )
+            client = QdrantClient(url=settings.qdrant_url, api_key=key, timeout=30)
+            locations = ServerLocations(client, settings.collection, server_options(settings))
         else:
             locations = EdgeLocations(settings.edge_path.parent, settings.collection)
         return cls.at(locations)

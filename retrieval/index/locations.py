@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from qdrant_client import QdrantClient, models
 
 from retrieval.index.edge import SPEC_FILE, EdgeBackend
-from retrieval.index.server import ServerBackend
+from retrieval.index.server import ServerBackend, ServerCollectionOptions
 
 
 class Locations(Protocol):
@@ -101,9 +101,10 @@ class EdgeLocations:
 class ServerLocations:
     """Collections on a Qdrant server; the logical name is an alias moved in one alias update."""
 
-    def __init__(self, client: QdrantClient, name: str) -> None:
+    def __init__(self, client: QdrantClient, name: str, options: ServerCollectionOptions | None = None) -> None:
         self.client = client
         self.name = name
+        self.options = options or ServerCollectionOptions()
 
     def _alias_target(self) -> str | None:
         for alias in self.client.get_aliases().aliases:
@@ -115,7 +116,7 @@ class ServerLocations:
         return self._alias_target() or self.name
 
     def open(self, physical: str) -> ServerBackend:
-        return ServerBackend(self.client, physical)
+        return ServerBackend(self.client, physical, self.options)
 
     def exists(self, physical: str) -> bool:
         return physical in {c.name for c in self.client.get_collections().collections}

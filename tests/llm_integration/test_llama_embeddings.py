@@ -34,8 +34,11 @@ def embedding_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_sync_search_and_switch_through_llama_cpp(embedding_server: str, tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     shutil.copytree(WORKSPACE / "hr", workspace / "hr")
-    shutil.copytree(WORKSPACE / "it", workspace / "it")
-    settings = Settings(data_dir=tmp_path / "data", workspace_dir=workspace, scheduler=False, embedder_batch_size=16)
+    (workspace / "it").mkdir()
+    settings = Settings(
+        data_dir=tmp_path / "data", workspace_dir=workspace, scheduler=False,
+        embedder_batch_size=8, embedder_concurrency=1, embedder_timeout_s=300,  # one CPU-bound llama.cpp process
+    )  # fmt: skip
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "state")
     try:

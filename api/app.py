@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from api.routes import ask, health, metrics, search, sources, ui
+from api.routes import ask, health, metrics, reindex, search, sources, ui
 from api.services import Services
 from askdocs import __version__
 from askdocs.metrics import REQUEST_LATENCY
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(ui.router)
     app.include_router(sources.router)
     app.include_router(metrics.router)
+    app.include_router(reindex.router)
 
     @app.middleware("http")
     async def _timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

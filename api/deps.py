@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from typing import Annotated
 
@@ -42,6 +43,15 @@ def get_principals(
             raise HTTPException(400, detail=f"X-Askdocs-Groups has an invalid group name: {group[:40]!r}")
         principals.append(f"group:{group}")
     return principals + spaces_for(principals, request.app.state.services.settings.space_access)
+
+
+def require_admin(services: Services, key: str | None, what: str) -> None:
+    """403 when admin operations are off, 401 on a missing or wrong ``X-Askdocs-Admin-Key``."""
+    expected = services.settings.admin_key
+    if expected is None:
+        raise HTTPException(403, detail=f"{what} is disabled: set ASKDOCS_ADMIN_KEY to enable it")
+    if not key or not hmac.compare_digest(key, expected.get_secret_value()):
+        raise HTTPException(401, detail="missing or wrong X-Askdocs-Admin-Key")
 
 
 def spaces_for(principals: list[str], space_access: dict[str, list[str]]) -> list[str]:

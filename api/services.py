@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest.chunker import Chunker
-from ingest.reindex import MODELS, Models, Reindexer
+from ingest.reindex import MODELS, Models, RebuildJob, Reindexer
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
 from ingest.sources import SourcesFile, default_sources, load_sources
@@ -40,6 +40,7 @@ class Services:
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
     scheduler: SyncScheduler | None = None
     rebuild: Reindexer | None = None  # a model switch under way in this process
+    rebuild_job: RebuildJob | None = None  # ... started through the admin API
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -159,6 +160,9 @@ class Services:
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
+        if self.rebuild_job is not None and self.rebuild_job.thread.is_alive():
+            self.rebuild_job.rebuild.stop.set()  # stops between batches; what was copied stays for a resume
+            self.rebuild_job.thread.join(60)
         target = self.rebuild.mirror() if self.rebuild else None
         if target is not None:
             target.index.close()  # a rebuild left unfinished resumes from what it wrote

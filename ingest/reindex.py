@@ -49,6 +49,10 @@ class Models:
         return cls(str(record["embedder_en"]), str(record["embedder_ja"]))
 
 
+class RebuildCancelled(Exception):
+    """Raised inside a rebuild that was asked to stop."""
+
+
 class Reindexer:
     """Rebuilds ``index`` with ``models`` (built as ``new``) and switches to it."""
 
@@ -74,6 +78,7 @@ class Reindexer:
         self.batch_docs = batch_docs
         self.target: Indexer | None = None
         self.physical = ""
+        self.stop = threading.Event()  # set to make copy() raise RebuildCancelled between batches
 
     def start(self) -> bool:
         """Create the new collection and mark the rebuild, or pick up the one a killed run left; True: resumed."""
@@ -108,6 +113,8 @@ class Reindexer:
             assert self.target is not None
             self.target.index.delete_documents(gone)
             for start in range(0, len(changed), self.batch_docs):
+                if self.stop.is_set():
+                    raise RebuildCancelled("the rebuild was cancelled")
                 copied += self._copy(changed[start : start + self.batch_docs])
                 if progress:
                     progress(min(start + self.batch_docs, len(changed)), len(changed))
@@ -203,3 +210,44 @@ def _first_chunks(index: Index) -> dict[str, dict[str, Any]]:
         return {}
     points = index.backend.scroll(IndexFilter(chunk_nos=(0,)), fields=["doc_id", *_COMPARED])
     return {str(p.payload["doc_id"]): {k: p.payload.get(k) for k in _COMPARED} for p in points}
+
+
+class RebuildJob:
+    """A rebuild and switch in a background thread of the serving process, with its progress for a status page."""
+
+    def __init__(self, rebuild: Reindexer, keep_old: bool) -> None:
+        self.rebuild = rebuild
+        self.keep_old = keep_old
+        self.state = "running"
+        self.done = self.total = 0
+        self.error: str | None = None
+        self.cancel_requested = False  # a stop without it (shutdown) keeps what was copied for a resume
+        self.thread = threading.Thread(target=self._run, name="askdocs-rebuild", daemon=True)
+
+    def status(self) -> dict[str, Any]:
+        """State (running, switched, failed, cancelled, stopped), documents copied of total, target, error."""
+        return {
+            "state": self.state,
+            "documents_copied": self.done,
+            "documents_total": self.total,
+            "target": self.rebuild.physical,
+            "embedder_en": self.rebuild.models.en,
+            "embedder_ja": self.rebuild.models.ja,
+            "error": self.error,
+        }
+
+    def _progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def _run(self) -> None:
+        try:
+            self.rebuild.start()
+            self.rebuild.switch(self.keep_old, self._progress)
+            self.state = "switched"
+        except RebuildCancelled:
+            if self.cancel_requested:
+                self.rebuild.cancel()
+            self.state = "cancelled" if self.cancel_requested else "stopped"
+        except Exception as exc:  # reported on the status page; the rebuild can be resumed or cancelled
+            log.exception("rebuild failed")
+            self.state, self.error = "failed", str(exc)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from api_fixtures import WORKSPACE, serve
 from openai_server import FakeOpenAI, fake_openai, fake_openai_server  # noqa: F401
+from pydantic import SecretStr
 from qdrant_client import QdrantClient
 from typer.testing import CliRunner
 
@@ -219,3 +220,38 @@ def test_the_reindex_command(fake_openai: FakeOpenAI, workspace: Path, tmp_path:
     assert not (tmp_path / "data" / "edge" / "askdocs").exists()
     none = runner.invoke(app, ["reindex", "--cancel"], env=env)
     assert none.exit_code == 0 and "no rebuild under way" in none.output
+
+
+def test_the_admin_endpoint_switches_inside_the_serving_process(
+    fake_openai: FakeOpenAI,  # noqa: F811
+    workspace: Path,
+    tmp_path: Path,
+) -> None:
+    settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a").model_copy(
+        update={"admin_key": SecretStr("admin-secret")}
+    )
+    services = Services.build(settings)
+    run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
+    key = {"X-Askdocs-Admin-Key": "admin-secret"}
+    try:
+        with serve(settings, services) as url, httpx.Client(base_url=url, timeout=60) as http:
+            assert http.post("/v1/admin/reindex", json={"embedder_en": _spec(fake_openai, "emb-b")}).status_code == 401
+            bad = http.post("/v1/admin/reindex", json={"embedder_en": "openai-compatible:x"}, headers=key)
+            assert bad.status_code == 400 and "expected openai-compatible:<model>@<http(s) base URL>" in bad.text
+            assert http.delete("/v1/admin/reindex", headers=key).status_code == 404
+            started = http.post("/v1/admin/reindex", json={"embedder_en": _spec(fake_openai, "emb-b")}, headers=key)
+            assert started.status_code == 202 and started.json()["state"] == "running"
+            status = started.json()
+            for _ in range(600):
+                status = http.get("/v1/admin/reindex", headers=key).json()
+                if status["state"] != "running":
+                    break
+                threading.Event().wait(0.1)
+            assert status["state"] == "switched" and status["documents_copied"] == status["documents_total"] > 10
+            assert status["target"] == "askdocs--g2" and "admin-secret" not in str(status)
+            hits = http.post("/v1/search", json={"query": "KumoLink VPN connect command"}).json()["hits"]
+            assert hits[0]["doc_id"] == "files:it/vpn-setup.md"
+        assert services.embedders.for_language("en").name == "api-emb-b"
+        assert services.embedders.for_language("ja").name == "api-emb-a"  # left as it was
+    finally:
+        services.close()

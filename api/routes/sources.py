@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query
 
-from api.deps import ServicesDep
+from api.deps import ServicesDep, require_admin
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 
@@ -29,11 +28,7 @@ def trigger_sync(
     full: Annotated[bool, Query(description="Re-read everything and prune.")] = False,
 ) -> dict[str, Any]:
     """Start a sync of ``name`` now; a run already in progress absorbs the request."""
-    expected = services.settings.admin_key
-    if expected is None:
-        raise HTTPException(403, detail="triggering syncs is disabled: set ASKDOCS_ADMIN_KEY to enable it")
-    if not x_askdocs_admin_key or not hmac.compare_digest(x_askdocs_admin_key, expected.get_secret_value()):
-        raise HTTPException(401, detail="missing or wrong X-Askdocs-Admin-Key")
+    require_admin(services, x_askdocs_admin_key, "triggering syncs")
     scheduler = services.scheduler
     if scheduler is None:
         raise HTTPException(409, detail="the scheduler is not running in this process (ASKDOCS_SCHEDULER=false)")

@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         app.state.services = services or Services.build(settings or get_settings())
         app.state.services.warm_up()
+        app.state.services.start_following()  # server mode: switches made by `askdocs reindex` elsewhere
         if owned and app.state.services.settings.scheduler:
             app.state.services.start_scheduler()  # embedded mode: only this process may write the index
         try:

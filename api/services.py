@@ -9,18 +9,19 @@ from dataclasses import dataclass, field, replace
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest.chunker import Chunker
-from ingest.reindex import MODELS, Models, RebuildJob, Reindexer
+from ingest.reindex import MODELS, Follower, Models, RebuildJob, Reindexer
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
-from ingest.sources import SourcesFile, default_sources, load_sources
+from ingest.sources import SourceConfig, SourcesFile, default_sources, load_sources
 from ingest.state import CheckpointStore
-from ingest.sync import Indexer
+from ingest.sync import Indexer, SyncReport
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
 from retrieval.answer.citations import CitationChecker
 from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
+from retrieval.index.locations import ServerLocations
 from retrieval.remote_embedder import RemoteEmbedder
 from retrieval.remote_spec import RemoteOptions
 
@@ -41,6 +42,9 @@ class Services:
     scheduler: SyncScheduler | None = None
     rebuild: Reindexer | None = None  # a model switch under way in this process
     rebuild_job: RebuildJob | None = None  # ... started through the admin API
+    follower: Follower | None = None  # server mode: rebuilds and switches made by other processes
+    _following: threading.Thread | None = field(default=None, repr=False)
+    _stop_following: threading.Event = field(default_factory=threading.Event, repr=False)
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -75,7 +79,10 @@ class Services:
             answerer = LLMAnswerer(settings, analyzer, checker)
         else:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
-        return cls(settings, index, embedders, analyzer, retriever, answerer, checker)
+        services = cls(settings, index, embedders, analyzer, retriever, answerer, checker)
+        if isinstance(index.locations, ServerLocations):
+            services.follower = Follower(index, embedders, services._build_embedders, services._indexer_for)
+        return services
 
     def indexer(self) -> Indexer:
         """A sync runner writing into this index with these models (and into a rebuild's collection meanwhile)."""
@@ -87,9 +94,39 @@ class Services:
         return Indexer(
             index, embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b,
             lookahead=self.settings.embedder_lookahead_batches if remote else 0,
-            mirror=(lambda: self.rebuild.mirror() if self.rebuild else None) if mirrored else None,
+            mirror=self._mirror if mirrored else None,
             sync_lock=self.sync_lock,
         )  # fmt: skip
+
+    def _mirror(self) -> Indexer | None:
+        if self.rebuild is not None:
+            return self.rebuild.mirror()
+        return self.follower.mirror() if self.follower is not None else None
+
+    def follow(self) -> None:
+        """Server mode: move to the collection and models a switch by another process made current."""
+        if self.follower is not None and self.rebuild is None:
+            self.follower.follow()
+
+    def start_following(self, interval_s: float = 2.0) -> None:
+        """Server mode: check every ``interval_s`` whether another process switched the collection, and follow."""
+        if self.follower is None or self._following is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop_following.wait(interval_s):
+                try:
+                    self.follow()
+                except Exception:  # a store that is briefly unreachable: try again next round
+                    log.exception("following a model switch failed")
+
+        self._following = threading.Thread(target=loop, name="askdocs-follow", daemon=True)
+        self._following.start()
+
+    def _build_embedders(self, models: Models) -> LanguageEmbedders:
+        built = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(self.settings))
+        built.warm_up()
+        return built
 
     def serving_models(self) -> Models:
         """The dense models serving now."""
@@ -106,11 +143,9 @@ class Services:
 
     def reindexer(self, embedder_en: str, embedder_ja: str) -> Reindexer:
         """A model switch of this index to ``embedder_en`` / ``embedder_ja`` (start it, copy, switch)."""
-        new = LanguageEmbedders.from_names(embedder_en, embedder_ja, RemoteOptions.from_settings(self.settings))
-        new.warm_up()
-        self.rebuild = Reindexer(
-            self.index, self.embedders, new, Models(embedder_en, embedder_ja), self._indexer_for, self.sync_lock
-        )
+        models = Models(embedder_en, embedder_ja)
+        new = self._build_embedders(models)
+        self.rebuild = Reindexer(self.index, self.embedders, new, models, self._indexer_for, self.sync_lock)
         return self.rebuild
 
     def warm_up(self) -> None:
@@ -149,7 +184,12 @@ class Services:
         """Keep every source fresh from this process (raises ``SourcesConfigError`` on a bad sources file)."""
         if self.scheduler is None:
             store = CheckpointStore(self.settings.data_dir / "state")
-            run = source_runner(self.indexer(), store, self.settings)
+            run_source = source_runner(self.indexer(), store, self.settings)
+
+            def run(source: SourceConfig, full: bool) -> SyncReport:
+                self.follow()
+                return run_source(source, full)
+
             self.scheduler = SyncScheduler(self.sources(), run, status_path=store.folder / "status.json")
             self.scheduler.start(tick_seconds)
             log.info("scheduler started for %d sources", len(self.scheduler.sources.sources))
@@ -160,6 +200,9 @@ class Services:
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
+        self._stop_following.set()
+        if self._following is not None:
+            self._following.join(10)
         if self.rebuild_job is not None and self.rebuild_job.thread.is_alive():
             self.rebuild_job.rebuild.stop.set()  # stops between batches; what was copied stays for a resume
             self.rebuild_job.thread.join(60)

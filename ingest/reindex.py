@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,6 +145,7 @@ class Reindexer:
         if keep_old:
             old.delete_ids([record_id(REBUILD)])
         else:
+            time.sleep(self.locations.drop_grace_s)  # other processes still serving it move over meanwhile
             self.locations.drop(old_physical, old)
         log.info("switched to %s (%s)%s", self.physical, self.models, "; old kept" if keep_old else "")
         return self.physical
@@ -251,3 +253,54 @@ class RebuildJob:
         except Exception as exc:  # reported on the status page; the rebuild can be resumed or cancelled
             log.exception("rebuild failed")
             self.state, self.error = "failed", str(exc)
+
+
+class Follower:
+    """A process that did not start a rebuild (server mode: API replicas, the scheduler) sees it through the store:
+    its syncs also write to the rebuild's collection while the mark is there, and it moves to the new collection
+    and models once the alias does (``follow``, called before each sync and every few seconds while serving)."""
+
+    def __init__(
+        self,
+        index: Index,
+        embedders: LanguageEmbedders,
+        build: Callable[[Models], LanguageEmbedders],
+        make_indexer: Callable[[Index, LanguageEmbedders], Indexer],
+    ) -> None:
+        if index.locations is None:
+            raise ValueError("the index was not opened at a location")
+        self.index = index
+        self.locations = index.locations
+        self.embedders = embedders
+        self.build = build
+        self.make_indexer = make_indexer
+        self._target: tuple[str, Indexer] | None = None
+        self._lock = threading.Lock()
+
+    def mirror(self) -> Indexer | None:
+        """The rebuild's collection another process started, when the mark says there is one."""
+        marker = self.index.record(REBUILD)
+        models = Models.from_record(marker)
+        with self._lock:
+            if marker is None or models is None:
+                self._target = None
+                return None
+            physical = str(marker["target"])
+            if self._target is None or self._target[0] != physical:
+                target = Index(self.locations.open(physical))
+                self._target = (physical, self.make_indexer(target, self.build(models)))
+            return self._target[1]
+
+    def follow(self) -> bool:
+        """Serve the collection the alias names now, with its models; True when that was a move."""
+        active = self.locations.active()
+        if active == self.index.location:
+            return False
+        backend = self.locations.open(active)
+        models = Models.from_record(Index(backend).record(MODELS))
+        new = self.build(models) if models is not None else None
+        self.index.switch_to(backend, active, (lambda: self.embedders.adopt(new)) if new is not None else None)
+        with self._lock:
+            self._target = None
+        log.info("followed the switch to %s", active)
+        return True

@@ -273,6 +273,8 @@ class RemoteEmbedder:
         rows = [d.embedding for d in sorted(response.data, key=lambda d: d.index)]
         if len(rows) != len(inputs) or any(not isinstance(r, list) for r in rows):
             raise self._error(f"returned {len(rows)} vectors for {len(inputs)} inputs")
+        if any(r and not isinstance(r[0], int | float) for r in rows):
+            raise self._error("returned a vector per token, not one per input: turn pooling on at the server")
         sizes = {len(r) for r in rows}
         expected = self._dim if check_dim else None
         if len(sizes) != 1 or (expected is not None and sizes != {expected}):

@@ -255,3 +255,42 @@ def test_the_admin_endpoint_switches_inside_the_serving_process(
         assert services.embedders.for_language("ja").name == "api-emb-a"  # left as it was
     finally:
         services.close()
+
+
+def test_another_process_mirrors_a_rebuild_and_follows_the_switch(
+    fake_openai: FakeOpenAI,  # noqa: F811
+    workspace: Path,
+    tmp_path: Path,
+) -> None:
+    """Two processes on one Qdrant server (two Services on one client): the one that did not start the rebuild
+    syncs into both collections while it runs, keeps serving the old collection until it follows, then serves the
+    new one with the new models."""
+    client = QdrantClient(path=str(tmp_path / "qdrant"))
+    settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
+    store = CheckpointStore(tmp_path / "state")
+
+    def process() -> Services:
+        return Services.build(settings, index=Index.at(ServerLocations(client, "askdocs", drop_grace_s=0.5)))
+
+    replica, switcher = process(), process()
+    run_source(replica.indexer(), FilesConnector(workspace), store)
+    rebuild = switcher.reindexer(_spec(fake_openai, "emb-b"), _spec(fake_openai, "emb-b"))
+    rebuild.start()
+    (workspace / "it" / "printer.md").write_text("# Printers\n\nKumo-Print is added with the PrintNow app.\n")
+    assert run_source(replica.indexer(), FilesConnector(workspace), store).added == 1  # into both collections
+    mirrored = rebuild.mirror()
+    assert mirrored is not None and "files:it/printer.md" in mirrored.index.document_hashes()
+    switched = threading.Thread(target=rebuild.switch)
+    switched.start()
+    while switcher.index.location == "askdocs--g1":
+        threading.Event().wait(0.02)
+    # Switched, the old collection not dropped yet: the replica still answers from it with its old model.
+    assert replica.retriever.search("Kumo-Print PrintNow", ["public"], top_k=1)[0].doc_id == "files:it/printer.md"
+    replica.follow()
+    switched.join(30)
+    assert replica.index.location == "askdocs--g2" and replica.embedders.for_language("en").name == "api-emb-b"
+    assert replica.retriever.search("Kumo-Print PrintNow", ["public"], top_k=1)[0].doc_id == "files:it/printer.md"
+    again = run_source(replica.indexer(), FilesConnector(workspace), store, full=True)
+    assert again.status == "succeeded" and again.embedded_chunks == 0
+    assert {c.name for c in client.get_collections().collections} == {"askdocs--g2"}
+    replica.close()

@@ -128,6 +128,8 @@ class Index:
     def ensure(self, spec: CollectionSpec) -> None:
         """Create the collection if missing (no-op when it exists with the same vectors)."""
         self.backend.ensure(spec)
+        if self.locations is not None and self.location is not None:
+            self.locations.settle(self.location)
 
     def exists(self) -> bool:
         """Whether a collection has been created."""

@@ -23,6 +23,8 @@ class Locations(Protocol):
     """The physical collections behind one logical name."""
 
     name: str
+    # Seconds an old collection stays after a switch, for other processes to follow it (``Follower``).
+    drop_grace_s: float
 
     def active(self) -> str:
         """The physical collection serving now."""
@@ -39,6 +41,9 @@ class Locations(Protocol):
     def point_to(self, physical: str) -> None:
         """Make ``physical`` the one serving, atomically and durably."""
 
+    def settle(self, physical: str) -> None:
+        """After ``physical`` was created as the first collection: make the logical name point at it."""
+
     def drop(self, physical: str, backend: Any) -> None:
         """Delete ``physical`` (its ``backend`` is closed first; no one may use it any more)."""
 
@@ -54,6 +59,8 @@ def _next(name: str, taken: list[str]) -> str:
 
 class EdgeLocations:
     """Shard folders under ``root``; the pointer file is replaced atomically (write, fsync, rename)."""
+
+    drop_grace_s = 0.0  # one process holds an embedded index: nobody else to wait for
 
     def __init__(self, root: Path, name: str) -> None:
         self.root = Path(root)
@@ -89,6 +96,10 @@ class EdgeLocations:
             os.fsync(handle.fileno())
         os.replace(tmp, self._pointer)
 
+    def settle(self, physical: str) -> None:
+        if physical != self.name and self.active() != physical:
+            self.point_to(physical)
+
     def drop(self, physical: str, backend: Any) -> None:
         backend.close()
         (self.root / f"{physical}.{SPEC_FILE}").unlink(missing_ok=True)
@@ -101,10 +112,17 @@ class EdgeLocations:
 class ServerLocations:
     """Collections on a Qdrant server; the logical name is an alias moved in one alias update."""
 
-    def __init__(self, client: QdrantClient, name: str, options: ServerCollectionOptions | None = None) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        name: str,
+        options: ServerCollectionOptions | None = None,
+        drop_grace_s: float = 15.0,
+    ) -> None:
         self.client = client
         self.name = name
         self.options = options or ServerCollectionOptions()
+        self.drop_grace_s = drop_grace_s
 
     def _alias_target(self) -> str | None:
         for alias in self.client.get_aliases().aliases:
@@ -113,7 +131,16 @@ class ServerLocations:
         return None
 
     def active(self) -> str:
-        return self._alias_target() or self.name
+        """The alias's collection; a collection named like the alias (made before aliases were used); else, for a
+        new deployment, ``<name>--g1``, so that every switch, the first too, only moves the alias."""
+        target = self._alias_target()
+        if target is not None:
+            return target
+        return self.name if self.exists(self.name) else f"{self.name}--g1"
+
+    def settle(self, physical: str) -> None:
+        if physical != self.name and self._alias_target() is None:
+            self.point_to(physical)
 
     def open(self, physical: str) -> ServerBackend:
         return ServerBackend(self.client, physical, self.options)

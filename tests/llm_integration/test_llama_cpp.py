@@ -67,15 +67,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The server has no flag for the pooling of embeddings; a causal model's default is none (a vector per token).
+MEAN_POOLING = """
+import llama_cpp
+_init = llama_cpp.Llama.__init__
+def _mean_pooled(self, *args, **kwargs):
+    kwargs.setdefault("pooling_type", llama_cpp.LLAMA_POOLING_TYPE_MEAN)
+    _init(self, *args, **kwargs)
+llama_cpp.Llama.__init__ = _mean_pooled
+"""
+
+
 @contextmanager
-def running_llama_server(folder: Path, *extra: str) -> Iterator[str]:
-    """``python -m llama_cpp.server`` with the Gemma model on 127.0.0.1 (``extra``: more server flags); yields its
-    OpenAI base URL and stops it after."""
+def running_llama_server(folder: Path, *extra: str, mean_pooling: bool = False) -> Iterator[str]:
+    """``python -m llama_cpp.server`` with the Gemma model on 127.0.0.1 (``extra``: more server flags; mean pooling
+    for an embedding server); yields its OpenAI base URL and stops it after."""
     port = free_port()
     log_path = folder / "server.log"
     threads = str(max(1, min(4, os.cpu_count() or 1)))
+    launch = (MEAN_POOLING if mean_pooling else "") + LAUNCH
     command = [
-        sys.executable, "-c", LAUNCH, "--model", str(gguf_path()), "--host", "127.0.0.1",
+        sys.executable, "-c", launch, "--model", str(gguf_path()), "--host", "127.0.0.1",
         "--port", str(port), "--n_ctx", "2048", "--n_threads", threads, "--model_alias", "gemma3-270m", *extra,
     ]  # fmt: skip
     with log_path.open("wb") as log:

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.llm
 @pytest.fixture(scope="module")
 def embedding_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("llama-embed")
-    with running_llama_server(folder, "--embedding", "True", "--n_batch", "1024", "--n_ubatch", "1024") as base:
+    flags = ("--embedding", "True", "--n_batch", "1024", "--n_ubatch", "1024")
+    with running_llama_server(folder, *flags, mean_pooling=True) as base:
         yield base
 
 

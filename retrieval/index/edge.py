@@ -102,7 +102,7 @@ class EdgeBackend:
                 if existing != spec.dense:
                     raise ValueError(
                         f"index at {self.path} holds dense vectors {existing}, but the configured embedders "
-                        f"need {spec.dense}; switch with `askdocs reindex --embedder-en … --embedder-ja …`"
+                        f"need {spec.dense}; switch with `askdocs reindex`, or use another ASKDOCS_COLLECTION"
                     )
                 self._open()
                 return

@@ -117,7 +117,7 @@ class ServerBackend:
             if existing != spec.dense:
                 raise ValueError(
                     f"collection {self.collection!r} holds dense vectors {existing}, but the configured embedders "
-                    f"need {spec.dense}; switch with `askdocs reindex --embedder-en … --embedder-ja …`"
+                    f"need {spec.dense}; switch with `askdocs reindex`, or use another ASKDOCS_COLLECTION"
                 )
             return
         self.client.create_collection(

@@ -67,7 +67,7 @@ class SwitchableBackend:
         self.guard = ReadWriteLock()
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        if name.startswith("_"):
+        if name.startswith("__"):
             raise AttributeError(name)
 
         def call(*args: Any, **kwargs: Any) -> Any:

@@ -80,7 +80,8 @@ def built(
     settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
     index = None
     if request.param == "server":  # qdrant-client's local mode stands in for a server
-        index = Index.at(ServerLocations(QdrantClient(path=str(tmp_path / "qdrant")), settings.collection))
+        client = QdrantClient(path=str(tmp_path / "qdrant"))
+        index = Index.at(ServerLocations(client, settings.collection, drop_grace_s=0.5))
     services = Services.build(settings, index=index)
     report = run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
     assert report.status == "succeeded"

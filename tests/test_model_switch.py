@@ -26,6 +26,7 @@ from ingest.state import CheckpointStore
 from ingest.sync import BM25_TOLERANCE
 from retrieval.index import Index
 from retrieval.index.locations import ServerLocations
+from retrieval.index.server import ServerBackend
 
 QUERIES = {
     "How many weeks of parental leave?": "files:hr/parental-leave.md",
@@ -295,3 +296,26 @@ def test_another_process_mirrors_a_rebuild_and_follows_the_switch(
     assert again.status == "succeeded" and again.embedded_chunks == 0
     assert {c.name for c in client.get_collections().collections} == {"askdocs--g2"}
     replica.close()
+
+
+def test_a_collection_made_before_aliases_hands_its_name_to_the_alias(
+    fake_openai: FakeOpenAI,  # noqa: F811
+    workspace: Path,
+    tmp_path: Path,
+) -> None:
+    client = QdrantClient(path=str(tmp_path / "qdrant"))
+    settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
+    legacy = Services.build(settings, index=Index(ServerBackend(client, "askdocs")))  # as an older askdocs made it
+    run_source(legacy.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
+    services = Services.build(settings, index=Index.at(ServerLocations(client, "askdocs", drop_grace_s=0)))
+    assert services.index.location == "askdocs"
+    rebuild = services.reindexer(_spec(fake_openai, "emb-b"), _spec(fake_openai, "emb-b"))
+    rebuild.start()
+    with pytest.raises(ValueError, match="--keep-old is not possible on the first switch"):
+        rebuild.switch(keep_old=True)
+    assert rebuild.switch() == "askdocs--g2"
+    assert [(a.alias_name, a.collection_name) for a in client.get_aliases().aliases] == [("askdocs", "askdocs--g2")]
+    assert {c.name for c in client.get_collections().collections} == {"askdocs--g2"}
+    hits = services.retriever.search("KumoLink VPN connect command", ["public"], top_k=3)
+    assert hits[0].doc_id == "files:it/vpn-setup.md"
+    services.close()

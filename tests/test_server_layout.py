@@ -34,13 +34,14 @@ def test_new_collections_get_shards_replicas_consistency_on_disk_and_int8() -> N
     client = RecordingClient(":memory:")
     index = Index.at(ServerLocations(client, "askdocs", server_options(settings)))
     index.ensure(CollectionSpec(dense={"minilm": 4}))
-    sent = client.created["askdocs"]
+    sent = client.created["askdocs--g1"]  # a new deployment's first collection, behind the alias from the start
+    assert [(a.alias_name, a.collection_name) for a in client.get_aliases().aliases] == [("askdocs", "askdocs--g1")]
     assert (sent["shard_number"], sent["replication_factor"], sent["write_consistency_factor"]) == (3, 2, 2)
     assert sent["on_disk_payload"] is False
     quantization = sent["quantization_config"]
     assert isinstance(quantization, models.ScalarQuantization)
     assert quantization.scalar.type == models.ScalarType.INT8 and quantization.scalar.always_ram is True
-    vectors = client.get_collection("askdocs").config.params.vectors
+    vectors = client.get_collection("askdocs--g1").config.params.vectors
     assert isinstance(vectors, dict) and vectors["minilm"].on_disk is True
     index.close()
 
@@ -48,7 +49,7 @@ def test_new_collections_get_shards_replicas_consistency_on_disk_and_int8() -> N
 def test_the_default_layout_is_one_plain_shard() -> None:
     client = RecordingClient(":memory:")
     Index.at(ServerLocations(client, "askdocs")).ensure(CollectionSpec(dense={"minilm": 4}))
-    sent = client.created["askdocs"]
+    sent = client.created["askdocs--g1"]
     assert (sent["shard_number"], sent["replication_factor"], sent["quantization_config"]) == (1, 1, None)
 
 

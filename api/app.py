@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import session
 from api.limits import AskConcurrencyLimit, BodySizeLimit, method_label
 from api.openapi import install_openapi
-from api.routes import ask, health, metrics, search, sources, ui
+from api.routes import ask, health, metrics, reindex, search, sources, ui
 from api.security import WebHardening
 from api.services import Services
 from askdocs import __version__
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services.warm_up()
         if owned:
             app.state.services.check_index()
+        app.state.services.start_following()  # server mode: switches made by `askdocs reindex` elsewhere
         if owned and app.state.services.settings.scheduler:
             app.state.services.start_scheduler()  # embedded mode: only this process may write the index
         try:
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(sources.router)
     app.include_router(metrics.router)
     session.install(app, settings or (services.settings if services else get_settings()))
+    app.include_router(reindex.router)
 
     @app.middleware("http")
     async def _timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -37,7 +37,11 @@ def load_settings() -> Settings:
 def _services(settings: Settings):  # type: ignore[no-untyped-def]
     from api.services import Services
 
-    return Services.build(settings)
+    try:
+        return Services.build(settings)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -310,6 +314,44 @@ def scheduler() -> None:
         services.warm_up()
         services.start_scheduler()
         stop.wait()
+    finally:
+        services.close()
+
+
+@app.command()
+def reindex(
+    embedder_en: Annotated[str | None, typer.Option(help="New model for English (default: the current one).")] = None,
+    embedder_ja: Annotated[str | None, typer.Option(help="New model for Japanese (default: the current one).")] = None,
+    keep_old: Annotated[bool, typer.Option(help="Keep the old collection after the switch.")] = False,
+    cancel: Annotated[bool, typer.Option(help="Discard a rebuild under way (its collection and its mark).")] = False,
+) -> None:
+    """Rebuild the index with other dense models from the stored chunks while it serves, then switch atomically.
+
+    Resumable: after a kill, the same command carries on. Syncs meanwhile write to both collections.
+    """
+    settings = load_settings()
+    services = _services(settings)
+    try:
+        if cancel:
+            typer.echo("rebuild cancelled" if services.cancel_rebuild() else "no rebuild under way")
+            return
+        current = services.serving_models()
+        rebuild = services.reindexer(embedder_en or current.en, embedder_ja or current.ja)
+        resumed = rebuild.start()
+        with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=err) as bar:
+            task = bar.add_task("resuming" if resumed else "rebuilding", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description=f"documents copied ({done}/{total})")
+
+            physical = rebuild.switch(keep_old=keep_old, progress=progress)
+        typer.echo(f"switched to {physical} ({rebuild.models.en} / {rebuild.models.ja})")
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted:[/yellow] run the same command to resume, or `askdocs reindex --cancel`")
+        raise typer.Exit(130) from None
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     finally:
         services.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,17 +14,21 @@ from askdocs.settings import Settings
 from ingest import integrity
 from ingest.chunker import Chunker
 from ingest.extract import ExtractionLimits, Extractor
+from ingest.reindex import MODELS, Follower, Models, RebuildJob, Reindexer
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
-from ingest.sources import SourcesFile, default_sources, load_sources
+from ingest.sources import SourceConfig, SourcesFile, default_sources, load_sources
 from ingest.state import CheckpointStore
-from ingest.sync import Indexer
+from ingest.sync import Indexer, SyncReport
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
 from retrieval.answer.citations import CitationChecker
 from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
+from retrieval.index.locations import ServerLocations
+from retrieval.remote_embedder import RemoteEmbedder
+from retrieval.remote_spec import RemoteOptions
 
 log = logging.getLogger(__name__)
 RECHECK_S = 60.0  # how often a problem found on open is checked again when this process cannot repair it
@@ -44,6 +49,12 @@ class Services:
     extractor: Extractor = field(repr=False, default_factory=Extractor)
     problems: list[integrity.Problem] | None = None  # found by ``check_index``; None: not checked yet
     checked_at: float = 0.0  # monotonic time of the last ``check_index``
+    rebuild: Reindexer | None = None  # a model switch under way in this process
+    rebuild_job: RebuildJob | None = None  # ... started through the admin API
+    follower: Follower | None = None  # server mode: rebuilds and switches made by other processes
+    _following: threading.Thread | None = field(default=None, repr=False)
+    _stop_following: threading.Event = field(default_factory=threading.Event, repr=False)
+    sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(
@@ -57,7 +68,8 @@ class Services:
         redaction.install_log_redaction()
         index = index if index is not None else Index.open(settings)
         if embedders is None:
-            embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
+            models = _serving_models(index, settings)
+            embedders = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(settings))
         analyzer = Analyzer()
         fusion = FusionConfig(
             method=settings.fusion,
@@ -80,21 +92,76 @@ class Services:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
         ocr = settings.extract_ocr_languages if settings.extract_ocr else None
         extractor = Extractor(ExtractionLimits.from_settings(settings), ocr_languages=ocr)
-        return cls(settings, index, embedders, analyzer, retriever, answerer, checker, extractor=extractor)
+        services = cls(settings, index, embedders, analyzer, retriever, answerer, checker, extractor=extractor)
+
+        if isinstance(index.locations, ServerLocations):
+            services.follower = Follower(index, embedders, services._build_embedders, services._indexer_for)
+        return services
 
     def indexer(self) -> Indexer:
-        """A sync runner writing into this index with these models."""
-        chunker = Chunker(self.embedders.for_language, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
-        settings = self.settings
+        """A sync runner writing into this index with these models (and into a rebuild's collection meanwhile)."""
+        return self._indexer_for(self.index, self.embedders, mirrored=True)
+
+    def _indexer_for(self, index: Index, embedders: LanguageEmbedders, mirrored: bool = False) -> Indexer:
+        chunker = Chunker(embedders.for_language, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
+        remote = any(isinstance(e, RemoteEmbedder) for e in embedders.by_language.values())
         return Indexer(
-            self.index,
-            self.embedders,
-            chunker,
-            self.analyzer,
-            settings.bm25_k1,
-            settings.bm25_b,
+            index, embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b,
+            lookahead=self.settings.embedder_lookahead_batches if remote else 0,
+            mirror=self._mirror if mirrored else None,
+            sync_lock=self.sync_lock,
             extractor=self.extractor,
+        )  # fmt: skip
+
+    def _mirror(self) -> Indexer | None:
+        if self.rebuild is not None:
+            return self.rebuild.mirror()
+        return self.follower.mirror() if self.follower is not None else None
+
+    def follow(self) -> None:
+        """Server mode: move to the collection and models a switch by another process made current."""
+        if self.follower is not None and self.rebuild is None:
+            self.follower.follow()
+
+    def start_following(self, interval_s: float = 2.0) -> None:
+        """Server mode: check every ``interval_s`` whether another process switched the collection, and follow."""
+        if self.follower is None or self._following is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop_following.wait(interval_s):
+                try:
+                    self.follow()
+                except Exception:  # a store that is briefly unreachable: try again next round
+                    log.exception("following a model switch failed")
+
+        self._following = threading.Thread(target=loop, name="askdocs-follow", daemon=True)
+        self._following.start()
+
+    def _build_embedders(self, models: Models) -> LanguageEmbedders:
+        built = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(self.settings))
+        built.warm_up()
+        return built
+
+    def serving_models(self) -> Models:
+        """The dense models serving now."""
+        return _serving_models(self.index, self.settings)
+
+    def cancel_rebuild(self) -> bool:
+        """Discard a rebuild under way (its collection and its mark); False when there is none."""
+        models = self.serving_models()
+        rebuild = self.rebuild or Reindexer(
+            self.index, self.embedders, self.embedders, models, self._indexer_for, self.sync_lock
         )
+        self.rebuild = None
+        return rebuild.cancel()
+
+    def reindexer(self, embedder_en: str, embedder_ja: str) -> Reindexer:
+        """A model switch of this index to ``embedder_en`` / ``embedder_ja`` (start it, copy, switch)."""
+        models = Models(embedder_en, embedder_ja)
+        new = self._build_embedders(models)
+        self.rebuild = Reindexer(self.index, self.embedders, new, models, self._indexer_for, self.sync_lock)
+        return self.rebuild
 
     def warm_up(self) -> None:
         """Load the models so the first request is not slow."""
@@ -140,7 +207,12 @@ class Services:
             problems = self.check_index() if self.problems is None else self.problems
             repairs = integrity.repair(self.index, store.folder, store, problems, configured) if problems else []
             self.problems = []  # from here the integrity record tracks the repair
-            run = source_runner(self.indexer(), store, self.settings)
+            run_source = source_runner(self.indexer(), store, self.settings)
+
+            def run(source: SourceConfig, full: bool) -> SyncReport:
+                self.follow()  # server mode: sync into the collection a switch elsewhere made current
+                return run_source(source, full)
+
             self.scheduler = SyncScheduler(sources, run, status_path=store.folder / "status.json")
             for name in repairs:
                 self.scheduler.trigger(name, full=True)
@@ -182,4 +254,25 @@ class Services:
             self.scheduler.stop()
             self.scheduler = None
         self.extractor.close()
+        self._stop_following.set()
+        if self._following is not None:
+            self._following.join(10)
+        if self.rebuild_job is not None and self.rebuild_job.thread.is_alive():
+            self.rebuild_job.rebuild.stop.set()  # stops between batches; what was copied stays for a resume
+            self.rebuild_job.thread.join(60)
+        target = self.rebuild.mirror() if self.rebuild else None
+        if target is not None:
+            target.index.close()  # a rebuild left unfinished resumes from what it wrote
         self.index.close()
+
+
+def _serving_models(index: Index, settings: Settings) -> Models:
+    """The models the serving collection was built with (a switch records them), else the configured ones."""
+    configured = Models(settings.embedder_en, settings.embedder_ja)
+    recorded = Models.from_record(index.record(MODELS)) if index.exists() else None
+    if recorded is not None and recorded != configured:
+        log.warning(
+            "the index was switched to the models %s / %s; serving with them (ASKDOCS_EMBEDDER_EN/_JA say %s / %s)",
+            recorded.en, recorded.ja, configured.en, configured.ja,
+        )  # fmt: skip
+    return recorded or configured

@@ -117,9 +117,42 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(None, description="Use a Qdrant server/cluster instead of the embedded engine.")
     qdrant_api_key: SecretStr | None = None
     collection: str = Field("askdocs", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # --- collections on a Qdrant server/cluster (applied when askdocs creates one; README, "Scaling out") ---
+    qdrant_shards: int = Field(1, ge=1, le=256, description="Shards of a new collection (spread over the nodes).")
+    qdrant_replication_factor: int = Field(1, ge=1, le=16, description="Copies of each shard (nodes that may fail).")
+    qdrant_write_consistency: int = Field(
+        1, ge=1, le=16, description="Replicas that must confirm a write (at most the replication factor)."
+    )
+    qdrant_on_disk_vectors: bool = Field(False, description="Keep dense vectors on disk (memory-mapped), not in RAM.")
+    qdrant_on_disk_payload: bool = Field(True, description="Keep payloads on disk; indexed fields stay in RAM.")
+    qdrant_quantization: Literal["none", "int8"] = Field(
+        "none", description="int8: scalar quantisation of dense vectors (4x smaller in RAM, rescored from originals)."
+    )
 
     embedder_en: str = Field("minilm-l6-int8", description="Dense model for English (and other non-Japanese) text.")
     embedder_ja: str = Field("use-multilingual", description="Dense model for Japanese text.")
+    # --- remote embedders (ASKDOCS_EMBEDDER_EN/_JA = openai:<model> or openai-compatible:<model>@<base URL>) ---
+    embedder_api_key: SecretStr | None = Field(
+        None, description="Remote embedder key; falls back to OPENAI_API_KEY (AZURE_OPENAI_API_KEY); never logged."
+    )
+    embedder_azure_endpoint: str | None = Field(
+        None, description="Azure OpenAI endpoint: openai:<deployment> then goes through the AzureOpenAI client."
+    )
+    embedder_api_version: str = Field("2024-10-21", description="Azure OpenAI API version for embeddings.")
+    embedder_batch_size: int = Field(64, ge=1, le=2048, description="Most passages in one embeddings request.")
+    embedder_batch_tokens: int = Field(8000, ge=64, le=300_000, description="Most tokens in one embeddings request.")
+    embedder_concurrency: int = Field(4, ge=1, le=64, description="Embeddings requests in flight at once.")
+    embedder_lookahead_batches: int = Field(
+        4, ge=0, le=32, description="Document batches a sync embeds ahead while it writes (remote embedders)."
+    )
+    embedder_timeout_s: float = Field(30.0, gt=0, le=600, description="Per-request timeout of a remote embedder.")
+    embedder_retries: int = Field(5, ge=0, le=20, description="Retries on 429/5xx/timeouts, honouring Retry-After.")
+    embedder_retry_max_wait_s: float = Field(
+        60.0, ge=0, le=600, description="Longest wait between retries; a longer Retry-After fails the request."
+    )
+    embedder_price_per_million_tokens: float | None = Field(
+        None, ge=0, description="US$ per million tokens for the cost logged per sync (OpenAI's list prices known)."
+    )
     chunk_tokens: int = Field(200, ge=32, le=512, description="Upper bound of a chunk in embedder tokens.")
     chunk_overlap_tokens: int = Field(30, ge=0, le=128)
 
@@ -239,7 +272,7 @@ class Settings(BaseSettings):
         "others get 400, which stops DNS-rebinding pages.",
     )
 
-    @field_validator("qdrant_url", "llm_base_url", "llm_model")
+    @field_validator("qdrant_url", "llm_base_url", "llm_model", "embedder_azure_endpoint")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None

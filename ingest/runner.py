@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from askdocs.settings import Settings
@@ -13,6 +14,7 @@ from ingest.sources import SourceConfig
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer, ProgressFn, SyncReport
 from retrieval.index import IndexFilter
+from retrieval.remote_embedder import RemoteEmbedder, usage_line
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,30 @@ def run_source(
         integrity.repair(indexer.index, checkpoints.folder, checkpoints, [problem], [name])
         full = read_all = True
         baseline, _ = integrity.before_sync(indexer.index, checkpoints.folder, name, source)
+    meter = _UsageMeter(indexer)
     report = _run(indexer, connector, checkpoints, full, progress, name)
+    meter.log(name)
     problem = integrity.after_sync(indexer.index, checkpoints.folder, name, source, report, read_all, baseline)
     if problem is not None:
         log.error("integrity: %s; the next run checks the index again", problem.detail)
     return report
+
+
+class _UsageMeter:
+    """What one sync cost each remote embedder: requests, tokens, retries, chunks/s, estimated cost."""
+
+    def __init__(self, indexer: Indexer) -> None:
+        self.remote = {id(e): e for e in indexer.embedders.by_language.values() if isinstance(e, RemoteEmbedder)}
+        self.before = {key: e.usage() for key, e in self.remote.items()}
+        self.started = time.perf_counter()
+
+    def log(self, name: str) -> None:
+        """Log one line per remote embedder that was used."""
+        elapsed = time.perf_counter() - self.started
+        for key, embedder in self.remote.items():
+            used = embedder.usage().minus(self.before[key])
+            if used.requests:
+                log.info("%s: embeddings %s", name, usage_line(embedder, used, used.inputs, elapsed))
 
 
 def _run(

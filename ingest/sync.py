@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
+import threading
+from collections import defaultdict, deque
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from askdocs.models import Chunk, Document, embed_text
 from connectors.base import (
@@ -23,6 +27,7 @@ from ingest.extract import EXTRACTION_VERSION, Extractor, extract_document
 from retrieval.analyzer import ANALYZER_VERSION, Analyzer, bm25_weights
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, Index, IndexedChunk
+from retrieval.remote_embedder import submit_documents
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
@@ -78,7 +83,14 @@ class Indexer:
         b: float = 0.75,
         batch_docs: int = 32,
         extractor: Extractor | None = None,
+        lookahead: int = 0,
+        mirror: Callable[[], Indexer | None] | None = None,
+        sync_lock: threading.Lock | None = None,
     ) -> None:
+        """``lookahead``: batches of documents whose embeddings are requested while earlier ones are analysed and
+        written (for remote embedders, so the endpoint never waits for the pipeline; 0 for local models).
+        ``mirror``: the indexer of a collection being rebuilt with other models, which every change also reaches;
+        ``sync_lock``: held for a whole sync (a model switch takes it to find no sync half done)."""
         self.index = index
         self.extractor = extractor or Extractor()
         self.embedders = embedders
@@ -86,7 +98,15 @@ class Indexer:
         self.analyzer = analyzer
         self.k1, self.b = k1, b
         self.batch_docs = batch_docs
-        self.pipeline = pipeline_fingerprint(embedders, chunker, k1, b)
+        self.lookahead = lookahead
+        self._mirror = mirror or (lambda: None)
+        self._sync_lock = sync_lock or threading.Lock()
+        self._analyzer_version = ANALYZER_VERSION
+
+    @property
+    def pipeline(self) -> str:
+        """Fingerprint of what shapes chunks and vectors now (the embedders can switch under a running indexer)."""
+        return pipeline_fingerprint(self.embedders, self.chunker, self.k1, self.b, self._analyzer_version)
 
     def _embedding_key(self, item: Document | Chunk) -> str:
         """What was embedded and analysed, and how: a document whose stored key differs is rewritten (chunks whose
@@ -99,6 +119,10 @@ class Indexer:
 
     def full_sync(self, connector: LoadConnector, progress: ProgressFn | None = None) -> SyncReport:
         """Load everything; write changed documents; delete indexed documents the source no longer has."""
+        with self._sync_lock:
+            return self._full_sync(connector, progress)
+
+    def _full_sync(self, connector: LoadConnector, progress: ProgressFn | None) -> SyncReport:
         self.ensure_index()
         report = SyncReport(source=connector.source)
         indexed = self.index.document_states(connector.source)
@@ -108,8 +132,15 @@ class Indexer:
             log.error("sync of %s stopped by a fatal failure; nothing pruned", connector.source)
             return report
         self._delete_missing(set(indexed), keep, report)
-        report.reweighted = self.refresh_bm25(connector.source)
+        report.reweighted = self._refresh_both(connector.source)
         return report
+
+    def _refresh_both(self, source: str) -> int:
+        """``refresh_bm25`` here and in a collection being rebuilt."""
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.refresh_bm25(source)
+        return self.refresh_bm25(source)
 
     def refresh_bm25(self, source: str | None = None, tolerance: float = BM25_TOLERANCE) -> int:
         """Recompute the BM25 weights of chunks (of ``source``) computed with an average chunk length that is now
@@ -147,12 +178,16 @@ class Indexer:
             report.failures.append(_empty_listing(report.source, len(indexed)))
             return report
         gone = sorted(indexed - present)
-        self.index.delete_documents(gone)
+        self.delete(gone)
         report.deleted = len(gone)
         return report
 
     def prune(self, connector: SlimConnector) -> SyncReport:
         """Delete indexed documents whose ids the source no longer lists; nothing when the listing failed."""
+        with self._sync_lock:
+            return self._prune(connector)
+
+    def _prune(self, connector: SlimConnector) -> SyncReport:
         self.ensure_index()
         report = SyncReport(source=connector.source)
         current: set[str] = set()
@@ -172,6 +207,12 @@ class Indexer:
         self, connector: PollConnector, checkpoint: Checkpoint | None, progress: ProgressFn | None = None
     ) -> tuple[SyncReport, Checkpoint | None]:
         """Apply what changed since ``checkpoint``; returns the report and the checkpoint to store next."""
+        with self._sync_lock:
+            return self._poll_sync(connector, checkpoint, progress)
+
+    def _poll_sync(
+        self, connector: PollConnector, checkpoint: Checkpoint | None, progress: ProgressFn | None
+    ) -> tuple[SyncReport, Checkpoint | None]:
         self.ensure_index()
         report = SyncReport(source=connector.source)
         indexed = self.index.document_states(connector.source)
@@ -184,9 +225,9 @@ class Indexer:
         self._consume(documents(), indexed, set(), report, progress)
         if report.status == "failed" or not returned:
             return report, checkpoint
-        self.index.delete_documents(deleted)
+        self.delete(deleted)
         report.deleted = len(set(deleted) & set(indexed))
-        report.reweighted = self.refresh_bm25(connector.source)
+        report.reweighted = self._refresh_both(connector.source)
         return report, returned[0]
 
     def _consume(
@@ -198,6 +239,14 @@ class Indexer:
         progress: ProgressFn | None,
     ) -> None:
         batch: list[Document] = []
+        queue: deque[_Prepared] = deque()  # batches whose embeddings are on their way, oldest first
+
+        def flush(documents: list[Document]) -> None:
+            queue.append(self._prepare(documents))
+            while len(queue) > self.lookahead:
+                self._store(queue.popleft(), report)
+
+        fatal = False
         for item in items:
             if isinstance(item, ConnectorFailure):
                 report.failures.append(item)
@@ -205,7 +254,8 @@ class Indexer:
                 if item.document_id:
                     keep.add(item.document_id)
                 if item.fatal:
-                    return
+                    fatal = True
+                    break
                 continue
             report.seen += 1
             keep.add(item.id)
@@ -214,7 +264,7 @@ class Indexer:
             if same_pipeline and content_hash == item.content_hash:
                 report.unchanged += 1
             elif same_pipeline:
-                self.index.update_document_fields(item.id, _document_fields(item))
+                self.update_fields(item)
                 report.updated += 1
                 report.metadata_only += 1
             else:
@@ -229,21 +279,51 @@ class Indexer:
                 else:
                     report.added += 1
             if len(batch) >= self.batch_docs:
-                self.write(batch, report)
+                flush(batch)
                 batch = []
             if progress:
                 progress(report.seen, report.chunks_written)
-        if batch:
-            self.write(batch, report)
-            if progress:
-                progress(report.seen, report.chunks_written)
+        if batch and not fatal:  # a fatal failure leaves the batch it interrupted unwritten
+            flush(batch)
+        while queue:
+            self._store(queue.popleft(), report)
+        if progress and report.seen:
+            progress(report.seen, report.chunks_written)
+
+    def update_fields(self, item: Document) -> None:
+        """Rewrite a document's descriptive fields (ACL, url, times…) on its stored chunks; nothing is embedded."""
+        self.index.update_document_fields(item.id, _document_fields(item))
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.update_fields(item)
+
+    def delete(self, doc_ids: list[str]) -> None:
+        """Delete documents here and in a collection being rebuilt."""
+        self.index.delete_documents(doc_ids)
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.delete(doc_ids)
 
     def write(self, documents: list[Document], report: SyncReport | None = None) -> None:
         """Chunk, analyse and embed ``documents`` and replace their chunks in the index."""
+        self._store(self._prepare(documents), report)
+
+    def _prepare(self, documents: list[Document]) -> _Prepared:
+        """Chunk ``documents`` and request the embeddings their chunks need (a remote model answers later)."""
         chunked = [(doc, self.chunker.chunk(doc)) for doc in documents]
         all_chunks = [c for _, chunks in chunked for c in chunks]
+        vectors, requested = self._vectors(all_chunks, [doc.id for doc in documents])
+        return _Prepared(chunked, all_chunks, vectors, requested)
+
+    def _store(self, prepared: _Prepared, report: SyncReport | None) -> None:
+        """Wait for ``prepared``'s embeddings, weigh BM25 and replace the documents' chunks in the index."""
+        chunked, all_chunks, vectors = prepared.chunked, prepared.chunks, prepared.vectors
+        embedded = 0
+        for name, positions, rows in prepared.requested:
+            for i, row in zip(positions, rows.result()):
+                vectors[i] = (name, row.tolist())
+            embedded += len(positions)
         terms = [self.analyzer.terms(c.embed_text, c.language) for c in all_chunks]  # type: ignore[arg-type]
-        vectors, embedded = self._vectors(all_chunks, [doc.id for doc in documents])
         n, total = self.index.bm25_stats()
         avgdl = (total + sum(len(t) for t in terms)) / max(1, n + len(all_chunks))
         position = 0
@@ -262,12 +342,15 @@ class Indexer:
                 )
             written.append((doc.id, indexed))
         self.index.write_documents(written)
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.write([doc for doc, _ in chunked])
         if report is not None:
             report.chunks_written += position
             report.embedded_chunks += embedded
 
-    def _vectors(self, chunks: list[Chunk], doc_ids: list[str]) -> tuple[list[tuple[str, list[float]]], int]:
-        """(model name, vector) per chunk, and how many had to be embedded.
+    def _vectors(self, chunks: list[Chunk], doc_ids: list[str]) -> tuple[list[tuple[str, list[float]]], list[_Request]]:
+        """(model name, vector) per chunk where a stored one is kept, and the embeddings requested for the others.
 
         A chunk whose exact text (title and heading included) is already stored for these documents under the
         same model keeps its stored vector: an analyzer or BM25 change, or an edit to one part of a long
@@ -289,15 +372,31 @@ class Indexer:
                 out[i] = (name, kept)
             else:
                 by_model[name].append(i)
+        requested: list[_Request] = []
         for positions in by_model.values():
             embedder = self.embedders.for_language(chunks[positions[0]].language)
-            rows = embedder.embed_documents([chunks[i].embed_text for i in positions])
-            for i, row in zip(positions, rows):
-                out[i] = (embedder.name, row.tolist())
-        return out, sum(len(positions) for positions in by_model.values())
+            rows = submit_documents(embedder, [chunks[i].embed_text for i in positions])
+            requested.append((embedder.name, positions, rows))
+        return out, requested
 
 
-def pipeline_fingerprint(embedders: LanguageEmbedders, chunker: Chunker, k1: float, b: float) -> str:
+# Embeddings asked for: model name, positions of the chunks in their batch, the rows when they come.
+_Request = tuple[str, list[int], "Future[np.ndarray]"]
+
+
+@dataclass
+class _Prepared:
+    """A batch of documents chunked, with kept vectors filled in and the missing ones requested."""
+
+    chunked: list[tuple[Document, list[Chunk]]]
+    chunks: list[Chunk]
+    vectors: list[tuple[str, list[float]]]
+    requested: list[_Request]
+
+
+def pipeline_fingerprint(
+    embedders: LanguageEmbedders, chunker: Chunker, k1: float, b: float, analyzer_version: str = ANALYZER_VERSION
+) -> str:
     """Short hash of everything besides a document's text that shapes its chunks and vectors.
 
     Changing the analyzer (``ANALYZER_VERSION``), the extraction (``EXTRACTION_VERSION``), chunk size, overlap,
@@ -305,7 +404,7 @@ def pipeline_fingerprint(embedders: LanguageEmbedders, chunker: Chunker, k1: flo
     of skipping it as unchanged.
     """
     models = ",".join(f"{lang}={embedders.for_language(lang).name}" for lang in ("en", "ja"))
-    spec = f"{ANALYZER_VERSION}|{EXTRACTION_VERSION}|{chunker.chunk_tokens}|{chunker.overlap_tokens}|{k1}|{b}|{models}"
+    spec = f"{analyzer_version}|{EXTRACTION_VERSION}|{chunker.chunk_tokens}|{chunker.overlap_tokens}|{k1}|{b}|{models}"
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 

@@ -11,9 +11,12 @@ import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from retrieval.remote_spec import RemoteOptions
 
 _RESOURCES = Path(__file__).parent / "resources"
 
@@ -286,12 +289,23 @@ class MiniLmTorch(_Lazy):
 EMBEDDERS: dict[str, type[Any]] = {cls.name: cls for cls in (MiniLmOnnx, UseMultilingual, E5Small, MiniLmTorch)}
 
 
-def make_embedder(name: str) -> Embedder:
-    """Build the embedder called ``name``; a clear error names the choices."""
+def make_embedder(name: str, remote: RemoteOptions | None = None) -> Embedder:
+    """Build the embedder called ``name`` (``openai:…`` / ``openai-compatible:…`` with ``remote`` options, else the
+    settings'); a clear error names the choices."""
+    from retrieval.remote_embedder import RemoteEmbedder
+    from retrieval.remote_spec import RemoteOptions, is_remote
+
+    if is_remote(name):
+        if remote is None:
+            from askdocs.settings import get_settings
+
+            remote = RemoteOptions.from_settings(get_settings())
+        return RemoteEmbedder.from_spec(name, remote)
     try:
         return EMBEDDERS[name]()  # type: ignore[no-any-return]
     except KeyError:
-        raise ValueError(f"unknown embedder {name!r}; choose one of: {', '.join(sorted(EMBEDDERS))}") from None
+        choices = ", ".join([*sorted(EMBEDDERS), "openai:<model>", "openai-compatible:<model>@<base URL>"])
+        raise ValueError(f"unknown embedder {name!r}; choose one of: {choices}") from None
 
 
 class LanguageEmbedders:
@@ -303,12 +317,16 @@ class LanguageEmbedders:
         self.by_language = by_language
 
     @classmethod
-    def from_names(cls, en: str, ja: str) -> LanguageEmbedders:
+    def from_names(cls, en: str, ja: str, remote: RemoteOptions | None = None) -> LanguageEmbedders:
         """Build from embedder names; one instance per distinct model."""
         built: dict[str, Embedder] = {}
         for name in {en, ja}:
-            built[name] = make_embedder(name)
+            built[name] = make_embedder(name, remote)
         return cls({"en": built[en], "ja": built[ja]})
+
+    def adopt(self, other: LanguageEmbedders) -> None:
+        """Serve with ``other``'s models from now on (a model switch; callers holding this object follow it)."""
+        self.by_language = dict(other.by_language)
 
     def for_language(self, language: str) -> Embedder:
         """The embedder for ``language`` (English's for languages without one of their own)."""

@@ -58,24 +58,25 @@ class HybridRetriever:
         """
         language = detect_language(query)
         fusion = fusion or self.fusion_by_language.get(language, self.fusion)
-        dense = None
-        if mode in ("hybrid", "dense"):
-            embedder = self.embedders.for_language(language)
-            dense = (embedder.name, embedder.embed_query(query).tolist())
         sparse = self.analyzer.query_vector(query, language) if mode in ("hybrid", "bm25") else None
-        return self.index.query(
-            HybridQuery(
-                limit=limit,
-                dense=dense,
-                sparse=sparse,
-                filter=_index_filter(principals, filters),
-                prefetch_limit=max(fusion.prefetch_limit, limit),
-                fusion=fusion.method,
-                rrf_k=fusion.rrf_k,
-                dense_weight=fusion.dense_weight,
-                sparse_weight=fusion.sparse_weight,
+        with self.index.reading():  # the model that embeds the query is the one whose vectors are searched
+            dense = None
+            if mode in ("hybrid", "dense"):
+                embedder = self.embedders.for_language(language)
+                dense = (embedder.name, embedder.embed_query(query).tolist())
+            return self.index.query(
+                HybridQuery(
+                    limit=limit,
+                    dense=dense,
+                    sparse=sparse,
+                    filter=_index_filter(principals, filters),
+                    prefetch_limit=max(fusion.prefetch_limit, limit),
+                    fusion=fusion.method,
+                    rrf_k=fusion.rrf_k,
+                    dense_weight=fusion.dense_weight,
+                    sparse_weight=fusion.sparse_weight,
+                )
             )
-        )
 
     def search(
         self,

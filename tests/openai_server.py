@@ -1,15 +1,22 @@
-"""A small OpenAI-compatible chat server on 127.0.0.1 for contract tests, and the fixtures that start it.
+"""A small OpenAI-compatible chat and embeddings server on 127.0.0.1 for contract tests, and its fixtures.
 
 It serves ``POST .../chat/completions`` (so both ``/v1/chat/completions`` and Azure's
 ``/openai/deployments/<name>/chat/completions`` work), non-streaming and streaming in the documented SSE chunk
 format (``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``), applies ``stop`` and ``max_tokens`` (one word = one
 token), returns scripted errors (status, JSON error body, headers such as ``Retry-After``), waits or stalls
 mid-stream when told to, records every request it gets and notices when a streaming client hangs up.
+
+``POST .../embeddings`` (``/v1/embeddings`` and Azure's ``/openai/deployments/<name>/embeddings``) answers
+deterministic hashed bag-of-words vectors of ``embedding_dim`` (or ``dimensions``) floats, different per model, so
+texts sharing words are near; ``float`` or ``base64`` encoding; it counts requests in flight at once.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -18,6 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import numpy as np
 import pytest
 
 
@@ -36,6 +44,7 @@ class Reply:
     stall_after: int | None = None
     stall_s: float = 0.0
     echo_credentials: bool = False  # append the request's Authorization / api-key header to the error message
+    dim: int | None = None  # embeddings: answer vectors of this size instead of the requested one
 
 
 @dataclass
@@ -71,8 +80,27 @@ def _apply_limits(text: str, body: dict[str, Any]) -> tuple[str, str]:
     return text, "stop"
 
 
+_WORD = re.compile(r"[a-z0-9]+|[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def fake_embedding(model: str, text: str, dim: int) -> list[float]:
+    """A deterministic vector for ``text``: words (and CJK characters) hashed, per model, into ``dim`` signed
+    buckets, so texts sharing words point the same way."""
+    row = np.zeros(dim, dtype=np.float64)
+    tokens = _WORD.findall(text.lower())
+    for a, b in zip(tokens, [*tokens[1:], ""]):
+        for token, weight in ((a, 1.0), (a + b, 0.5)):
+            digest = hashlib.blake2b(f"{model}\x00{token}".encode(), digest_size=8).digest()
+            number = int.from_bytes(digest, "little")
+            row[number % dim] += weight if number >> 63 else -weight
+    norm = float(np.linalg.norm(row))
+    return (row / norm if norm else np.full(dim, 1 / np.sqrt(dim))).tolist()
+
+
 class FakeOpenAI:
     """The server; ``script`` replies are used first, in order, then ``responder(request_body)``."""
+
+    embedding_dim = 32
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
@@ -82,6 +110,7 @@ class FakeOpenAI:
         self.streams_completed = 0
         self.streams_aborted = 0
         self.chunks_sent = 0
+        self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -115,6 +144,8 @@ class FakeOpenAI:
             self.script.clear()
             self.responder = lambda body: Reply()
             self.streams_started = self.streams_completed = self.streams_aborted = self.chunks_sent = 0
+            self.in_flight = self.max_in_flight = 0
+            self.embedding_dim = FakeOpenAI.embedding_dim
 
     def queue(self, *replies: Reply) -> None:
         """Answer the next requests with ``replies``, in order."""
@@ -164,6 +195,9 @@ class FakeOpenAI:
                     return
                 with fake._lock:
                     fake.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if self.path.split("?")[0].endswith("/embeddings"):
+                    self._embeddings(body)
+                    return
                 if not self.path.split("?")[0].endswith("/chat/completions"):
                     self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                     return
@@ -212,6 +246,39 @@ class FakeOpenAI:
                     },
                     reply.headers,
                 )
+
+            def _embeddings(self, body: dict[str, Any]) -> None:
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    reply = fake._next_reply(body)
+                    time.sleep(min(reply.delay_s, 30))
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
+                if reply.status != 200:
+                    error = {"error": {"message": reply.error, "type": "server_error", "code": str(reply.status)}}
+                    self._json(reply.status, error, reply.headers)
+                    return
+                inputs = body.get("input")
+                inputs = [inputs] if isinstance(inputs, str) else inputs
+                if not isinstance(inputs, list) or not inputs or not all(isinstance(t, str) for t in inputs):
+                    self._json(400, {"error": {"message": "input must be a string or a list of strings"}})
+                    return
+                deployment = re.search(r"/deployments/([^/]+)/", self.path)
+                model = deployment.group(1) if deployment else str(body.get("model", "fake"))
+                dim = reply.dim or int(body.get("dimensions") or fake.embedding_dim)
+                data = []
+                for i, text in enumerate(inputs):
+                    row = fake_embedding(model, text, dim)
+                    encoded: Any = row
+                    if body.get("encoding_format") == "base64":
+                        encoded = base64.b64encode(np.asarray(row, dtype="<f4").tobytes()).decode()
+                    data.append({"object": "embedding", "index": i, "embedding": encoded})
+                tokens = sum(len(_WORD.findall(t.lower())) for t in inputs)
+                usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+                self._json(200, {"object": "list", "data": data, "model": model, "usage": usage}, reply.headers)
 
             def _stream(self, reply: Reply, text: str, finish: str, model: str) -> None:
                 pieces = reply.chunks if reply.chunks is not None else [w + " " for w in text.split(" ")]

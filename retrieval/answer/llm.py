@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
 import random
@@ -25,6 +24,7 @@ from retrieval.answer.base import Final, LLMError, StreamEvent, Token, refusal
 from retrieval.answer.citations import CitationChecker, build_citations, is_refusal
 from retrieval.answer.packing import Source, encoding_for, pack_sources, relevance, seed_tiktoken_cache
 from retrieval.answer.prompt import build_messages
+from retrieval.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,23 +67,6 @@ def make_clients(settings: Settings) -> tuple[OpenAI, AsyncOpenAI]:
 def _where(base_url: str | None) -> str:
     parts = urlsplit(base_url or "https://api.openai.com/v1")
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
-
-
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date); None if absent or invalid."""
-    if headers is None:
-        return None
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) / divisor)
-        except ValueError:
-            parsed = email.utils.parsedate_tz(value) if divisor == 1.0 else None
-            if parsed is not None:
-                return max(0.0, email.utils.mktime_tz(parsed) - time.time())
-    return None
 
 
 class LLMAnswerer:

@@ -27,7 +27,7 @@ from retrieval.index.types import (
     ranked,
 )
 
-_SPEC_FILE = "askdocs-collection.json"
+SPEC_FILE = "askdocs-collection.json"
 
 
 def _filter(flt: IndexFilter) -> q.Filter | None:
@@ -91,7 +91,7 @@ class EdgeBackend:
 
     @property
     def _spec_path(self) -> Path:
-        return self.path.parent / f"{self.path.name}.{_SPEC_FILE}"
+        return self.path.parent / f"{self.path.name}.{SPEC_FILE}"
 
     def dense_names(self) -> dict[str, int]:
         if not self._spec_path.exists():
@@ -136,7 +136,7 @@ class EdgeBackend:
                 if existing != spec.dense:
                     raise ValueError(
                         f"index at {self.path} holds dense vectors {existing}, but the configured embedders "
-                        f"need {spec.dense}; re-index into a new collection (ASKDOCS_COLLECTION) or delete it"
+                        f"need {spec.dense}; switch with `askdocs reindex`, or use another ASKDOCS_COLLECTION"
                     )
                 self._open()
                 return

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from askdocs.settings import Settings
+from retrieval.index.locations import EdgeLocations, Locations, ServerLocations
+from retrieval.index.server import ServerCollectionOptions
+from retrieval.index.switch import SwitchableBackend
 from retrieval.index.types import (
     BM25_AVGDL,
     CollectionSpec,
@@ -24,6 +29,23 @@ SparseWeights = tuple[list[int], list[float]]
 
 _NAMESPACE = uuid.UUID("6f1d2c52-8a7e-4f1b-9d0e-5b8a3c1e2f40")
 META_ID = str(uuid.uuid5(_NAMESPACE, "askdocs:index-meta"))
+
+
+def server_options(settings: Settings) -> ServerCollectionOptions:
+    """The cluster layout of new collections that the settings name."""
+    return ServerCollectionOptions(
+        shards=settings.qdrant_shards,
+        replication_factor=settings.qdrant_replication_factor,
+        write_consistency=settings.qdrant_write_consistency,
+        on_disk_vectors=settings.qdrant_on_disk_vectors,
+        on_disk_payload=settings.qdrant_on_disk_payload,
+        quantization=settings.qdrant_quantization,
+    )
+
+
+def record_id(key: str) -> str:
+    """Point id of the record ``key`` (kept in the collection with ``kind: meta``)."""
+    return str(uuid.uuid5(_NAMESPACE, f"askdocs:record:{key}"))
 
 
 def point_id(doc_id: str, chunk_no: int) -> str:
@@ -46,25 +68,68 @@ class IndexedChunk:
 class Index:
     """The store of chunks: write whole documents, delete documents, run hybrid queries."""
 
-    def __init__(self, backend: IndexBackend) -> None:
+    def __init__(self, backend: IndexBackend, locations: Locations | None = None) -> None:
+        """``locations``: where the collection lives, for a model switch (the backend is then switchable)."""
         self.backend = backend
+        self.locations = locations
         self._writes = threading.RLock()  # one writer at a time keeps chunk sets and BM25 stats consistent
 
     @classmethod
     def open(cls, settings: Settings) -> Index:
-        """Qdrant server when ``qdrant_url`` is set, else the embedded Edge shard under ``data_dir``."""
+        """Qdrant server when ``qdrant_url`` is set, else the embedded Edge shard under ``data_dir``; either way
+        the collection that the alias (server) or pointer file (Edge) of ``settings.collection`` names."""
+        locations: Locations
         if settings.qdrant_url:
-            from retrieval.index.server import ServerBackend
+            from qdrant_client import QdrantClient
 
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-            return cls(ServerBackend.connect(settings.qdrant_url, settings.collection, api_key=key))
-        from retrieval.index.edge import EdgeBackend
+            client = QdrantClient(url=settings.qdrant_url, api_key=key, timeout=30)
+            locations = ServerLocations(client, settings.collection, server_options(settings))
+        else:
+            locations = EdgeLocations(settings.edge_path.parent, settings.collection)
+        return cls.at(locations)
 
-        return cls(EdgeBackend(settings.edge_path))
+    @classmethod
+    def at(cls, locations: Locations) -> Index:
+        """The index serving ``locations``' active collection, switchable to another."""
+        active = locations.active()
+        switchable = SwitchableBackend(locations.open(active), active)
+        return cls(cast(IndexBackend, switchable), locations)
+
+    @property
+    def location(self) -> str | None:
+        """The physical collection serving now (None for an index opened on a bare backend)."""
+        return self.backend.location if isinstance(self.backend, SwitchableBackend) else None
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Hold off a switch while several operations must see one collection (embed a query, then search)."""
+        return self.backend.guard.read() if isinstance(self.backend, SwitchableBackend) else nullcontext()
+
+    def switch_to(self, backend: IndexBackend, physical: str, during: Callable[[], None] | None = None) -> Any:
+        """Serve from ``backend`` (collection ``physical``) from now on; returns the old backend, unused now."""
+        if not isinstance(self.backend, SwitchableBackend):
+            raise ValueError("this index was not opened at a location; it cannot switch")
+        with self._writes:
+            return self.backend.switch(backend, physical, during)
+
+    # --- records kept in the collection itself ---------------------------------------
+    def record(self, key: str) -> dict[str, Any] | None:
+        """The record ``key`` (say, the models a collection was built with), None when absent."""
+        found = self.backend.retrieve([record_id(key)])
+        return {k: v for k, v in found[0].payload.items() if k != "kind"} if found else None
+
+    def set_record(self, key: str, values: dict[str, Any] | None) -> None:
+        """Store (or with None, delete) the record ``key``."""
+        if values is None:
+            self.backend.delete_ids([record_id(key)])
+        else:
+            self.backend.upsert([IndexPoint(id=record_id(key), payload={**values, "kind": "meta"})])
 
     def ensure(self, spec: CollectionSpec) -> None:
         """Create the collection if missing (no-op when it exists with the same vectors)."""
         self.backend.ensure(spec)
+        if self.locations is not None and self.location is not None:
+            self.locations.settle(self.location)
 
     def exists(self) -> bool:
         """Whether a collection has been created."""

@@ -7,6 +7,7 @@ conformance tests use it to exercise this code path where no server runs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -57,12 +58,45 @@ def _filter(flt: IndexFilter) -> models.Filter | None:
     return models.Filter(must=must) if must else None
 
 
+@dataclass(frozen=True)
+class ServerCollectionOptions:
+    """How a new collection is laid out on a cluster (``ASKDOCS_QDRANT_*``)."""
+
+    shards: int = 1
+    replication_factor: int = 1
+    write_consistency: int = 1
+    on_disk_vectors: bool = False
+    on_disk_payload: bool = True
+    quantization: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.write_consistency > self.replication_factor:
+            raise ValueError("ASKDOCS_QDRANT_WRITE_CONSISTENCY cannot exceed ASKDOCS_QDRANT_REPLICATION_FACTOR")
+
+    def create_arguments(self) -> dict[str, Any]:
+        """``create_collection`` arguments besides the vectors."""
+        quantization = None
+        if self.quantization == "int8":
+            config = models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+            quantization = models.ScalarQuantization(scalar=config)
+        return {
+            "shard_number": self.shards,
+            "replication_factor": self.replication_factor,
+            "write_consistency_factor": self.write_consistency,
+            "on_disk_payload": self.on_disk_payload,
+            "quantization_config": quantization,
+        }
+
+
 class ServerBackend:
     """One collection on a Qdrant server (``url``) or in a given ``QdrantClient``."""
 
-    def __init__(self, client: QdrantClient, collection: str) -> None:
+    def __init__(
+        self, client: QdrantClient, collection: str, options: ServerCollectionOptions = ServerCollectionOptions()
+    ) -> None:
         self.client = client
         self.collection = collection
+        self.options = options
 
     @classmethod
     def connect(cls, url: str, collection: str, api_key: str | None = None, timeout: int = 30) -> ServerBackend:
@@ -83,15 +117,19 @@ class ServerBackend:
             if existing != spec.dense:
                 raise ValueError(
                     f"collection {self.collection!r} holds dense vectors {existing}, but the configured embedders "
-                    f"need {spec.dense}; re-index into a new collection (ASKDOCS_COLLECTION) or delete it"
+                    f"need {spec.dense}; switch with `askdocs reindex`, or use another ASKDOCS_COLLECTION"
                 )
             return
         self.client.create_collection(
             self.collection,
             vectors_config={
-                name: models.VectorParams(size=dim, distance=models.Distance.COSINE) for name, dim in spec.dense.items()
+                name: models.VectorParams(
+                    size=dim, distance=models.Distance.COSINE, on_disk=self.options.on_disk_vectors
+                )
+                for name, dim in spec.dense.items()
             },
             sparse_vectors_config={BM25_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            **self.options.create_arguments(),
         )
         schemas = (
             [(n, models.PayloadSchemaType.KEYWORD) for n in KEYWORD_FIELDS]

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,16 +67,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m llama_cpp.server`` on 127.0.0.1; yields its OpenAI base URL."""
+# The server has no flag for the pooling of embeddings; a causal model's default is none (a vector per token).
+MEAN_POOLING = """
+import llama_cpp
+_init = llama_cpp.Llama.__init__
+def _mean_pooled(self, *args, **kwargs):
+    kwargs.setdefault("pooling_type", llama_cpp.LLAMA_POOLING_TYPE_MEAN)
+    _init(self, *args, **kwargs)
+llama_cpp.Llama.__init__ = _mean_pooled
+"""
+
+
+@contextmanager
+def running_llama_server(folder: Path, *extra: str, mean_pooling: bool = False) -> Iterator[str]:
+    """``python -m llama_cpp.server`` with the Gemma model on 127.0.0.1 (``extra``: more server flags; mean pooling
+    for an embedding server); yields its OpenAI base URL and stops it after."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("llama") / "server.log"
+    log_path = folder / "server.log"
     threads = str(max(1, min(4, os.cpu_count() or 1)))
+    launch = (MEAN_POOLING if mean_pooling else "") + LAUNCH
     command = [
-        sys.executable, "-c", LAUNCH, "--model", str(gguf_path()), "--host", "127.0.0.1",
-        "--port", str(port), "--n_ctx", "2048", "--n_threads", threads, "--model_alias", "gemma3-270m",
-        "--chat_format", "gemma",
+        sys.executable, "-c", launch, "--model", str(gguf_path()), "--host", "127.0.0.1",
+        "--port", str(port), "--n_ctx", "2048", "--n_threads", threads, "--model_alias", "gemma3-270m", *extra,
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -99,6 +112,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The chat server; yields its OpenAI base URL."""
+    with running_llama_server(tmp_path_factory.mktemp("llama"), "--chat_format", "gemma") as base:
+        yield base
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""Collections askdocs creates on a Qdrant server carry the configured cluster layout (qdrant-client's local mode
+stands in for the server: it keeps on-disk vectors and ignores sharding, so the request itself is checked too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from qdrant_client import QdrantClient, models
+
+from askdocs.settings import Settings
+from retrieval.index import CollectionSpec, Index
+from retrieval.index.facade import server_options
+from retrieval.index.locations import ServerLocations
+from retrieval.index.server import ServerCollectionOptions
+
+
+class RecordingClient(QdrantClient):
+    """The real local-mode client, remembering what each collection was created with."""
+
+    created: dict[str, dict[str, Any]]
+
+    def create_collection(self, collection_name: str, **kwargs: Any) -> bool:  # type: ignore[override]
+        self.created = {**getattr(self, "created", {}), collection_name: kwargs}
+        return super().create_collection(collection_name, **kwargs)
+
+
+def test_new_collections_get_shards_replicas_consistency_on_disk_and_int8() -> None:
+    settings = Settings(
+        qdrant_shards=3, qdrant_replication_factor=2, qdrant_write_consistency=2, qdrant_on_disk_vectors=True,
+        qdrant_on_disk_payload=False, qdrant_quantization="int8",
+    )  # fmt: skip
+    client = RecordingClient(":memory:")
+    index = Index.at(ServerLocations(client, "askdocs", server_options(settings)))
+    index.ensure(CollectionSpec(dense={"minilm": 4}))
+    sent = client.created["askdocs--g1"]  # a new deployment's first collection, behind the alias from the start
+    assert [(a.alias_name, a.collection_name) for a in client.get_aliases().aliases] == [("askdocs", "askdocs--g1")]
+    assert (sent["shard_number"], sent["replication_factor"], sent["write_consistency_factor"]) == (3, 2, 2)
+    assert sent["on_disk_payload"] is False
+    quantization = sent["quantization_config"]
+    assert isinstance(quantization, models.ScalarQuantization)
+    assert quantization.scalar.type == models.ScalarType.INT8 and quantization.scalar.always_ram is True
+    vectors = client.get_collection("askdocs--g1").config.params.vectors
+    assert isinstance(vectors, dict) and vectors["minilm"].on_disk is True
+    index.close()
+
+
+def test_the_default_layout_is_one_plain_shard() -> None:
+    client = RecordingClient(":memory:")
+    Index.at(ServerLocations(client, "askdocs")).ensure(CollectionSpec(dense={"minilm": 4}))
+    sent = client.created["askdocs--g1"]
+    assert (sent["shard_number"], sent["replication_factor"], sent["quantization_config"]) == (1, 1, None)
+
+
+def test_bad_layouts_are_named() -> None:
+    with pytest.raises(ValueError, match="WRITE_CONSISTENCY cannot exceed ASKDOCS_QDRANT_REPLICATION_FACTOR"):
+        server_options(Settings(qdrant_replication_factor=1, qdrant_write_consistency=2))
+    with pytest.raises(ValidationError, match="qdrant_quantization"):
+        Settings(qdrant_quantization="int4")  # type: ignore[arg-type]
+    assert ServerCollectionOptions().create_arguments()["on_disk_payload"] is True

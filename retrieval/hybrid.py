@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -13,6 +14,9 @@ from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
 
 Mode = Literal["hybrid", "dense", "bm25"]
+
+# The most chunks one search reads while looking for ``top_k`` distinct documents.
+MAX_CHUNKS = 2000
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,12 @@ class HybridRetriever:
         limit: int = 10,
         mode: Mode = "hybrid",
         fusion: FusionConfig | None = None,
+        documents: int | None = None,
     ) -> list[ScoredPayload]:
         """Ranked chunks visible to ``principals`` (the ACL filter runs inside the engine).
 
         Fusion: ``fusion`` when given, else the query language's own configuration, else the default.
+        ``documents``: read past ``limit`` (up to ``MAX_CHUNKS``) until the chunks span that many documents.
         """
         language = detect_language(query)
         fusion = fusion or self.fusion_by_language.get(language, self.fusion)
@@ -63,19 +69,20 @@ class HybridRetriever:
             embedder = self.embedders.for_language(language)
             dense = (embedder.name, embedder.embed_query(query).tolist())
         sparse = self.analyzer.query_vector(query, language) if mode in ("hybrid", "bm25") else None
-        return self.index.query(
-            HybridQuery(
-                limit=limit,
-                dense=dense,
-                sparse=sparse,
-                filter=_index_filter(principals, filters),
-                prefetch_limit=max(fusion.prefetch_limit, limit),
-                fusion=fusion.method,
-                rrf_k=fusion.rrf_k,
-                dense_weight=fusion.dense_weight,
-                sparse_weight=fusion.sparse_weight,
-            )
+        request = HybridQuery(
+            limit=limit,
+            dense=dense,
+            sparse=sparse,
+            filter=_index_filter(principals, filters),
+            prefetch_limit=max(fusion.prefetch_limit, limit),
+            fusion=fusion.method,
+            rrf_k=fusion.rrf_k,
+            dense_weight=fusion.dense_weight,
+            sparse_weight=fusion.sparse_weight,
         )
+        if documents is None:
+            return self.index.query(request)
+        return chunks_spanning(self.index.query, request, documents)
 
     def search(
         self,
@@ -86,7 +93,7 @@ class HybridRetriever:
         mode: Mode = "hybrid",
     ) -> list[Hit]:
         """The ``top_k`` best documents, each as its best chunk merged with adjacent matching chunks."""
-        chunks = self.search_chunks(query, principals, filters, limit=top_k * 4, mode=mode)
+        chunks = self.search_chunks(query, principals, filters, limit=top_k * 4, mode=mode, documents=top_k)
         by_doc: dict[str, list[ScoredPayload]] = defaultdict(list)
         order: list[str] = []
         for chunk in chunks:
@@ -95,6 +102,28 @@ class HybridRetriever:
                 order.append(doc_id)
             by_doc[doc_id].append(chunk)
         return [_merge_adjacent(by_doc[doc_id]) for doc_id in order[:top_k]]
+
+
+def chunks_spanning(
+    run: Callable[[HybridQuery], list[ScoredPayload]], query: HybridQuery, documents: int, max_chunks: int = MAX_CHUNKS
+) -> list[ScoredPayload]:
+    """``run(query)``, read further until the chunks span ``documents`` documents or ``max_chunks`` are read.
+
+    One long document can fill a chunk budget on its own. Each further read asks for four times the chunks (and,
+    once the fused candidates are used up, four times the candidates per leg); what was found before keeps its
+    rank and the newly found chunks follow, so the first documents never change order.
+    """
+    found = run(query)
+    while len({c.payload["doc_id"] for c in found}) < documents and query.limit < max_chunks:
+        single_leg = query.dense is None or not (query.sparse and query.sparse[0])
+        exhausted = len(found) < query.limit  # the fused candidates are used up: widen each leg
+        if exhausted and (single_leg or query.prefetch_limit >= max_chunks):
+            break  # every matching chunk has been read
+        prefetch = min(query.prefetch_limit * 4, max_chunks) if exhausted else query.prefetch_limit
+        query = replace(query, limit=min(query.limit * 4, max_chunks), prefetch_limit=prefetch)
+        seen = {c.id for c in found}
+        found += [c for c in run(query) if c.id not in seen]
+    return found
 
 
 def _merge_adjacent(chunks: list[ScoredPayload]) -> Hit:

@@ -29,6 +29,14 @@ class ConnectorFailure(BaseModel):
     fatal: bool = False
 
 
+class Skipped(BaseModel):
+    """Items the source holds that the connector leaves out on purpose (not failures), counted by reason."""
+
+    source: str
+    reason: str
+    count: int = 1
+
+
 class DocumentDeleted(BaseModel):
     """A document that no longer exists at the source."""
 
@@ -41,8 +49,8 @@ class LoadConnector(Protocol):
 
     source: str
 
-    def load_all(self) -> Iterator[Document | ConnectorFailure]:
-        """Every current document, failures as values."""
+    def load_all(self) -> Iterator[Document | ConnectorFailure | Skipped]:
+        """Every current document, failures and skipped items as values."""
 
 
 @runtime_checkable
@@ -53,7 +61,7 @@ class PollConnector(Protocol):
 
     def poll(
         self, checkpoint: Checkpoint | None
-    ) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    ) -> Generator[Document | DocumentDeleted | ConnectorFailure | Skipped, None, Checkpoint]:
         """Changes since ``checkpoint`` (None: everything); the generator's return value is the new checkpoint."""
 
 

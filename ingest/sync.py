@@ -16,6 +16,7 @@ from connectors.base import (
     DocumentDeleted,
     LoadConnector,
     PollConnector,
+    Skipped,
     SlimConnector,
 )
 from ingest.chunker import Chunker
@@ -46,6 +47,7 @@ class SyncReport:
     chunks_written: int = 0
     embedded_chunks: int = 0
     reweighted: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> items the source left out on purpose
     failures: list[ConnectorFailure] = field(default_factory=list)
 
     @property
@@ -60,8 +62,14 @@ class SyncReport:
             f"{self.source}: {self.status}; {self.seen} documents seen, {self.added} added, "
             f"{self.updated} updated ({self.metadata_only} metadata only), {self.unchanged} unchanged, "
             f"{self.deleted} deleted; {self.chunks_written} chunks written ({self.embedded_chunks} embedded), "
-            f"{self.reweighted} re-weighted; {len(self.failures)} failures"
+            f"{self.reweighted} re-weighted; {self._skipped_summary()}{len(self.failures)} failures"
         )
+
+    def _skipped_summary(self) -> str:
+        if not self.skipped:
+            return ""
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.skipped.items()))
+        return f"{sum(self.skipped.values())} skipped ({reasons}); "
 
 
 class Indexer:
@@ -175,7 +183,7 @@ class Indexer:
         deleted: list[str] = []
         returned: list[Checkpoint] = []
 
-        def documents() -> Iterator[Document | ConnectorFailure]:
+        def documents() -> Iterator[Document | ConnectorFailure | Skipped]:
             returned.append((yield from _set_aside_deletions(connector.poll(checkpoint), deleted)))
 
         self._consume(documents(), indexed, set(), report, progress)
@@ -188,7 +196,7 @@ class Indexer:
 
     def _consume(
         self,
-        items: Iterable[Document | ConnectorFailure],
+        items: Iterable[Document | ConnectorFailure | Skipped],
         indexed: dict[str, tuple[str, str]],
         keep: set[str],
         report: SyncReport,
@@ -196,6 +204,9 @@ class Indexer:
     ) -> None:
         batch: list[Document] = []
         for item in items:
+            if isinstance(item, Skipped):
+                report.skipped[item.reason] = report.skipped.get(item.reason, 0) + item.count
+                continue
             if isinstance(item, ConnectorFailure):
                 report.failures.append(item)
                 log.warning("%s failure: %s", item.source, item.message)
@@ -309,8 +320,8 @@ def _empty_listing(source: str, indexed: int) -> ConnectorFailure:
 
 
 def _set_aside_deletions(
-    changes: Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint], deleted: list[str]
-) -> Generator[Document | ConnectorFailure, None, Checkpoint]:
+    changes: Generator[Document | DocumentDeleted | ConnectorFailure | Skipped, None, Checkpoint], deleted: list[str]
+) -> Generator[Document | ConnectorFailure | Skipped, None, Checkpoint]:
     """Pass documents and failures on, collect deletions in ``deleted``, return the poll's checkpoint."""
     while True:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,15 +37,27 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def _progress_bar(name: str) -> Iterator[Callable[[int, int], None]]:
-    """A spinner on stderr; yields the progress callback a sync run calls with (documents, chunks written)."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
-        task = bar.add_task(f"syncing {name}", total=None)
+def _progress_bar(name: str, every_s: float) -> Iterator[Callable[[int, int], None]]:
+    """The progress callback a sync run calls with (documents, chunks written): a spinner on a terminal, else a
+    plain line on stderr at most every ``every_s`` seconds (and once at the start), so logs show the run moving."""
+    if err.is_terminal:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
+            task = bar.add_task(f"syncing {name}", total=None)
+            yield lambda docs, chunks: bar.update(
+                task, description=f"syncing {name}: {docs} documents, {chunks} chunks written"
+            )
+        return
+    started = last = time.monotonic()
+    typer.echo(f"syncing {name}…", err=True)
 
-        def progress(docs: int, chunks: int) -> None:
-            bar.update(task, description=f"syncing {name}: {docs} documents, {chunks} chunks written")
+    def progress(docs: int, chunks: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every_s:
+            last = now
+            typer.echo(f"syncing {name}: {docs} documents, {chunks} chunks written ({now - started:.0f}s)", err=True)
 
-        yield progress
+    yield progress
 
 
 def _principals(settings: Settings, user: str | None, groups: list[str] | None) -> list[str]:
@@ -88,7 +101,7 @@ def index(
     services = _services(settings)
     try:
         indexer = services.indexer()
-        with _progress_bar(source) as progress:
+        with _progress_bar(source, settings.progress_every_s) as progress:
             store = CheckpointStore(settings.data_dir / "state")
             report = run_source(indexer, connector, store, full=full, progress=progress)
         if optimize:
@@ -207,7 +220,7 @@ def sync(
         store = CheckpointStore(settings.data_dir / "state")
         run = source_runner(services.indexer(), store, settings)
         for config in chosen:
-            with _progress_bar(config.name) as progress:
+            with _progress_bar(config.name, settings.progress_every_s) as progress:
                 started = utcnow()
                 report = run(config, full, progress)  # type: ignore[call-arg]
             record_run(store.folder / "status.json", config, "full" if full else "incremental", report, started)

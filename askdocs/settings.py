@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     scheduler: bool = Field(True, description="Run the sync scheduler inside `askdocs serve` (embedded mode).")
     admin_key: SecretStr | None = Field(None, description="Enables POST /v1/sources/{name}/sync with this key.")
     log_format: Literal["text", "json"] = Field("text", description="'json' for structured logs.")
+    progress_every_s: float = Field(
+        10.0, ge=0, le=3600, description="Seconds between sync progress lines when stderr is not a terminal."
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from api.routes import ask, health, metrics, search, sources, ui
 from api.services import Services
 from askdocs import __version__
+from askdocs.errors import AskdocsError
 from askdocs.metrics import REQUEST_LATENCY
 from askdocs.settings import Settings, get_settings
 
@@ -70,8 +71,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": _readable(exc)})
 
-    @app.exception_handler(ValueError)
-    async def _config_error(request: Request, exc: ValueError) -> JSONResponse:
+    @app.exception_handler(AskdocsError)
+    async def _not_ready(request: Request, exc: AskdocsError) -> JSONResponse:
         log.error("request failed: %s", exc)
         return JSONResponse(status_code=503, content={"detail": f"service not ready: {exc}"})
 

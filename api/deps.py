@@ -29,7 +29,7 @@ def get_principals(
     """``public`` plus ``user:<email>`` and ``group:<name>`` from the identity headers (when trusted)."""
     principals = [PUBLIC]
     if not request.app.state.services.settings.trust_identity_headers:
-        return principals + spaces_for(principals, request.app.state.services.settings.space_access)
+        return principals + spaces_for(principals, request.app.state.services.space_access)
     if x_askdocs_user:
         user = x_askdocs_user.strip().lower()
         if not _EMAIL.match(user):
@@ -41,7 +41,7 @@ def get_principals(
         if not _GROUP.match(group):
             raise HTTPException(400, detail=f"X-Askdocs-Groups has an invalid group name: {group[:40]!r}")
         principals.append(f"group:{group}")
-    return principals + spaces_for(principals, request.app.state.services.settings.space_access)
+    return principals + spaces_for(principals, request.app.state.services.space_access)
 
 
 def spaces_for(principals: list[str], space_access: dict[str, list[str]]) -> list[str]:

@@ -10,7 +10,7 @@ from askdocs.settings import Settings
 from ingest.chunker import Chunker
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
-from ingest.sources import SourcesFile, default_sources, load_sources
+from ingest.sources import SourcesFile, configured_sources, space_access
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer
@@ -35,6 +35,7 @@ class Services:
     answerer: AnswerGenerator
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
     scheduler: SyncScheduler | None = None
+    space_access: dict[str, list[str]] = field(default_factory=dict)  # space key -> principals allowed
 
     @classmethod
     def build(
@@ -67,7 +68,8 @@ class Services:
             answerer = LLMAnswerer(settings, analyzer, checker)
         else:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
-        return cls(settings, index, embedders, analyzer, retriever, answerer, checker)
+        spaces = space_access(settings, configured_sources(settings))
+        return cls(settings, index, embedders, analyzer, retriever, answerer, checker, space_access=spaces)
 
     def indexer(self) -> Indexer:
         """A sync runner writing into this index with these models."""
@@ -103,8 +105,7 @@ class Services:
 
     def sources(self) -> SourcesFile:
         """The configured sources (``sources_file``), or the files source over ``workspace_dir`` without one."""
-        path = self.settings.sources_file
-        return load_sources(path) if path.exists() else default_sources(self.settings)
+        return configured_sources(self.settings)
 
     def start_scheduler(self, tick_seconds: float = 1.0) -> SyncScheduler:
         """Keep every source fresh from this process (raises ``SourcesConfigError`` on a bad sources file)."""

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     google_include_shared_drives: bool = True
     google_include_sheets_slides: bool = False
     google_api_endpoint: str | None = Field(None, description="Drive API endpoint override (tests).")
+    google_max_retries: int = Field(6, ge=0, le=20, description="Retries of a Drive call on 429/5xx, with backoff.")
+    google_retry_base_seconds: float = Field(1.0, gt=0, le=60, description="First backoff delay; doubles per retry.")
+    google_link_sharing_public: bool = Field(
+        False, description="Index documents shared 'anyone with the link' as public (default: only named access)."
+    )
 
     # --- Scheduled re-indexing and operations ---
     sources_file: Path = Field(Path("askdocs.yaml"), description="Sources to keep in sync, with their schedules.")

@@ -11,13 +11,15 @@ Failures are yielded as ``ConnectorFailure`` values, never raised, so one bad it
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any, Protocol, runtime_checkable
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from askdocs.models import Document
 
 Checkpoint = dict[str, Any]
+T = TypeVar("T")
 
 
 class ConnectorFailure(BaseModel):
@@ -73,3 +75,21 @@ class SlimConnector(Protocol):
 
     def list_ids(self) -> Iterator[str | ConnectorFailure]:
         """Ids of every current document."""
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """Holds resources (an HTTP client, a file); whoever builds the connector calls ``close`` after the run."""
+
+    def close(self) -> None:
+        """Release the connector's resources."""
+
+
+@contextmanager
+def closing_connector(connector: T) -> Iterator[T]:
+    """``connector``, closed on leaving the block when it is ``Closeable`` (every runner builds connectors so)."""
+    try:
+        yield connector
+    finally:
+        if isinstance(connector, Closeable):
+            connector.close()

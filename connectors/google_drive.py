@@ -24,6 +24,8 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from askdocs.errors import SourceError
+
 log = logging.getLogger(__name__)
 
 SCOPES = ["https://www.googleapis.com/auth/drive.readonly"]
@@ -47,27 +49,25 @@ class DriveError(Exception):
 def load_credentials(path: Path, subject: str | None = None) -> Credentials:
     """Service-account key (``subject``: user to impersonate by domain-wide delegation) or authorized-user JSON.
 
-    Raises ValueError naming the file and the problem, never the file's contents.
+    Raises SourceError naming the file and the problem, never the file's contents.
     """
     try:
         info = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read Google credentials file {path}: {type(exc).__name__}") from None
+        raise SourceError(f"cannot read Google credentials file {path}: {type(exc).__name__}") from None
     except ValueError:
-        raise ValueError(f"Google credentials file {path} is not JSON") from None
+        raise SourceError(f"Google credentials file {path} is not JSON") from None
     kind = info.get("type") if isinstance(info, dict) else None
     try:
         if kind == "service_account":
             return service_account.Credentials.from_service_account_info(info, scopes=SCOPES, subject=subject or None)
         if kind == "authorized_user":
             if subject:
-                raise ValueError("ASKDOCS_GOOGLE_SUBJECT needs a service-account key, not user credentials")
+                raise SourceError("ASKDOCS_GOOGLE_SUBJECT needs a service-account key, not user credentials")
             return user_credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
     except ValueError as exc:
-        if "ASKDOCS_GOOGLE_SUBJECT" in str(exc):
-            raise
-        raise ValueError(f"Google credentials file {path} is incomplete or malformed ({type(exc).__name__})") from None
-    raise ValueError(
+        raise SourceError(f"Google credentials file {path} is incomplete or malformed ({type(exc).__name__})") from None
+    raise SourceError(
         f"Google credentials file {path} must be a service-account key or authorized-user JSON (its type is {kind!r})"
     )
 

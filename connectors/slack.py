@@ -23,6 +23,7 @@ from slack_sdk.http_retry import RetryHandler, RetryState
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 
+from askdocs.errors import SourceError
 from askdocs.models import PUBLIC, Document
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
@@ -342,8 +343,8 @@ def build_client(token: str, base_url: str, timeout: int = 30, **retry: Any) -> 
 
 
 def from_settings(settings: Settings) -> SlackConnector:
-    """The Slack connector from ``ASKDOCS_SLACK_*``; ValueError when no token is configured."""
+    """The Slack connector from ``ASKDOCS_SLACK_*``; SourceError when no token is configured."""
     if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value().strip():
-        raise ValueError("the slack source needs ASKDOCS_SLACK_BOT_TOKEN (a bot token, xoxb-…)")
+        raise SourceError("the slack source needs ASKDOCS_SLACK_BOT_TOKEN (a bot token, xoxb-…)")
     client = build_client(settings.slack_bot_token.get_secret_value().strip(), settings.slack_base_url)
     return SlackConnector(client, settings.slack_channels_include, settings.slack_channels_exclude)

@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from askdocs.errors import ModelNotFound
+
 _RESOURCES = Path(__file__).parent / "resources"
 
 
@@ -291,7 +293,7 @@ def make_embedder(name: str) -> Embedder:
     try:
         return EMBEDDERS[name]()  # type: ignore[no-any-return]
     except KeyError:
-        raise ValueError(f"unknown embedder {name!r}; choose one of: {', '.join(sorted(EMBEDDERS))}") from None
+        raise ModelNotFound(f"unknown embedder {name!r}; choose one of: {', '.join(sorted(EMBEDDERS))}") from None
 
 
 class LanguageEmbedders:
@@ -306,8 +308,11 @@ class LanguageEmbedders:
     def from_names(cls, en: str, ja: str) -> LanguageEmbedders:
         """Build from embedder names; one instance per distinct model."""
         built: dict[str, Embedder] = {}
-        for name in {en, ja}:
-            built[name] = make_embedder(name)
+        for setting, name in (("ASKDOCS_EMBEDDER_EN", en), ("ASKDOCS_EMBEDDER_JA", ja)):
+            try:
+                built[name] = built.get(name) or make_embedder(name)
+            except ModelNotFound as exc:
+                raise ModelNotFound(f"{setting}={name!r}: {exc}") from None
         return cls({"en": built[en], "ja": built[ja]})
 
     def for_language(self, language: str) -> Embedder:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
+from askdocs.errors import ConfigError
 from retrieval.analyzer import Analyzer, bm25_weights
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, ScoredPayload, point_id
@@ -116,7 +117,7 @@ def test_ensure_again_is_a_no_op(ready: Index) -> None:
 )
 def test_ensure_with_other_vectors_raises(ready: Index, other: dict[str, int]) -> None:
     ready.write_document("d1", [chunk("d1", 0)])
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(ConfigError) as excinfo:
         ready.ensure(CollectionSpec(dense=other))
     message = str(excinfo.value)
     assert "holds dense vectors" in message

@@ -17,6 +17,7 @@ import anyio
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
+from askdocs.errors import ConfigError
 from askdocs.models import Answer, Hit, LLMUsage
 from askdocs.settings import Settings
 from retrieval.analyzer import Analyzer
@@ -44,7 +45,7 @@ def _api_key(settings: Settings) -> str:
     if key:
         return key
     if settings.llm_base_url is None:
-        raise ValueError(f"ASKDOCS_LLM_API_KEY (or {env}) is required when ASKDOCS_LLM_BASE_URL is not set")
+        raise ConfigError(f"ASKDOCS_LLM_API_KEY (or {env}) is required when ASKDOCS_LLM_BASE_URL is not set")
     return "not-needed"  # local servers (llama.cpp, Ollama, vLLM) accept any key
 
 
@@ -54,7 +55,7 @@ def make_clients(settings: Settings) -> tuple[OpenAI, AsyncOpenAI]:
     common: dict[str, Any] = {"api_key": key, "timeout": settings.llm_timeout_s, "max_retries": 0}
     if settings.llm_provider == "azure":
         if not settings.llm_base_url:
-            raise ValueError("ASKDOCS_LLM_BASE_URL must be the Azure OpenAI endpoint when ASKDOCS_LLM_PROVIDER=azure")
+            raise ConfigError("ASKDOCS_LLM_BASE_URL must be the Azure OpenAI endpoint when ASKDOCS_LLM_PROVIDER=azure")
         azure = {"azure_endpoint": settings.llm_base_url, "api_version": settings.llm_api_version, **common}
         return AzureOpenAI(**azure), AsyncAzureOpenAI(**azure)
     return OpenAI(base_url=settings.llm_base_url, **common), AsyncOpenAI(base_url=settings.llm_base_url, **common)
@@ -96,7 +97,7 @@ class LLMAnswerer:
         clients: tuple[OpenAI, AsyncOpenAI] | None = None,
     ) -> None:
         if not settings.llm_model:
-            raise ValueError("ASKDOCS_LLM_MODEL is not set")
+            raise ConfigError("ASKDOCS_LLM_MODEL is not set")
         self.settings = settings
         self.model: str = settings.llm_model
         self.analyzer = analyzer

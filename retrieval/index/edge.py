@@ -10,6 +10,7 @@ from typing import Any
 
 import qdrant_edge as q
 
+from askdocs.errors import ConfigError, IndexLocked, IndexUnavailable
 from retrieval.index.types import (
     BM25_AVGDL,
     BM25_VECTOR,
@@ -62,7 +63,7 @@ def _load(path: Path) -> q.EdgeShard:
         return q.EdgeShard.load(str(path))
     except Exception as exc:
         if "WouldBlock" in str(exc):
-            raise ValueError(
+            raise IndexLocked(
                 f"the index at {path} is in use by another askdocs process (in embedded mode the API server holds "
                 "it): stop that process, or ask it to sync with POST /v1/sources/<name>/sync"
             ) from None
@@ -91,7 +92,7 @@ class EdgeBackend:
             with self._lock:
                 if self._shard is None:
                     if not self._spec_path.exists():
-                        raise FileNotFoundError(f"no index at {self.path}; run 'askdocs index' first")
+                        raise IndexUnavailable(f"no index at {self.path}; run 'askdocs index' first")
                     self._shard = _load(self.path)
         return self._shard
 
@@ -100,7 +101,7 @@ class EdgeBackend:
             existing = self.dense_names()
             if existing:
                 if existing != spec.dense:
-                    raise ValueError(
+                    raise ConfigError(
                         f"index at {self.path} holds dense vectors {existing}, but the configured embedders "
                         f"need {spec.dense}; re-index into a new collection (ASKDOCS_COLLECTION) or delete it"
                     )

@@ -6,7 +6,9 @@ import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from askdocs.errors import IndexUnavailable
 from askdocs.settings import Settings
 from retrieval.index.types import (
     BM25_AVGDL,
@@ -50,6 +52,12 @@ class Index:
         self.backend = backend
         self._writes = threading.RLock()  # one writer at a time keeps chunk sets and BM25 stats consistent
 
+    def check(self) -> None:
+        """Open the backend now (when a collection exists), so an unreachable or locked index fails here with
+        ``IndexUnavailable`` / ``IndexLocked`` rather than at the first request."""
+        if self.exists():
+            self.backend.count(IndexFilter())
+
     @classmethod
     def open(cls, settings: Settings) -> Index:
         """Qdrant server when ``qdrant_url`` is set, else the embedded Edge shard under ``data_dir``."""
@@ -57,7 +65,13 @@ class Index:
             from retrieval.index.server import ServerBackend
 
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-            return cls(ServerBackend.connect(settings.qdrant_url, settings.collection, api_key=key))
+            try:
+                return cls(ServerBackend.connect(settings.qdrant_url, settings.collection, api_key=key))
+            except IndexUnavailable as exc:
+                raise IndexUnavailable(
+                    f"ASKDOCS_QDRANT_URL={_without_credentials(settings.qdrant_url)}: {exc}; start that server, fix "
+                    "the URL, or unset ASKDOCS_QDRANT_URL to use the embedded index"
+                ) from None
         from retrieval.index.edge import EdgeBackend
 
         return cls(EdgeBackend(settings.edge_path))
@@ -212,6 +226,12 @@ class Index:
     def close(self) -> None:
         """Flush and release the backend."""
         self.backend.close()
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without a user:password part, fit for an error message."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _avgdl_field(avgdl: float | None) -> dict[str, float]:

@@ -175,7 +175,8 @@ def _chosen_sources(
     if path is not None and not path.is_dir():
         _fail(f"--path {path}: folder not found")
     ad_hoc = SourceConfig(name=name or type_, type=type_, path=path)
-    same_name = next((s for s in configured.sources if s.name == ad_hoc.name), None)
+    in_file = configured.sources if settings.sources_file.exists() else []
+    same_name = next((s for s in in_file if s.name == ad_hoc.name), None)
     if same_name is not None and (same_name.type, same_name.path) != (ad_hoc.type, ad_hoc.path):
         _fail(
             f"source {ad_hoc.name!r} is configured in {settings.sources_file} differently (type {same_name.type}, "

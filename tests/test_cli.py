@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -10,16 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import askdocs
 
 WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
-ASKDOCS = Path(sys.executable).with_name("askdocs")
-
-
-def askdocs(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """Run the CLI with ``env`` added to this process's environment (stdout and stderr captured: no TTY)."""
-    return subprocess.run(
-        [str(ASKDOCS), *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout
-    )
 
 
 @pytest.fixture

@@ -20,17 +20,13 @@ from connectors.base import (
     SlimConnector,
 )
 from ingest.chunker import Chunker
-from retrieval.analyzer import ANALYZER_VERSION, Analyzer, bm25_weights
+from retrieval.analyzer import ANALYZER_VERSION, Analyzer
 from retrieval.embedders import LanguageEmbedders
-from retrieval.index import CollectionSpec, Index, IndexedChunk
+from retrieval.index import CollectionSpec, Index, IndexedChunk, StoredVectors
+from retrieval.index.bm25 import BM25_TOLERANCE, average_length, bm25_weights, refresh_stale
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
-
-
-# A chunk's BM25 weights are rebuilt once the corpus's average chunk length is off by more than this share from
-# the one they were computed with (within it, a chunk's length normalisation moves by less than 5%).
-BM25_TOLERANCE = 0.05
 
 
 @dataclass
@@ -126,25 +122,9 @@ class Indexer:
         so no other writer touches those documents meanwhile; the engine finds the stale chunks, so a sync with
         none costs one filtered scroll.
         """
-        n, total = self.index.bm25_stats()
-        if n == 0:
-            return 0
-        avgdl = total / n
-        stale = self.index.documents_weighted_off(avgdl, tolerance, source)
-        rewritten = 0
-        for start in range(0, len(stale), self.batch_docs):
-            updates = []
-            for stored in self.index.stored_chunks(stale[start : start + self.batch_docs]):
-                text = _stored_embed_text(stored.payload) or ""
-                terms = self.analyzer.terms(text, stored.payload.get("language"))
-                ids, values, dl = bm25_weights(terms, avgdl, self.k1, self.b)
-                updates.append((stored, (ids, values), dl))
-            self.index.replace_bm25(updates, avgdl)
-            rewritten += len(updates)
-        if rewritten:
-            log.info("%s: BM25 weights of %d chunks rebuilt for average length %.1f", source or "index", rewritten,
-                     avgdl)  # fmt: skip
-        return rewritten
+        return refresh_stale(
+            self.index, self.analyzer, _stored_text, self.k1, self.b, source, tolerance, self.batch_docs
+        )
 
     def _delete_missing(self, indexed: set[str], present: set[str], report: SyncReport) -> SyncReport:
         """Delete ``indexed`` ids not ``present`` at the source, unless the source listed nothing at all."""
@@ -247,8 +227,7 @@ class Indexer:
         all_chunks = [c for _, chunks in chunked for c in chunks]
         terms = [self.analyzer.terms(c.embed_text, c.language) for c in all_chunks]  # type: ignore[arg-type]
         vectors, embedded = self._vectors(all_chunks, [doc.id for doc in documents])
-        n, total = self.index.bm25_stats()
-        avgdl = (total + sum(len(t) for t in terms)) / max(1, n + len(all_chunks))
+        avgdl = average_length(self.index.bm25_stats(), [len(t) for t in terms])
         position = 0
         written: list[tuple[str, list[IndexedChunk]]] = []
         for doc, chunks in chunked:
@@ -354,6 +333,10 @@ def _stored_embed_text(payload: dict[str, Any]) -> str | None:
     if not isinstance(text, str):
         return None
     return embed_text(payload.get("title") or "", payload.get("heading") or "", text)
+
+
+def _stored_text(stored: StoredVectors) -> str:
+    return _stored_embed_text(stored.payload) or ""
 
 
 def _payload(chunk: Chunk, embedding_key: str) -> dict[str, Any]:

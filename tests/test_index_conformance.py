@@ -14,9 +14,10 @@ import pytest
 from qdrant_client import QdrantClient
 
 from askdocs.errors import ConfigError
-from retrieval.analyzer import Analyzer, bm25_weights
+from retrieval.analyzer import Analyzer
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, ScoredPayload, point_id
+from retrieval.index.bm25 import bm25_weights
 from retrieval.index.edge import EdgeBackend
 from retrieval.index.server import ServerBackend
 

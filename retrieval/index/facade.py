@@ -10,8 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from askdocs.errors import IndexUnavailable
 from askdocs.settings import Settings
+from retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
 from retrieval.index.types import (
     BM25_AVGDL,
+    POINT_NAMESPACE,
     CollectionSpec,
     HybridQuery,
     IndexBackend,
@@ -24,13 +26,10 @@ from retrieval.index.types import (
 # BM25 term ids and their weights, as the engine stores a sparse vector.
 SparseWeights = tuple[list[int], list[float]]
 
-_NAMESPACE = uuid.UUID("6f1d2c52-8a7e-4f1b-9d0e-5b8a3c1e2f40")
-META_ID = str(uuid.uuid5(_NAMESPACE, "askdocs:index-meta"))
-
 
 def point_id(doc_id: str, chunk_no: int) -> str:
     """Deterministic point id: uuid5 of the document id and chunk number."""
-    return str(uuid.uuid5(_NAMESPACE, f"{doc_id}\x00{chunk_no}"))
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{doc_id}\x00{chunk_no}"))
 
 
 @dataclass
@@ -50,7 +49,9 @@ class Index:
 
     def __init__(self, backend: IndexBackend) -> None:
         self.backend = backend
-        self._writes = threading.RLock()  # one writer at a time keeps chunk sets and BM25 stats consistent
+        self._writes = threading.RLock()  # one write at a time per instance keeps its chunk sets and totals in step
+        self.writer = uuid.uuid4().hex  # this instance's BM25 statistics point (see retrieval.index.bm25)
+        self._own_stats = (0, 0)  # the running totals of this writer's changes (chunks, analysed length)
 
     def check(self) -> None:
         """Open the backend now (when a collection exists), so an unreachable or locked index fails here with
@@ -86,16 +87,33 @@ class Index:
 
     # --- BM25 statistics -------------------------------------------------------------
     def bm25_stats(self) -> tuple[int, int]:
-        """(number of chunks, total analysed length) for BM25's average document length."""
-        found = self.backend.retrieve([META_ID])
-        if not found:
+        """(number of chunks, total analysed length) for BM25's average document length: every writer's sum."""
+        if not self.exists():
             return 0, 0
-        return int(found[0].payload.get("n_chunks", 0)), int(found[0].payload.get("total_dl", 0))
+        return summed_stats(self.backend.scroll(IndexFilter(kind=STATS_KIND), fields=STATS_FIELDS))
 
     def _add_stats(self, n: int, dl: int) -> None:
-        n0, dl0 = self.bm25_stats()
-        payload = {"kind": "meta", "n_chunks": max(0, n0 + n), "total_dl": max(0, dl0 + dl)}
-        self.backend.upsert([IndexPoint(id=META_ID, payload=payload)])
+        """Add a change to this writer's own statistics point (commutes with every other writer's)."""
+        self._own_stats = (self._own_stats[0] + n, self._own_stats[1] + dl)
+        self.backend.upsert([stats_point(self.writer, *self._own_stats)])
+
+    def recount_bm25(self) -> tuple[int, int]:
+        """Make the statistics match the stored chunks again (say, after a crash between a write and its statistics):
+        counts every chunk and sets this writer's own point to the difference; other writers' points are left as
+        they are, so a writer that is running meanwhile is not undone. Returns the corrected (chunks, length)."""
+        if not self.exists():
+            return 0, 0
+        with self._writes:
+            lengths = [int(p.payload.get("dl", 0)) for p in self.backend.scroll(IndexFilter(), fields=["dl"])]
+            others = [
+                p for p in self.backend.scroll(IndexFilter(kind=STATS_KIND), fields=[*STATS_FIELDS, "writer"])
+                if p.payload.get("writer") != self.writer
+            ]  # fmt: skip
+            n = sum(int(p.payload.get("n_chunks", 0)) for p in others)
+            total = sum(int(p.payload.get("total_dl", 0)) for p in others)
+            self._own_stats = (len(lengths) - n, sum(lengths) - total)
+            self.backend.upsert([stats_point(self.writer, *self._own_stats)])
+        return len(lengths), sum(lengths)
 
     # --- writes ----------------------------------------------------------------------
     def write_document(self, doc_id: str, chunks: list[IndexedChunk]) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from askdocs.models import Chunk, Document, embed_text
+from askdocs.models import Chunk, Document
 from connectors.base import (
     Checkpoint,
     ConnectorFailure,
@@ -24,6 +24,7 @@ from retrieval.analyzer import ANALYZER_VERSION, Analyzer
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, Index, IndexedChunk, StoredVectors
 from retrieval.index.bm25 import BM25_TOLERANCE, average_length, bm25_weights, refresh_stale
+from retrieval.index.payload import ChunkPayload, DocumentFields
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
@@ -315,24 +316,12 @@ def _set_aside_deletions(
 
 def _document_fields(item: Document | Chunk) -> dict[str, Any]:
     """Payload fields that describe the document rather than the chunk (updatable without re-embedding)."""
-    return {
-        "source": item.source,
-        "url": item.url,
-        "author": item.author,
-        "updated_at": item.updated_at.isoformat() if item.updated_at else None,
-        "updated_ts": item.updated_at.timestamp() if item.updated_at else None,
-        "acl": list(item.acl),
-        "content_hash": item.content_hash,
-        "metadata": item.metadata,
-    }
+    return DocumentFields.of(item).to_payload()
 
 
 def _stored_embed_text(payload: dict[str, Any]) -> str | None:
     """``Chunk.embed_text`` rebuilt from a stored chunk's payload (None when it holds no text)."""
-    text = payload.get("text")
-    if not isinstance(text, str):
-        return None
-    return embed_text(payload.get("title") or "", payload.get("heading") or "", text)
+    return ChunkPayload.from_payload(payload).embed_text if isinstance(payload.get("text"), str) else None
 
 
 def _stored_text(stored: StoredVectors) -> str:
@@ -340,13 +329,4 @@ def _stored_text(stored: StoredVectors) -> str:
 
 
 def _payload(chunk: Chunk, embedding_key: str) -> dict[str, Any]:
-    return {
-        **_document_fields(chunk),
-        "doc_id": chunk.doc_id,
-        "chunk_no": chunk.chunk_no,
-        "title": chunk.title,
-        "heading": chunk.heading,
-        "text": chunk.text,
-        "language": chunk.language,
-        "embedding_hash": embedding_key,
-    }
+    return ChunkPayload.of_chunk(chunk, embedding_key).to_payload()

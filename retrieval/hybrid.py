@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Literal
 
 from askdocs.models import PUBLIC, Hit, Passage, SearchFilters
 from retrieval.analyzer import Analyzer, detect_language
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
+from retrieval.index.payload import ChunkPayload
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -128,31 +128,28 @@ def chunks_spanning(
 
 def _merge_adjacent(chunks: list[ScoredPayload]) -> Hit:
     """The best chunk joined with its direct neighbours when they matched too."""
-    best = chunks[0]
-    by_no = {int(c.payload["chunk_no"]): c for c in chunks}
-    start = end = int(best.payload["chunk_no"])
+    stored = [(c, ChunkPayload.from_payload(c.payload)) for c in chunks]
+    by_no = {payload.chunk_no: (c, payload) for c, payload in stored}
+    best, first = stored[0]
+    start = end = first.chunk_no
     if start - 1 in by_no:
         start -= 1
     if end + 1 in by_no:
         end += 1
     run = [by_no[n] for n in range(start, end + 1)]
-    payload = best.payload
-    updated = payload.get("updated_at")
     return Hit(
-        doc_id=payload["doc_id"],
+        doc_id=first.doc_id,
         chunk_id=best.id,
         chunk_nos=list(range(start, end + 1)),
-        passages=[
-            Passage(chunk_id=c.id, chunk_no=int(c.payload["chunk_no"]), text=c.payload.get("text", "")) for c in run
-        ],
+        passages=[Passage(chunk_id=c.id, chunk_no=payload.chunk_no, text=payload.text) for c, payload in run],
         score=best.score,
-        title=payload.get("title", ""),
-        url=payload.get("url", ""),
-        source=payload.get("source", ""),
-        heading=payload.get("heading", ""),
-        text="\n\n".join(c.payload.get("text", "") for c in run),
-        updated_at=datetime.fromisoformat(updated) if updated else None,
-        language=payload.get("language", "en"),
+        title=first.title,
+        url=first.url,
+        source=first.source,
+        heading=first.heading,
+        text="\n\n".join(payload.text for _, payload in run),
+        updated_at=first.updated_at,
+        language=first.language,
     )
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from askdocs.errors import IndexUnavailable
 from askdocs.settings import Settings
 from retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
+from retrieval.index.payload import ChunkPayload
 from retrieval.index.types import (
     BM25_AVGDL,
     POINT_NAMESPACE,
@@ -25,6 +26,9 @@ from retrieval.index.types import (
 
 # BM25 term ids and their weights, as the engine stores a sparse vector.
 SparseWeights = tuple[list[int], list[float]]
+
+
+_STATE_FIELDS = ["doc_id", "content_hash", "embedding_hash"]
 
 
 def point_id(doc_id: str, chunk_no: int) -> str:
@@ -184,18 +188,12 @@ class Index:
     def document_states(self, source: str | None = None) -> dict[str, tuple[str, str]]:
         """doc id -> (content hash, embedding hash) of every indexed document (of one source when given)."""
         flt = IndexFilter(sources=(source,) if source else None, chunk_nos=(0,))
-        return {
-            str(p.payload["doc_id"]): (str(p.payload.get("content_hash", "")), str(p.payload.get("embedding_hash", "")))
-            for p in self.backend.scroll(flt, fields=["doc_id", "content_hash", "embedding_hash"])
-        }
+        stored = [ChunkPayload.from_payload(p.payload) for p in self.backend.scroll(flt, fields=_STATE_FIELDS)]
+        return {c.doc_id: (c.content_hash, c.embedding_hash) for c in stored}
 
     def document_hashes(self, source: str | None = None) -> dict[str, str]:
         """doc id -> content hash of every indexed document (of one source when given)."""
-        flt = IndexFilter(sources=(source,) if source else None, chunk_nos=(0,))
-        return {
-            str(p.payload["doc_id"]): str(p.payload.get("content_hash", ""))
-            for p in self.backend.scroll(flt, fields=["doc_id", "content_hash"])
-        }
+        return {doc_id: content for doc_id, (content, _) in self.document_states(source).items()}
 
     def stored_chunks(self, doc_ids: list[str], fields: list[str] | None = None) -> list[StoredVectors]:
         """The stored chunks of ``doc_ids`` with their dense vectors and payload ``fields`` (None: all of it)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from askdocs.errors import SourceError
+from askdocs.retry import Backoff, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,9 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 32.0
 
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+    def delay(self, attempt: int, asked: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based), honouring Retry-After up to ``max_delay``."""
-        backoff = self.base_delay * (2**attempt) * (0.5 + random.random() / 2)
-        if retry_after is not None:
-            backoff = max(backoff, retry_after)
-        return min(self.max_delay, backoff)
+        return Backoff(self.base_delay, self.max_delay).delay(attempt, asked)
 
 
 def _error_details(exc: HttpError) -> tuple[str, str]:
@@ -103,14 +100,6 @@ def _error_details(exc: HttpError) -> tuple[str, str]:
     except (ValueError, AttributeError):
         pass
     return reason or "error", " ".join(message.split())[:200]
-
-
-def _retry_after(exc: HttpError) -> float | None:
-    value = exc.resp.get("retry-after") if exc.resp is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 class DriveClient:
@@ -146,7 +135,7 @@ class DriveClient:
         """Execute ``make_request(service)``; retries rate limits, 5xx and transport errors, raises DriveError."""
         attempt = 0
         while True:
-            retry_after: float | None = None
+            asked: float | None = None
             try:
                 return make_request(self.service).execute(num_retries=0)
             except HttpError as exc:
@@ -159,7 +148,7 @@ class DriveClient:
                 retryable = status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS)
                 if not retryable or attempt >= self.retry.max_retries:
                     raise DriveError(status, reason, message) from None
-                retry_after = _retry_after(exc)
+                asked = retry_after(exc.resp)
                 log.info("Drive answered %s %s; retry %d", status, reason, attempt + 1)
             except auth_exceptions.RefreshError as exc:
                 if not exc.retryable or attempt >= self.retry.max_retries:
@@ -174,5 +163,5 @@ class DriveClient:
                 if attempt >= self.retry.max_retries:
                     raise DriveError(0, type(exc).__name__, "Drive could not be reached") from None
                 log.info("Drive transport error %s; retry %d", type(exc).__name__, attempt + 1)
-            self.sleep(self.retry.delay(attempt, retry_after))
+            self.sleep(self.retry.delay(attempt, asked))
             attempt += 1

@@ -25,6 +25,7 @@ from slack_sdk.http_retry.response import HttpResponse
 
 from askdocs.errors import SourceError
 from askdocs.models import PUBLIC, Document
+from askdocs.retry import Backoff, retry_after
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
 from connectors.slack_markup import (
@@ -53,6 +54,9 @@ class SlackError(Exception):
     def __init__(self, method: str, error: str) -> None:
         super().__init__(f"{method}: {error}")
         self.method, self.error = method, error
+
+
+RATE_LIMIT_MAX_WAIT_S = 300.0
 
 
 class SlackRetryHandler(RetryHandler):
@@ -98,17 +102,8 @@ class SlackRetryHandler(RetryHandler):
         kind = self._kind(response, error) or "network"
         counts = state.custom_values = state.custom_values or {}
         counts[kind] = counts.get(kind, 0) + 1
-        if kind == "429":
-            wait = 1.0
-            for key, values in (response.headers if response else {}).items():
-                if key.lower() == "retry-after":
-                    value = values[0] if isinstance(values, list) else values
-                    try:
-                        wait = min(max(float(value), 0.0), 300.0)
-                    except ValueError:
-                        pass
-        else:
-            wait = self.backoff * 2 ** (counts[kind] - 1)
+        asked = retry_after(response.headers) if kind == "429" and response is not None else None
+        wait = Backoff(self.backoff, RATE_LIMIT_MAX_WAIT_S).delay(counts[kind] - 1, asked)
         time.sleep(wait + random.random() * self.jitter)
         state.next_attempt_requested = True
         state.increment_current_attempt()

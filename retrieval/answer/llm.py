@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
 from askdocs.errors import ConfigError
 from askdocs.models import Answer, Hit, LLMUsage
+from askdocs.retry import Backoff, retry_after
 from askdocs.settings import Settings
 from retrieval.analyzer import Analyzer
 from retrieval.answer.base import Final, LLMError, StreamEvent, Token, refusal
@@ -64,23 +63,6 @@ def make_clients(settings: Settings) -> tuple[OpenAI, AsyncOpenAI]:
 def _where(base_url: str | None) -> str:
     parts = urlsplit(base_url or "https://api.openai.com/v1")
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
-
-
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date); None if absent or invalid."""
-    if headers is None:
-        return None
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) / divisor)
-        except ValueError:
-            parsed = email.utils.parsedate_tz(value) if divisor == 1.0 else None
-            if parsed is not None:
-                return max(0.0, email.utils.mktime_tz(parsed) - time.time())
-    return None
 
 
 class LLMAnswerer:
@@ -228,7 +210,7 @@ class LLMAnswerer:
             status = exc.status_code
             detail = self._redact(getattr(exc, "message", "") or "")
             if status == 429:
-                retry = parse_retry_after(exc.response.headers)
+                retry = retry_after(exc.response.headers)
                 return LLMError(503, f"the LLM at {self.where} is rate limiting requests (429)", retry)
             if status in (401, 403):
                 return LLMError(502, f"the LLM at {self.where} rejected the API key ({status})")
@@ -244,13 +226,12 @@ class LLMAnswerer:
         if isinstance(exc, openai.APIStatusError):
             if exc.status_code not in _RETRYABLE:
                 return None
-            after = parse_retry_after(exc.response.headers)
+            after = retry_after(exc.response.headers)
             if after is not None:
                 return after if after <= self.settings.llm_retry_max_wait_s else None
         elif not isinstance(exc, openai.APIConnectionError):
             return None
-        backoff = self.backoff_base_s * (2**attempt) * (0.75 + 0.5 * random.random())
-        return min(backoff, self.settings.llm_retry_max_wait_s)
+        return Backoff(self.backoff_base_s, self.settings.llm_retry_max_wait_s).delay(attempt)
 
     def _failed(self, exc: Exception, attempt: int) -> float:
         delay = self._delay(exc, attempt)

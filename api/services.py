@@ -19,6 +19,7 @@ from retrieval.answer.citations import CitationChecker
 from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
+from retrieval.pipeline import AskPipeline
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +83,26 @@ class Services:
         self.analyzer.terms("warm up", "en")
         self.analyzer.terms("ウォームアップ", "ja")
 
+    @property
+    def pipeline(self) -> AskPipeline:
+        """Retrieve, answer, check: with the answerer set now (the evaluation swaps it)."""
+        return AskPipeline(self.retriever, self.answerer, self.checker, self.settings.answer_top_k)
+
     def retrieve(self, question: str, principals: list[str], filters: SearchFilters | None = None) -> list[Hit]:
         """The hits an answer is drawn from (the search part of an answer)."""
-        return self.retriever.search(question, principals, filters, top_k=self.settings.answer_top_k)
+        return self.pipeline.retrieve(question, principals, filters)
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
-        """Answer from ``hits`` only; answers without a citation check (extractive) get one here."""
-        return self.checked(self.answerer.answer(question, hits))
+        """Answer from ``hits`` only, checked."""
+        return self.pipeline.answer(question, hits)
 
     def checked(self, answer: Answer) -> Answer:
         """Fill ``sentences`` and ``groundedness`` for a found answer that lacks them, text unchanged."""
-        if not answer.found or answer.sentences or not answer.citations:
-            return answer
-        by_doc = {hit.doc_id: hit for hit in answer.hits}
-        sources = {c.n: by_doc[c.doc_id].text for c in answer.citations if c.doc_id in by_doc}
-        result = self.checker.check(answer.text, sources)
-        return answer.model_copy(update={"sentences": result.sentences, "groundedness": result.groundedness})
+        return self.pipeline.checked(answer)
 
     def ask(self, question: str, principals: list[str], filters: SearchFilters | None = None) -> Answer:
         """Retrieve for ``principals`` and answer from those hits only (raises ``LLMError`` if the LLM fails)."""
-        return self.answer(question, self.retrieve(question, principals, filters))
+        return self.pipeline.ask(question, principals, filters)
 
     def sources(self) -> SourcesFile:
         """The configured sources (``sources_file``), or the files source over ``workspace_dir`` without one."""

@@ -19,7 +19,7 @@ from api.deps import PrincipalsDep, ServicesDep
 from api.schemas import AskError, AskRequest, AskResponse
 from api.services import Services
 from askdocs.models import Hit
-from retrieval.answer import Final, LLMError, StreamEvent, Token
+from retrieval.answer import LLMError, StreamEvent, Token
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -66,14 +66,8 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 async def _events(services: Services, question: str, hits: list[Hit]) -> AsyncGenerator[StreamEvent, None]:
     """The generator's own stream when it has one; else its whole answer as one token."""
-    stream = getattr(services.answerer, "stream", None)
-    if stream is None:
-        answer = await run_in_threadpool(services.answer, question, hits)
-        yield Token(answer.text)
-        yield Final(answer)
-        return
-    async for event in stream(question, hits):
-        yield Final(services.checked(event.answer)) if isinstance(event, Final) else event
+    async for event in services.pipeline.events(question, hits):
+        yield event
 
 
 async def _sse_body(

@@ -142,3 +142,10 @@ def test_the_runner_closes_the_connectors_it_builds(
         index.close()
     assert report.status == "succeeded", report.summary()
     assert len(closed) == 1 and closed[0].client._http.is_closed
+
+
+def test_the_readme_documents_every_source_type() -> None:
+    readme = (WORKSPACE.parent.parent / "README.md").read_text(encoding="utf-8")
+    sources = readme[readme.index("## Sources") :]
+    for source_type in CONNECTORS:
+        assert f"`{source_type}`" in sources, f"README's Sources section does not name {source_type}"

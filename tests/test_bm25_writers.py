@@ -98,3 +98,14 @@ def test_recount_repairs_statistics_and_leaves_other_writers_alone(backend: Any)
     assert writer.recount_bm25() == recounted(writer) == writer.bm25_stats() == (1, 10)
     other.write_document("c", chunks("c", [5]))  # the other writer goes on from its own totals
     assert other.bm25_stats() == recounted(other) == (2, 15)
+
+
+def test_recount_counts_a_writer_whose_own_totals_are_negative(backend: Any) -> None:
+    writer, other = Index(backend), Index(backend)
+    writer.write_document("a", chunks("a", [4, 6]))
+    writer.write_document("b", chunks("b", [8]))
+    other.delete_documents(["a"])  # the other writer's own point is now (-2, -10)
+    backend.delete(IndexFilter(doc_ids=("b",)))  # and the statistics drift
+    assert writer.recount_bm25() == recounted(writer) == writer.bm25_stats() == (0, 0)
+    writer.write_document("c", chunks("c", [5]))
+    assert other.bm25_stats() == recounted(other) == (1, 5)

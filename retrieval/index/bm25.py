@@ -58,10 +58,10 @@ def stats_point(writer: str, n_chunks: int, total_dl: int) -> IndexPoint:
 
 
 def summed_stats(points: list[ScoredPayload]) -> tuple[int, int]:
-    """(chunk count, total analysed length) of the corpus: the sum over every writer's statistics point."""
+    """(chunk count, total analysed length) summed over statistics points (a writer's own may be negative)."""
     n = sum(int(p.payload.get("n_chunks", 0)) for p in points)
     total = sum(int(p.payload.get("total_dl", 0)) for p in points)
-    return max(0, n), max(0, total)
+    return n, total
 
 
 def refresh_stale(

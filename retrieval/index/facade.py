@@ -94,7 +94,8 @@ class Index:
         """(number of chunks, total analysed length) for BM25's average document length: every writer's sum."""
         if not self.exists():
             return 0, 0
-        return summed_stats(self.backend.scroll(IndexFilter(kind=STATS_KIND), fields=STATS_FIELDS))
+        n, total = summed_stats(self.backend.scroll(IndexFilter(kind=STATS_KIND), fields=STATS_FIELDS))
+        return max(0, n), max(0, total)
 
     def _add_stats(self, n: int, dl: int) -> None:
         """Add a change to this writer's own statistics point (commutes with every other writer's)."""
@@ -113,8 +114,7 @@ class Index:
                 p for p in self.backend.scroll(IndexFilter(kind=STATS_KIND), fields=[*STATS_FIELDS, "writer"])
                 if p.payload.get("writer") != self.writer
             ]  # fmt: skip
-            n = sum(int(p.payload.get("n_chunks", 0)) for p in others)
-            total = sum(int(p.payload.get("total_dl", 0)) for p in others)
+            n, total = summed_stats(others)
             self._own_stats = (len(lengths) - n, sum(lengths) - total)
             self.backend.upsert([stats_point(self.writer, *self._own_stats)])
         return len(lengths), sum(lengths)

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     slack_base_url: str = Field("https://slack.com/api/", description="Web API base URL (tests point it locally).")
     slack_channels_include: list[str] = Field(default_factory=list, description="Only these channel names/ids.")
     slack_channels_exclude: list[str] = Field(default_factory=list, description="Never these channel names/ids.")
-    slack_export_path: Path | None = Field(None, description="An admin export ZIP/folder, for --source slack-export.")
+    slack_export_path: Path | None = Field(None, description="An admin export ZIP/folder, for --type slack-export.")
     slack_workspace_url: str = Field("https://slack.com", description="e.g. https://kumo.slack.com (export links).")
 
     # --- Confluence connector ---

@@ -145,7 +145,7 @@ class SlackExportConnector:
 
 
 def from_settings(settings: Settings) -> SlackExportConnector:
-    """The export at ``ASKDOCS_SLACK_EXPORT_PATH`` (``askdocs index --source slack-export``)."""
+    """The export at ``ASKDOCS_SLACK_EXPORT_PATH`` (``askdocs sync --type slack-export``)."""
     if settings.slack_export_path is None:
         raise SourceError("set ASKDOCS_SLACK_EXPORT_PATH to the export ZIP file or its unpacked folder")
     return SlackExportConnector(

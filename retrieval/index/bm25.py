@@ -13,13 +13,10 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from retrieval.analyzer import Analyzer, term_id
 from retrieval.index.types import POINT_NAMESPACE, IndexPoint, ScoredPayload, StoredVectors
-
-if TYPE_CHECKING:
-    from retrieval.index.facade import Index
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +61,20 @@ def summed_stats(points: list[ScoredPayload]) -> tuple[int, int]:
     return n, total
 
 
+class ReweighableIndex(Protocol):
+    """What a refresh needs of the index (``Index`` has it)."""
+
+    def bm25_stats(self) -> tuple[int, int]: ...
+
+    def documents_weighted_off(self, avgdl: float, tolerance: float, source: str | None = None) -> list[str]: ...
+
+    def stored_chunks(self, doc_ids: list[str], fields: list[str] | None = None) -> list[StoredVectors]: ...
+
+    def replace_bm25(self, chunks: list[tuple[StoredVectors, SparseWeights, int]], avgdl: float) -> None: ...
+
+
 def refresh_stale(
-    index: Index,
+    index: ReweighableIndex,
     analyzer: Analyzer,
     text_of: Callable[[StoredVectors], str],
     k1: float,

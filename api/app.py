@@ -19,11 +19,12 @@ from api.routes import ask, health, metrics, reindex, search, sources, ui
 from api.security import WebHardening
 from api.services import Services
 from askdocs import __version__
+from askdocs.errors import AskdocsError
 from askdocs.metrics import REQUEST_LATENCY
 from askdocs.redaction import redact
 from askdocs.settings import Settings, get_settings
 from ingest.integrity import SUMMARY
-from retrieval.index.edge import IndexDamaged
+from askdocs.errors import IndexDamaged
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content=_readable(exc))
 
-    @app.exception_handler(ValueError)
-    async def _config_error(request: Request, exc: ValueError) -> JSONResponse:
+    @app.exception_handler(AskdocsError)
+    async def _not_ready(request: Request, exc: AskdocsError) -> JSONResponse:
         log.error("request failed: %s", exc)
         if isinstance(exc, IndexDamaged):  # the detail names server paths: the log has it
             return JSONResponse(status_code=503, content={"detail": SUMMARY["unreadable"]})

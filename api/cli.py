@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -14,115 +16,208 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.auth.keys_cli import keys_app
+from askdocs.errors import AskdocsError, IndexDamaged
 from askdocs.models import PUBLIC
 from askdocs.settings import Settings
+from connectors.registry import CONNECTORS
+from ingest.sources import SourceConfig, SourcesFile, configured_sources
 
-app = typer.Typer(help="askdocs: hybrid search and cited answers over your documents.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from api.services import Services
+
+
+class _App(typer.Typer):
+    """The Typer app, turning a user's mistake into one ``error:`` line and a non-zero exit (traceback: --debug)."""
+
+    debug = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if self.debug:
+                raise
+            if isinstance(exc, AskdocsError):
+                typer.echo(f"error: {exc}", err=True)
+                sys.exit(2)
+            first = (str(exc).splitlines() or [""])[0][:300]
+            typer.echo(
+                f"error: unexpected {type(exc).__name__}: {first} (run with --debug for the traceback)", err=True
+            )
+            sys.exit(1)
+
+
+app = _App(
+    help="askdocs: hybrid search and cited answers over your documents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 err = Console(stderr=True)
 app.add_typer(keys_app, name="keys")
 # The connection's own address decides trust (ASKDOCS_AUTH__TRUSTED_PROXIES), never a client's X-Forwarded-For.
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False) -> None:
+    """askdocs: hybrid search and cited answers over your documents."""
+    _App.debug = debug
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """Print one ``error:`` line and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
 def load_settings() -> Settings:
-    """The settings, or a readable configuration error (exit 2) naming the variable."""
+    """The settings, or one readable line naming the variable (exit 2)."""
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"ASKDOCS_{'__'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        err.print(f"[red]configuration error:[/red] {problems}")
-        raise typer.Exit(2) from None
+        _fail("; ".join(_setting_problem(e) for e in exc.errors()))
 
 
-def _services(settings: Settings):  # type: ignore[no-untyped-def]
+def _setting_problem(error: Any) -> str:
+    """``ASKDOCS_NAME='value': what is wrong`` (secret values are never shown)."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    field = Settings.model_fields.get(name)
+    shown = "" if field is None or "Secret" in str(field.annotation) else f"={error.get('input')!r}"
+    return f"ASKDOCS_{'__'.join(map(str, error['loc'])).upper()}{shown}: {error['msg']}"
+
+
+def _services(settings: Settings) -> Services:
     from api.services import Services
 
-    try:
-        return Services.build(settings)
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    return Services.build(settings)
 
 
 @contextmanager
-def _readable_errors() -> Iterator[None]:
-    """An index another process holds, a damaged one or a bad setting: one line naming it, exit status 1."""
-    try:
-        yield
-    except (ValueError, OSError) as exc:
-        from askdocs.redaction import redact
+def _progress_bar(name: str, every_s: float) -> Iterator[Callable[[int, int], None]]:
+    """The progress callback a sync run calls with (documents, chunks written): a spinner on a terminal, else a
+    plain line on stderr at most every ``every_s`` seconds (and once at the start), so logs show the run moving."""
+    if err.is_terminal:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
+            task = bar.add_task(f"syncing {name}", total=None)
+            yield lambda docs, chunks: bar.update(
+                task, description=f"syncing {name}: {docs} documents, {chunks} chunks written"
+            )
+        return
+    started = last = time.monotonic()
+    typer.echo(f"syncing {name}…", err=True)
 
-        err.print(f"[red]error:[/red] {redact(str(exc))}")
-        raise typer.Exit(1) from None
+    def progress(docs: int, chunks: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every_s:
+            last = now
+            typer.echo(f"syncing {name}: {docs} documents, {chunks} chunks written ({now - started:.0f}s)", err=True)
+
+    yield progress
 
 
-@contextmanager
-def _progress_bar(name: str) -> Iterator[Callable[[int, int], None]]:
-    """A spinner on stderr; yields the progress callback a sync run calls with (documents, chunks written)."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
-        task = bar.add_task(f"syncing {name}", total=None)
-
-        def progress(docs: int, chunks: int) -> None:
-            bar.update(task, description=f"syncing {name}: {docs} documents, {chunks} chunks written")
-
-        yield progress
-
-
-def _principals(settings: Settings, user: str | None, groups: list[str] | None) -> list[str]:
+def _principals(services: Services, user: str | None, groups: list[str] | None) -> list[str]:
     from api.auth.principals import spaces_for
 
     principals = [PUBLIC]
     if user:
         principals.append(f"user:{user.lower()}")
     principals.extend(f"group:{g}" for g in groups or [])
-    return principals + spaces_for(principals, settings.space_access)
+    return principals + spaces_for(principals, services.space_access)
+
+
+FULL_HELP = "Re-read everything and prune what the source no longer has."
 
 
 @app.command()
 def index(
-    source: Annotated[str, typer.Option(help="Source to sync: files, slack, confluence, google-docs.")] = "files",
-    path: Annotated[
-        Path | None, typer.Option(help="Folder for the files source (default ASKDOCS_WORKSPACE_DIR).")
-    ] = None,
-    full: Annotated[bool, typer.Option(help="Re-read everything and prune what the source no longer has.")] = False,
+    full: Annotated[bool, typer.Option(help=FULL_HELP)] = False,
     optimize: Annotated[bool, typer.Option(help="Build HNSW graphs after writing (large indexes).")] = False,
 ) -> None:
-    """Sync one source into the index: only changed documents are re-embedded."""
-    from connectors.files import FilesConnector
-    from connectors.registry import build_connector
-    from ingest.runner import run_source
+    """Sync every enabled configured source (ASKDOCS_SOURCES_FILE) once: `askdocs sync` for all of them."""
+    _sync(None, None, None, full, optimize)
+
+
+@app.command()
+def sync(
+    name: Annotated[str | None, typer.Argument(help="A configured source (default: every enabled one).")] = None,
+    source: Annotated[str | None, typer.Option("--source", hidden=True, help="Same as NAME.")] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option("--type", help=f"Run a source not in the file, of this type: {', '.join(CONNECTORS)}."),
+    ] = None,
+    path: Annotated[Path | None, typer.Option(help="With --type files: the folder.")] = None,
+    full: Annotated[bool, typer.Option(help=FULL_HELP)] = False,
+    optimize: Annotated[bool, typer.Option(help="Build HNSW graphs after writing (large indexes).")] = False,
+) -> None:
+    """Sync sources now: configured ones by NAME (incremental unless --full), or one given by --type [--path].
+
+    An ad-hoc source is named after its type (its checkpoint too), like the default configuration's `files`.
+    """
+    _sync(name or source, type_, path, full, optimize)
+
+
+def _chosen_sources(
+    configured: SourcesFile, name: str | None, type_: str | None, path: Path | None, settings: Settings
+) -> list[SourceConfig]:
+    """The sources one sync command runs; an ad-hoc ``type_`` builds the same config object a file would."""
+    if type_ is None:
+        if path is not None:
+            _fail("--path needs --type files (a configured source has its path in the sources file)")
+        if name is None:
+            return [s for s in configured.sources if s.enabled]
+        try:
+            return [configured.get(name)]
+        except KeyError:
+            have = ", ".join(s.name for s in configured.sources)
+            _fail(f"no source named {name!r} in {settings.sources_file} (have: {have}); or run one with --type")
+    if type_ not in CONNECTORS:
+        _fail(f"--type {type_}: unknown source type; choose one of: {', '.join(CONNECTORS)}")
+    if type_ == "files" and path is None:
+        path = settings.workspace_dir
+    elif type_ != "files" and path is not None:
+        _fail(f"--path applies to --type files only, not {type_}")
+    if path is not None and not path.is_dir():
+        _fail(f"--path {path}: folder not found")
+    ad_hoc = SourceConfig(name=name or type_, type=type_, path=path)
+    in_file = configured.sources if settings.sources_file.exists() else []
+    same_name = next((s for s in in_file if s.name == ad_hoc.name), None)
+    if same_name is not None and (same_name.type, same_name.path) != (ad_hoc.type, ad_hoc.path):
+        _fail(
+            f"source {ad_hoc.name!r} is configured in {settings.sources_file} differently (type {same_name.type}, "
+            f"path {same_name.path}); run `askdocs sync {ad_hoc.name}`, or name this run: --type {type_} NAME"
+        )
+    return [ad_hoc]
+
+
+def _sync(name: str | None, type_: str | None, path: Path | None, full: bool, optimize: bool) -> None:
+    """Run the chosen sources one after the other; exit 1 when one failed."""
+    from ingest.runner import source_runner
+    from ingest.scheduler import record_run, utcnow
     from ingest.state import CheckpointStore
 
     settings = load_settings()
-    if path is not None and source != "files":
-        err.print("[red]error:[/red] --path applies to the files source only")
-        raise typer.Exit(2)
-    folder = path or settings.workspace_dir
-    if source == "files" and not folder.is_dir():
-        err.print(f"[red]error:[/red] folder not found: {folder}")
-        raise typer.Exit(2)
-    try:
-        connector = FilesConnector(folder) if source == "files" else build_connector(source, settings)
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    chosen = _chosen_sources(configured_sources(settings), name, type_, path, settings)
     services = _services(settings)
+    failed = False
     try:
-        indexer = services.indexer()
-        with _progress_bar(source) as progress:
-            store = CheckpointStore(settings.data_dir / "state")
-            report = run_source(indexer, connector, store, full=full, progress=progress)
+        services.index.check()
+        store = CheckpointStore(settings.data_dir / "state")
+        run = source_runner(services.indexer(), store, settings)
+        for config in chosen:
+            with _progress_bar(config.name, settings.progress_every_s) as progress:
+                started = utcnow()
+                report = run(config, full, progress)  # type: ignore[call-arg]
+            record_run(store.folder / "status.json", config, "full" if full else "incremental", report, started)
+            for failure in report.failures:
+                typer.echo(f"{'fatal' if failure.fatal else 'skipped'}: {failure.message}", err=True)
+            typer.echo(report.summary() if report.source == config.name else f"{config.name}: {report.summary()}")
+            failed = failed or report.status == "failed"
         if optimize:
             services.index.optimize()
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
     finally:
         services.close()
-    for failure in report.failures:
-        err.print(f"[yellow]{'fatal' if failure.fatal else 'skipped'}:[/yellow] {failure.message}")
-    typer.echo(report.summary())
-    if report.status == "failed":
+    if failed:
         raise typer.Exit(1)
 
 
@@ -131,7 +226,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default ASKDOCS_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default ASKDOCS_PORT).")] = None,
 ) -> None:
-    """Serve the REST API and the search box."""
+    """Serve the REST API and the search box (refuses to start, with the reason, on a bad configuration)."""
     import uvicorn
 
     from api.app import create_app
@@ -140,18 +235,18 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings.log_format)
-    _check_sources(settings)
     bind = host or settings.host
     problem = exposure_problem(settings, bind)
     if problem:
-        err.print(f"[red]refusing to start:[/red] {problem}")
-        raise typer.Exit(2)
+        _fail(f"refusing to start: {problem}")
+    services = _services(settings)  # the configuration, the models' names and the index, checked before binding
     try:
-        served = create_app(settings)
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    uvicorn.run(served, host=bind, port=port or settings.port, log_config=None, **SERVER_OPTIONS)
+        services.index.check()
+    except IndexDamaged as exc:  # the server repairs it (ingest/integrity); /healthz answers 503 until then
+        err.print(f"[yellow]warning:[/yellow] {exc}")
+    finally:
+        services.close()
+    uvicorn.run(create_app(settings), host=bind, port=port or settings.port, log_config=None, **SERVER_OPTIONS)
 
 
 @app.command()
@@ -165,8 +260,7 @@ def search(
     settings = load_settings()
     services = _services(settings)
     try:
-        with _readable_errors():
-            hits = services.retriever.search(query, _principals(settings, user, group), top_k=top_k)
+        hits = services.retriever.search(query, _principals(services, user, group), top_k=top_k)
     finally:
         services.close()
     if not hits:
@@ -188,11 +282,9 @@ def ask(
     settings = load_settings()
     services = _services(settings)
     try:
-        with _readable_errors():
-            answer = services.ask(question, _principals(settings, user, group))
+        answer = services.ask(question, _principals(services, user, group))
     except LLMError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        _fail(str(exc), 1)
     finally:
         services.close()
     typer.echo(answer.text)
@@ -200,77 +292,13 @@ def ask(
         typer.echo(f"  [{n}] {citation.title} — {citation.url}")
 
 
-def _check_sources(settings: Settings) -> None:
-    """Fail early, with the bad key named, when the sources file is invalid."""
-    from ingest.sources import SourcesConfigError, load_sources
-
-    if settings.sources_file.exists():
-        try:
-            load_sources(settings.sources_file)
-        except SourcesConfigError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from None
-
-
-@app.command()
-def sync(
-    source: Annotated[str | None, typer.Option(help="Only this configured source (default: all enabled).")] = None,
-    full: Annotated[bool, typer.Option(help="Re-read everything and prune what the source no longer has.")] = False,
-) -> None:
-    """Sync the sources of ASKDOCS_SOURCES_FILE once, now (incremental unless --full)."""
-    from ingest.runner import source_runner
-    from ingest.scheduler import record_run, utcnow
-    from ingest.sources import SourcesConfigError
-    from ingest.state import CheckpointStore
-
-    settings = load_settings()
-    _check_sources(settings)
-    services = _services(settings)
-    failed = False
-    try:
-        try:
-            configured = services.sources()
-            chosen = [configured.get(source)] if source else [s for s in configured.sources if s.enabled]
-        except KeyError:
-            names = ", ".join(s.name for s in configured.sources)
-            err.print(f"[red]error:[/red] no source named {source!r} in {settings.sources_file} (have: {names})")
-            raise typer.Exit(2) from None
-        except SourcesConfigError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from None
-        store = CheckpointStore(settings.data_dir / "state")
-        run = source_runner(services.indexer(), store, settings)
-        for config in chosen:
-            with _progress_bar(config.name) as progress:
-                started = utcnow()
-                report = run(config, full, progress)  # type: ignore[call-arg]
-            record_run(store.folder / "status.json", config, "full" if full else "incremental", report, started)
-            for failure in report.failures:
-                err.print(f"[yellow]{'fatal' if failure.fatal else 'skipped'}:[/yellow] {failure.message}")
-            typer.echo(report.summary() if report.source == config.name else f"{config.name}: {report.summary()}")
-            failed = failed or report.status == "failed"
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    finally:
-        services.close()
-    if failed:
-        raise typer.Exit(1)
-
-
 @app.command()
 def sources() -> None:
     """Show every configured source: schedule, last run, outcome, counts, failures."""
     from ingest.scheduler import read_statuses
-    from ingest.sources import SourcesConfigError, default_sources, load_sources
 
     settings = load_settings()
-    try:
-        path = settings.sources_file
-        configured = load_sources(path) if path.exists() else default_sources(settings)
-    except SourcesConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    configured = configured_sources(settings)
     statuses = read_statuses(settings.data_dir / "state" / "status.json")
     table = Table("source", "type", "schedule", "last run", "status", "added", "updated", "deleted", "failures")
     for config in configured.sources:
@@ -299,13 +327,11 @@ def scheduler() -> None:
 
     settings = load_settings()
     if not settings.qdrant_url:
-        err.print(
-            "[red]error:[/red] with the embedded index the scheduler runs inside `askdocs serve` (one process may "
-            "hold the index); set ASKDOCS_QDRANT_URL to run it on its own"
+        _fail(
+            "with the embedded index the scheduler runs inside `askdocs serve` (one process may hold the index); "
+            "set ASKDOCS_QDRANT_URL to run it on its own"
         )
-        raise typer.Exit(2)
     configure_logging(settings.log_format)
-    _check_sources(settings)
     services = _services(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

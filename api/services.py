@@ -17,7 +17,7 @@ from ingest.extract import ExtractionLimits, Extractor
 from ingest.reindex import MODELS, Follower, Models, RebuildJob, Reindexer
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
-from ingest.sources import SourceConfig, SourcesFile, default_sources, load_sources
+from ingest.sources import SourceConfig, SourcesFile, configured_sources, space_access
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer, SyncReport
 from retrieval.analyzer import Analyzer
@@ -29,6 +29,7 @@ from retrieval.index import Index
 from retrieval.index.locations import ServerLocations
 from retrieval.remote_embedder import RemoteEmbedder
 from retrieval.remote_spec import RemoteOptions
+from retrieval.pipeline import AskPipeline
 
 log = logging.getLogger(__name__)
 RECHECK_S = 60.0  # how often a problem found on open is checked again when this process cannot repair it
@@ -55,6 +56,7 @@ class Services:
     _following: threading.Thread | None = field(default=None, repr=False)
     _stop_following: threading.Event = field(default_factory=threading.Event, repr=False)
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
+    space_access: dict[str, list[str]] = field(default_factory=dict)  # space key -> principals allowed
 
     @classmethod
     def build(
@@ -92,8 +94,10 @@ class Services:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
         ocr = settings.extract_ocr_languages if settings.extract_ocr else None
         extractor = Extractor(ExtractionLimits.from_settings(settings), ocr_languages=ocr)
-        services = cls(settings, index, embedders, analyzer, retriever, answerer, checker, extractor=extractor)
-
+        spaces = space_access(settings, configured_sources(settings))
+        services = cls(
+            settings, index, embedders, analyzer, retriever, answerer, checker, extractor=extractor, space_access=spaces
+        )
         if isinstance(index.locations, ServerLocations):
             services.follower = Follower(index, embedders, services._build_embedders, services._indexer_for)
         return services
@@ -169,31 +173,30 @@ class Services:
         self.analyzer.terms("warm up", "en")
         self.analyzer.terms("ウォームアップ", "ja")
 
+    @property
+    def pipeline(self) -> AskPipeline:
+        """Retrieve, answer, check: with the answerer set now (the evaluation swaps it)."""
+        return AskPipeline(self.retriever, self.answerer, self.checker, self.settings.answer_top_k)
+
     def retrieve(self, question: str, principals: list[str], filters: SearchFilters | None = None) -> list[Hit]:
         """The hits an answer is drawn from (the search part of an answer)."""
-        return self.retriever.search(question, principals, filters, top_k=self.settings.answer_top_k)
+        return self.pipeline.retrieve(question, principals, filters)
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
-        """Answer from ``hits`` only; answers without a citation check (extractive) get one here."""
-        return self.checked(self.answerer.answer(question, hits))
+        """Answer from ``hits`` only, checked."""
+        return self.pipeline.answer(question, hits)
 
     def checked(self, answer: Answer) -> Answer:
         """Fill ``sentences`` and ``groundedness`` for a found answer that lacks them, text unchanged."""
-        if not answer.found or answer.sentences or not answer.citations:
-            return answer
-        by_doc = {hit.doc_id: hit for hit in answer.hits}
-        sources = {c.n: by_doc[c.doc_id].text for c in answer.citations if c.doc_id in by_doc}
-        result = self.checker.check(answer.text, sources)
-        return answer.model_copy(update={"sentences": result.sentences, "groundedness": result.groundedness})
+        return self.pipeline.checked(answer)
 
     def ask(self, question: str, principals: list[str], filters: SearchFilters | None = None) -> Answer:
         """Retrieve for ``principals`` and answer from those hits only (raises ``LLMError`` if the LLM fails)."""
-        return self.answer(question, self.retrieve(question, principals, filters))
+        return self.pipeline.ask(question, principals, filters)
 
     def sources(self) -> SourcesFile:
         """The configured sources (``sources_file``), or the files source over ``workspace_dir`` without one."""
-        path = self.settings.sources_file
-        return load_sources(path) if path.exists() else default_sources(self.settings)
+        return configured_sources(self.settings)
 
     def start_scheduler(self, tick_seconds: float = 1.0) -> SyncScheduler:
         """Keep every source fresh from this process (raises ``SourcesConfigError`` on a bad sources file).

@@ -209,7 +209,7 @@ class Settings(BaseSettings):
     slack_base_url: str = Field("https://slack.com/api/", description="Web API base URL (tests point it locally).")
     slack_channels_include: list[str] = Field(default_factory=list, description="Only these channel names/ids.")
     slack_channels_exclude: list[str] = Field(default_factory=list, description="Never these channel names/ids.")
-    slack_export_path: Path | None = Field(None, description="An admin export ZIP/folder, for --source slack-export.")
+    slack_export_path: Path | None = Field(None, description="An admin export ZIP/folder, for --type slack-export.")
     slack_workspace_url: str = Field("https://slack.com", description="e.g. https://kumo.slack.com (export links).")
 
     # --- Confluence connector ---
@@ -232,6 +232,11 @@ class Settings(BaseSettings):
     google_include_sheets_slides: bool = False
     google_include_files: bool = Field(True, description="Also PDF, Word, PowerPoint, Excel and CSV files in Drive.")
     google_api_endpoint: str | None = Field(None, description="Drive API endpoint override (tests).")
+    google_max_retries: int = Field(6, ge=0, le=20, description="Retries of a Drive call on 429/5xx, with backoff.")
+    google_retry_base_seconds: float = Field(1.0, gt=0, le=60, description="First backoff delay; doubles per retry.")
+    google_link_sharing_public: bool = Field(
+        False, description="Index documents shared 'anyone with the link' as public (default: only named access)."
+    )
 
     # --- Extraction of PDF, Word, PowerPoint, Excel and CSV files (in a worker process) ---
     extract_timeout_s: float = Field(30.0, gt=0, le=3600, description="Longest extraction of one file.")
@@ -247,6 +252,9 @@ class Settings(BaseSettings):
     sources_file: Path = Field(Path("askdocs.yaml"), description="Sources to keep in sync, with their schedules.")
     scheduler: bool = Field(True, description="Run the sync scheduler inside `askdocs serve` (embedded mode).")
     log_format: Literal["text", "json"] = Field("text", description="'json' for structured logs.")
+    progress_every_s: float = Field(
+        10.0, ge=0, le=3600, description="Seconds between sync progress lines when stderr is not a terminal."
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -11,13 +11,15 @@ Failures are yielded as ``ConnectorFailure`` values, never raised, so one bad it
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any, Protocol, runtime_checkable
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from askdocs.models import Document
 
 Checkpoint = dict[str, Any]
+T = TypeVar("T")
 
 
 class ConnectorFailure(BaseModel):
@@ -27,6 +29,14 @@ class ConnectorFailure(BaseModel):
     message: str
     document_id: str | None = None
     fatal: bool = False
+
+
+class Skipped(BaseModel):
+    """Items the source holds that the connector leaves out on purpose (not failures), counted by reason."""
+
+    source: str
+    reason: str
+    count: int = 1
 
 
 class DocumentDeleted(BaseModel):
@@ -41,8 +51,8 @@ class LoadConnector(Protocol):
 
     source: str
 
-    def load_all(self) -> Iterator[Document | ConnectorFailure]:
-        """Every current document, failures as values."""
+    def load_all(self) -> Iterator[Document | ConnectorFailure | Skipped]:
+        """Every current document, failures and skipped items as values."""
 
 
 @runtime_checkable
@@ -53,7 +63,7 @@ class PollConnector(Protocol):
 
     def poll(
         self, checkpoint: Checkpoint | None
-    ) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    ) -> Generator[Document | DocumentDeleted | ConnectorFailure | Skipped, None, Checkpoint]:
         """Changes since ``checkpoint`` (None: everything); the generator's return value is the new checkpoint."""
 
 
@@ -65,3 +75,21 @@ class SlimConnector(Protocol):
 
     def list_ids(self) -> Iterator[str | ConnectorFailure]:
         """Ids of every current document."""
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """Holds resources (an HTTP client, a file); whoever builds the connector calls ``close`` after the run."""
+
+    def close(self) -> None:
+        """Release the connector's resources."""
+
+
+@contextmanager
+def closing_connector(connector: T) -> Iterator[T]:
+    """``connector``, closed on leaving the block when it is ``Closeable`` (every runner builds connectors so)."""
+    try:
+        yield connector
+    finally:
+        if isinstance(connector, Closeable):
+            connector.close()

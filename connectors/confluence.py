@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from askdocs.errors import SourceError
 from askdocs.formats import extracted_mime, too_big
 from askdocs.models import Blob, Document, Section
 from askdocs.settings import Settings
@@ -63,7 +64,7 @@ class ConfluenceConnector:
         max_file_mb: int = 50,
     ) -> None:
         if not spaces and not cql:
-            raise ValueError("Confluence needs ASKDOCS_CONFLUENCE_SPACES or ASKDOCS_CONFLUENCE_CQL")
+            raise SourceError("Confluence needs ASKDOCS_CONFLUENCE_SPACES or ASKDOCS_CONFLUENCE_CQL")
         self.client = client
         self.space_keys = list(spaces or [])
         self.cql = cql
@@ -416,13 +417,13 @@ class ConfluenceConnector:
 
 
 def from_settings(settings: Settings) -> ConfluenceConnector:
-    """The connector configured by ``ASKDOCS_CONFLUENCE_*``; ValueError names what is missing."""
+    """The connector configured by ``ASKDOCS_CONFLUENCE_*``; SourceError names what is missing."""
     if not settings.confluence_base_url:
-        raise ValueError("set ASKDOCS_CONFLUENCE_BASE_URL (e.g. https://your-site.atlassian.net)")
+        raise SourceError("set ASKDOCS_CONFLUENCE_BASE_URL (e.g. https://your-site.atlassian.net)")
     token = settings.confluence_api_token.get_secret_value() if settings.confluence_api_token else None
     bearer = settings.confluence_bearer_token.get_secret_value() if settings.confluence_bearer_token else None
     if not settings.confluence_spaces and not settings.confluence_cql:
-        raise ValueError("set ASKDOCS_CONFLUENCE_SPACES (JSON list of space keys) or ASKDOCS_CONFLUENCE_CQL")
+        raise SourceError("set ASKDOCS_CONFLUENCE_SPACES (JSON list of space keys) or ASKDOCS_CONFLUENCE_CQL")
     client = ConfluenceClient(settings.confluence_base_url, email=settings.confluence_email, api_token=token,
                               bearer_token=bearer)
     return ConfluenceConnector(client, spaces=settings.confluence_spaces, cql=settings.confluence_cql,

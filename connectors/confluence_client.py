@@ -8,17 +8,16 @@ another host is reduced to its path, so credentials are never sent elsewhere.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from askdocs.retry import Backoff, retry_after
 from connectors.base import ConnectorFailure
 
 log = logging.getLogger(__name__)
@@ -109,16 +108,8 @@ class ConfluenceClient:
         return f"{self.wiki}/{path.lstrip('/')}"
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        if response is not None and (header := response.headers.get("Retry-After")):
-            try:
-                return min(self.max_sleep, max(0.0, float(header)))
-            except ValueError:
-                try:
-                    wait = parsedate_to_datetime(header).timestamp() - time.time()
-                    return min(self.max_sleep, max(0.0, wait))
-                except (TypeError, ValueError):
-                    pass
-        return float(min(self.max_sleep, self.backoff * (2**attempt) * (0.5 + random.random() / 2)))
+        asked = retry_after(response.headers) if response is not None else None
+        return Backoff(self.backoff, self.max_sleep).delay(attempt, asked)
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         url = self.url(path)

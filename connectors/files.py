@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections import Counter
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from askdocs.formats import EXTRACTED_SUFFIXES, FORMAT_NAMES, too_big
 from askdocs.models import PUBLIC, Blob, Document, Section, validate_principal
 from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
+from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
 
 ACL_FILE = "_acl.toml"
@@ -91,14 +92,23 @@ class FilesConnector:
         return f"{self.source}:{relpath}"
 
     def _files(self) -> list[Path]:
-        found = []
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[list[Path], list[Skipped]]:
+        """Supported files, and what was left out by reason: hidden entries (counted once, not their contents)
+        and unsupported types; the access rules file is the connector's own and is neither."""
+        found, skipped = [], Counter[str]()
         for path in sorted(self.root.rglob("*")):
-            rel = path.relative_to(self.root)
-            if any(part.startswith((".", "_")) for part in rel.parts):
-                continue
-            if path.is_file() and path.suffix.lower() in SUFFIXES:
-                found.append(path)
-        return found
+            parts = path.relative_to(self.root).parts
+            hidden = [n for n, part in enumerate(parts) if part.startswith(".")]
+            if hidden:
+                skipped["hidden"] += hidden[0] == len(parts) - 1
+            elif path.is_file() and parts != (ACL_FILE,):
+                if path.suffix.lower() in SUFFIXES:
+                    found.append(path)
+                else:
+                    skipped[f"unsupported type {path.suffix.lower() or '(none)'}"] += 1
+        return found, [Skipped(source=self.source, reason=r, count=n) for r, n in sorted(skipped.items()) if n]
 
     def _acl(self) -> AclFile | ConnectorFailure:
         path = self.root / ACL_FILE
@@ -154,6 +164,7 @@ class FilesConnector:
             metadata={"path": relpath, "format": kind},
         )
 
+<<<<<<< HEAD
     def _read_binary(self, path: Path, relpath: str, acl: AclFile) -> Document | ConnectorFailure:
         """A PDF, Office or CSV file as bytes for the extraction stage; too large: a failure, never read."""
         doc_id = self._doc_id(relpath)
@@ -184,12 +195,18 @@ class FilesConnector:
 
     def load_all(self) -> Iterator[Document | ConnectorFailure]:
         """Every supported file under the folder."""
+=======
+    def load_all(self) -> Iterator[Document | ConnectorFailure | Skipped]:
+        """Every supported file under the folder, and counts of what was skipped."""
+>>>>>>> struct
         acl = self._precheck()
         if isinstance(acl, ConnectorFailure):
             yield acl
             return
-        for path in self._files():
+        files, skipped = self._scan()
+        for path in files:
             yield self._read(path, acl)
+        yield from skipped
 
     def list_ids(self) -> Iterator[str | ConnectorFailure]:
         """Ids of every supported file, without reading them."""
@@ -202,8 +219,8 @@ class FilesConnector:
 
     def poll(
         self, checkpoint: Checkpoint | None
-    ) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
-        """Files added or changed (by mtime and size) since ``checkpoint``, and files removed."""
+    ) -> Generator[Document | DocumentDeleted | ConnectorFailure | Skipped, None, Checkpoint]:
+        """Files added or changed (by mtime and size) since ``checkpoint``, files removed, what was skipped."""
         old = checkpoint or {}
         acl = self._precheck()
         if isinstance(acl, ConnectorFailure):
@@ -214,7 +231,9 @@ class FilesConnector:
         rules_changed = acl_hash != old.get("acl")
         seen_before: dict[str, list[int]] = old.get("files", {})
         now: dict[str, list[int]] = {}
-        for path in self._files():
+        files, skipped = self._scan()
+        yield from skipped
+        for path in files:
             relpath = path.relative_to(self.root).as_posix()
             stat = path.stat()
             now[relpath] = [stat.st_mtime_ns, stat.st_size]

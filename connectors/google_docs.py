@@ -16,6 +16,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from askdocs.errors import SourceError
 from askdocs.models import Document
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
@@ -256,22 +257,18 @@ class GoogleDocsConnector(DriveReader):
 
 
 def from_settings(settings: Settings) -> GoogleDocsConnector:
-    """The connector from ``ASKDOCS_GOOGLE_*``; ValueError when credentials are missing or unreadable."""
+    """The connector from ``ASKDOCS_GOOGLE_*``; SourceError when credentials are missing or unreadable."""
     if settings.google_credentials_file is None:
-        raise ValueError("set ASKDOCS_GOOGLE_CREDENTIALS_FILE to a service-account key or an authorized-user JSON file")
+        raise SourceError("set ASKDOCS_GOOGLE_CREDENTIALS_FILE to a service-account key or an authorized-user JSON")
     credentials = load_credentials(settings.google_credentials_file, settings.google_subject)
-    # Optional settings (not yet in Settings): read with defaults so the connector works either way.
-    retry = RetryPolicy(
-        max_retries=int(getattr(settings, "google_max_retries", 6)),
-        base_delay=float(getattr(settings, "google_retry_base_seconds", 1.0)),
-    )
+    retry = RetryPolicy(max_retries=settings.google_max_retries, base_delay=settings.google_retry_base_seconds)
     client = DriveClient(credentials, settings.google_api_endpoint, retry)
     return GoogleDocsConnector(
         client,
         folder_ids=settings.google_folder_ids,
         include_shared_drives=settings.google_include_shared_drives,
         include_sheets_slides=settings.google_include_sheets_slides,
-        link_sharing_public=bool(getattr(settings, "google_link_sharing_public", False)),
+        link_sharing_public=settings.google_link_sharing_public,
         include_files=settings.google_include_files,
         max_file_mb=settings.extract_max_file_mb,
     )

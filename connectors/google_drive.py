@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,9 @@ from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
+
+from askdocs.errors import SourceError
+from askdocs.retry import Backoff, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +50,25 @@ class DriveError(Exception):
 def load_credentials(path: Path, subject: str | None = None) -> Credentials:
     """Service-account key (``subject``: user to impersonate by domain-wide delegation) or authorized-user JSON.
 
-    Raises ValueError naming the file and the problem, never the file's contents.
+    Raises SourceError naming the file and the problem, never the file's contents.
     """
     try:
         info = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read Google credentials file {path}: {type(exc).__name__}") from None
+        raise SourceError(f"cannot read Google credentials file {path}: {type(exc).__name__}") from None
     except ValueError:
-        raise ValueError(f"Google credentials file {path} is not JSON") from None
+        raise SourceError(f"Google credentials file {path} is not JSON") from None
     kind = info.get("type") if isinstance(info, dict) else None
     try:
         if kind == "service_account":
             return service_account.Credentials.from_service_account_info(info, scopes=SCOPES, subject=subject or None)
         if kind == "authorized_user":
             if subject:
-                raise ValueError("ASKDOCS_GOOGLE_SUBJECT needs a service-account key, not user credentials")
+                raise SourceError("ASKDOCS_GOOGLE_SUBJECT needs a service-account key, not user credentials")
             return user_credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
     except ValueError as exc:
-        if "ASKDOCS_GOOGLE_SUBJECT" in str(exc):
-            raise
-        raise ValueError(f"Google credentials file {path} is incomplete or malformed ({type(exc).__name__})") from None
-    raise ValueError(
+        raise SourceError(f"Google credentials file {path} is incomplete or malformed ({type(exc).__name__})") from None
+    raise SourceError(
         f"Google credentials file {path} must be a service-account key or authorized-user JSON (its type is {kind!r})"
     )
 
@@ -81,12 +81,9 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 32.0
 
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+    def delay(self, attempt: int, asked: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based), honouring Retry-After up to ``max_delay``."""
-        backoff = self.base_delay * (2**attempt) * (0.5 + random.random() / 2)
-        if retry_after is not None:
-            backoff = max(backoff, retry_after)
-        return min(self.max_delay, backoff)
+        return Backoff(self.base_delay, self.max_delay).delay(attempt, asked)
 
 
 def _error_details(exc: HttpError) -> tuple[str, str]:
@@ -104,14 +101,6 @@ def _error_details(exc: HttpError) -> tuple[str, str]:
     except (ValueError, AttributeError):
         pass
     return reason or "error", " ".join(message.split())[:200]
-
-
-def _retry_after(exc: HttpError) -> float | None:
-    value = exc.resp.get("retry-after") if exc.resp is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 class DriveClient:
@@ -156,7 +145,7 @@ class DriveClient:
         transport errors, raises DriveError."""
         attempt = 0
         while True:
-            retry_after: float | None = None
+            asked: float | None = None
             try:
                 return make_request(self._build(api, API_VERSIONS[api])).execute(num_retries=0)
             except HttpError as exc:
@@ -169,7 +158,7 @@ class DriveClient:
                 retryable = status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS)
                 if not retryable or attempt >= self.retry.max_retries:
                     raise DriveError(status, reason, message) from None
-                retry_after = _retry_after(exc)
+                asked = retry_after(exc.resp)
                 log.info("Drive answered %s %s; retry %d", status, reason, attempt + 1)
             except auth_exceptions.RefreshError as exc:
                 if not exc.retryable or attempt >= self.retry.max_retries:
@@ -184,5 +173,5 @@ class DriveClient:
                 if attempt >= self.retry.max_retries:
                     raise DriveError(0, type(exc).__name__, "Drive could not be reached") from None
                 log.info("Drive transport error %s; retry %d", type(exc).__name__, attempt + 1)
-            self.sleep(self.retry.delay(attempt, retry_after))
+            self.sleep(self.retry.delay(attempt, asked))
             attempt += 1

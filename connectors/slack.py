@@ -23,7 +23,9 @@ from slack_sdk.http_retry import RetryHandler, RetryState
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 
+from askdocs.errors import SourceError
 from askdocs.models import PUBLIC, Document
+from askdocs.retry import Backoff, retry_after
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
 from connectors.slack_markup import (
@@ -52,6 +54,9 @@ class SlackError(Exception):
     def __init__(self, method: str, error: str) -> None:
         super().__init__(f"{method}: {error}")
         self.method, self.error = method, error
+
+
+RATE_LIMIT_MAX_WAIT_S = 300.0
 
 
 class SlackRetryHandler(RetryHandler):
@@ -97,17 +102,8 @@ class SlackRetryHandler(RetryHandler):
         kind = self._kind(response, error) or "network"
         counts = state.custom_values = state.custom_values or {}
         counts[kind] = counts.get(kind, 0) + 1
-        if kind == "429":
-            wait = 1.0
-            for key, values in (response.headers if response else {}).items():
-                if key.lower() == "retry-after":
-                    value = values[0] if isinstance(values, list) else values
-                    try:
-                        wait = min(max(float(value), 0.0), 300.0)
-                    except ValueError:
-                        pass
-        else:
-            wait = self.backoff * 2 ** (counts[kind] - 1)
+        asked = retry_after(response.headers) if kind == "429" and response is not None else None
+        wait = Backoff(self.backoff, RATE_LIMIT_MAX_WAIT_S).delay(counts[kind] - 1, asked)
         time.sleep(wait + random.random() * self.jitter)
         state.next_attempt_requested = True
         state.increment_current_attempt()
@@ -342,8 +338,8 @@ def build_client(token: str, base_url: str, timeout: int = 30, **retry: Any) -> 
 
 
 def from_settings(settings: Settings) -> SlackConnector:
-    """The Slack connector from ``ASKDOCS_SLACK_*``; ValueError when no token is configured."""
+    """The Slack connector from ``ASKDOCS_SLACK_*``; SourceError when no token is configured."""
     if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value().strip():
-        raise ValueError("the slack source needs ASKDOCS_SLACK_BOT_TOKEN (a bot token, xoxb-…)")
+        raise SourceError("the slack source needs ASKDOCS_SLACK_BOT_TOKEN (a bot token, xoxb-…)")
     client = build_client(settings.slack_bot_token.get_secret_value().strip(), settings.slack_base_url)
     return SlackConnector(client, settings.slack_channels_include, settings.slack_channels_exclude)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from askdocs.errors import SourceError
 from askdocs.models import PUBLIC, Document
 from askdocs.settings import Settings
 from connectors.base import ConnectorFailure
@@ -144,9 +145,9 @@ class SlackExportConnector:
 
 
 def from_settings(settings: Settings) -> SlackExportConnector:
-    """The export at ``ASKDOCS_SLACK_EXPORT_PATH`` (``askdocs index --source slack-export``)."""
+    """The export at ``ASKDOCS_SLACK_EXPORT_PATH`` (``askdocs sync --type slack-export``)."""
     if settings.slack_export_path is None:
-        raise ValueError("set ASKDOCS_SLACK_EXPORT_PATH to the export ZIP file or its unpacked folder")
+        raise SourceError("set ASKDOCS_SLACK_EXPORT_PATH to the export ZIP file or its unpacked folder")
     return SlackExportConnector(
         settings.slack_export_path,
         settings.slack_workspace_url,

@@ -170,7 +170,8 @@ def search_run(
     extra_ms: dict[str, float] | None = None,
     collapse: Callable[[list[tuple[str, float]], int], dict[str, float]] | None = None,
 ) -> RunResult:
-    """Search every query (as the public principal) and collapse chunk hits to documents in rank order.
+    """Search every query (as the public principal), reading chunks until they span ``depth`` documents, and
+    collapse chunk hits to documents in rank order.
 
     ``extra_ms`` (query text -> ms) is added to each measured latency, e.g. a query embedding served from cache.
     ``collapse`` (default ``collapse_to_documents``: best chunk per document) turns chunk hits into documents.
@@ -180,7 +181,7 @@ def search_run(
     latencies: list[float] = []
     for qid, text in queries.items():
         start = time.perf_counter()
-        hits = retriever.search_chunks(text, [PUBLIC], limit=chunk_limit, mode=mode, fusion=fusion)
+        hits = retriever.search_chunks(text, [PUBLIC], limit=chunk_limit, mode=mode, fusion=fusion, documents=depth)
         elapsed = (time.perf_counter() - start) * 1000
         latencies.append(elapsed + (extra_ms or {}).get(text, 0.0))
         # The engine orders fused ties arbitrarily (differently run to run); break them by point id.

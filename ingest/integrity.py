@@ -21,7 +21,8 @@ from typing import Any, Literal
 from ingest.state import CheckpointStore
 from ingest.sync import SyncReport
 from retrieval.index import Index, IndexFilter
-from retrieval.index.edge import EdgeBackend, IndexDamaged
+from askdocs.errors import IndexDamaged
+from retrieval.index.edge import EdgeBackend
 
 log = logging.getLogger(__name__)
 MANIFEST = "index-manifest.json"

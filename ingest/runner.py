@@ -6,8 +6,9 @@ import logging
 import time
 from collections.abc import Callable
 
+from askdocs.errors import AskdocsError, SourceError
 from askdocs.settings import Settings
-from connectors.base import ConnectorFailure, LoadConnector, PollConnector, SlimConnector
+from connectors.base import ConnectorFailure, LoadConnector, PollConnector, SlimConnector, closing_connector
 from connectors.registry import build_connector
 from ingest import integrity
 from ingest.sources import SourceConfig
@@ -95,7 +96,7 @@ def _run(
         return report
     if isinstance(connector, LoadConnector):
         return indexer.full_sync(connector, progress=progress)
-    raise ValueError(f"connector {source!r} can neither load nor poll")
+    raise SourceError(f"connector {source!r} can neither load nor poll")
 
 
 def source_runner(
@@ -105,12 +106,12 @@ def source_runner(
 
     def run(source: SourceConfig, full: bool, progress: ProgressFn | None = None) -> SyncReport:
         try:
-            settings = source.settings_for(base)
-            connector = build_connector(source.type, settings)
-        except ValueError as exc:
+            connector = build_connector(source.type, source.settings_for(base))
+        except AskdocsError as exc:
             report = SyncReport(source=source.name)
             report.failures.append(ConnectorFailure(source=source.name, message=str(exc), fatal=True))
             return report
-        return run_source(indexer, connector, checkpoints, full=full, progress=progress, name=source.name)
+        with closing_connector(connector):
+            return run_source(indexer, connector, checkpoints, full=full, progress=progress, name=source.name)
 
     return run

@@ -53,6 +53,7 @@ class SourceStatus:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     next_run: datetime | None = None
     next_prune: datetime | None = None
@@ -63,6 +64,7 @@ class SourceStatus:
         self.added, self.updated, self.unchanged, self.deleted = (
             report.added, report.updated, report.unchanged, report.deleted
         )  # fmt: skip
+        self.skipped = dict(report.skipped)
         self.failures = failures[:20]
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,29 +9,24 @@ import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from askdocs import redaction
+from askdocs.errors import ConfigError, SourceError
 from askdocs.settings import Settings
+from connectors.registry import CONNECTORS
 
-SourceType = Literal["files", "slack", "confluence", "google-docs"]
-_PREFIX = {
-    "files": ("workspace_",),
-    "slack": ("slack_",),
-    "confluence": ("confluence_", "space_"),
-    "google-docs": ("google_",),
-}
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-class SourcesConfigError(ValueError):
+class SourcesConfigError(ConfigError):
     """The sources file is missing, unreadable or invalid; the message names the bad key."""
 
 
@@ -85,7 +80,7 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    type: SourceType
+    type: str = Field(description="A source type of connectors.registry.CONNECTORS.")
     enabled: bool = True
     schedule: Schedule = Schedule(every="15m")
     prune: Schedule | None = Field(Schedule(every="24h"), description="Full re-read + prune; null to disable.")
@@ -93,13 +88,28 @@ class SourceConfig(BaseModel):
     credentials: dict[str, str] = Field(default_factory=dict, description="Settings field -> env var NAME.")
     options: dict[str, Any] = Field(default_factory=dict, description="Connector settings fields for this source.")
 
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in CONNECTORS:
+            raise ValueError(f"unknown source type {value!r}; choose one of: {', '.join(CONNECTORS)}")
+        return value
+
     @model_validator(mode="after")
     def _fields_belong_to_type(self) -> SourceConfig:
-        prefixes = _PREFIX[self.type]
+        allowed = CONNECTORS[self.type].settings()
         for group, keys in (("options", self.options), ("credentials", self.credentials)):
             for key in keys:
-                if key not in Settings.model_fields or not key.startswith(prefixes):
-                    raise ValueError(f"{group}.{key} is not a setting of a {self.type} source")
+                if key not in allowed:
+                    raise ValueError(
+                        f"{group}.{key} is not a setting of a {self.type} source (have: {', '.join(allowed)})"
+                    )
+        for key, value in self.options.items():
+            field_type: Any = Settings.model_fields[key].annotation
+            try:
+                self.options[key] = TypeAdapter(field_type).validate_python(value)
+            except ValidationError as exc:
+                raise ValueError(f"options.{key}: {_describe(exc, '')}") from None
         for key, env in self.credentials.items():
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
                 raise ValueError(f"credentials.{key} must name an environment variable, not hold a value")
@@ -113,7 +123,7 @@ class SourceConfig(BaseModel):
         for key, env in self.credentials.items():
             value = os.environ.get(env)
             if value is None:
-                raise ValueError(f"source {self.name!r}: environment variable {env} (for {key}) is not set")
+                raise SourceError(f"source {self.name!r}: environment variable {env} (for {key}) is not set")
             redaction.register(value)
             update[key] = value
         if self.path is not None:
@@ -121,7 +131,7 @@ class SourceConfig(BaseModel):
         try:
             return Settings.model_validate({**base.model_dump(), **update})
         except ValidationError as exc:
-            raise ValueError(f"source {self.name!r}: {_describe(exc, '')}") from None
+            raise ConfigError(f"source {self.name!r}: {_describe(exc, '')}") from None
 
 
 class SourcesFile(BaseModel):
@@ -152,7 +162,8 @@ def _describe(exc: ValidationError, path: str) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error["loc"]).replace(".[", "[")
-        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
     return f"{path}: " * bool(path) + "; ".join(parts)
 
 
@@ -175,3 +186,25 @@ def default_sources(settings: Settings) -> SourcesFile:
     return SourcesFile(
         sources=[SourceConfig(name="files", type="files", path=settings.workspace_dir, schedule=Schedule(every="60s"))]
     )
+
+
+def configured_sources(settings: Settings) -> SourcesFile:
+    """The sources of ``sources_file``, or the files source over ``workspace_dir`` without one."""
+    path = settings.sources_file
+    return load_sources(path) if path.exists() else default_sources(settings)
+
+
+def space_access(settings: Settings, sources: SourcesFile) -> dict[str, list[str]]:
+    """Confluence space key -> principals allowed to see it: ``ASKDOCS_SPACE_ACCESS`` and every confluence
+    source's ``space_access`` option; a key given two different lists is a ``ConfigError`` (no silent winner)."""
+    merged = {key: sorted(set(allowed)) for key, allowed in settings.space_access.items()}
+    origin = dict.fromkeys(merged, "ASKDOCS_SPACE_ACCESS")
+    for source in sources.sources:
+        for key, allowed in source.options.get("space_access", {}).items():
+            if key in merged and merged[key] != sorted(set(allowed)):
+                raise ConfigError(
+                    f"space_access of {key} differs between {origin[key]} and source {source.name!r}: "
+                    "give it once, or the same principals in both"
+                )
+            merged[key], origin[key] = sorted(set(allowed)), f"source {source.name!r}"
+    return merged

@@ -13,29 +13,27 @@ from typing import Any, Literal
 
 import numpy as np
 
-from askdocs.models import Chunk, Document, embed_text
+from askdocs.models import Chunk, Document
 from connectors.base import (
     Checkpoint,
     ConnectorFailure,
     DocumentDeleted,
     LoadConnector,
     PollConnector,
+    Skipped,
     SlimConnector,
 )
 from ingest.chunker import Chunker
 from ingest.extract import EXTRACTION_VERSION, Extractor, extract_document
-from retrieval.analyzer import ANALYZER_VERSION, Analyzer, bm25_weights
+from retrieval.analyzer import ANALYZER_VERSION, Analyzer
 from retrieval.embedders import LanguageEmbedders
-from retrieval.index import CollectionSpec, Index, IndexedChunk
+from retrieval.index import CollectionSpec, Index, IndexedChunk, StoredVectors
+from retrieval.index.bm25 import BM25_TOLERANCE, average_length, bm25_weights, refresh_stale
+from retrieval.index.payload import ChunkPayload, DocumentFields
 from retrieval.remote_embedder import submit_documents
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
-
-
-# A chunk's BM25 weights are rebuilt once the corpus's average chunk length is off by more than this share from
-# the one they were computed with (within it, a chunk's length normalisation moves by less than 5%).
-BM25_TOLERANCE = 0.05
 
 
 @dataclass
@@ -52,6 +50,7 @@ class SyncReport:
     chunks_written: int = 0
     embedded_chunks: int = 0
     reweighted: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> items the source left out on purpose
     failures: list[ConnectorFailure] = field(default_factory=list)
 
     @property
@@ -66,8 +65,14 @@ class SyncReport:
             f"{self.source}: {self.status}; {self.seen} documents seen, {self.added} added, "
             f"{self.updated} updated ({self.metadata_only} metadata only), {self.unchanged} unchanged, "
             f"{self.deleted} deleted; {self.chunks_written} chunks written ({self.embedded_chunks} embedded), "
-            f"{self.reweighted} re-weighted; {len(self.failures)} failures"
+            f"{self.reweighted} re-weighted; {self._skipped_summary()}{len(self.failures)} failures"
         )
+
+    def _skipped_summary(self) -> str:
+        if not self.skipped:
+            return ""
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.skipped.items()))
+        return f"{sum(self.skipped.values())} skipped ({reasons}); "
 
 
 class Indexer:
@@ -152,25 +157,9 @@ class Indexer:
         so no other writer touches those documents meanwhile; the engine finds the stale chunks, so a sync with
         none costs one filtered scroll.
         """
-        n, total = self.index.bm25_stats()
-        if n == 0:
-            return 0
-        avgdl = total / n
-        stale = self.index.documents_weighted_off(avgdl, tolerance, source)
-        rewritten = 0
-        for start in range(0, len(stale), self.batch_docs):
-            updates = []
-            for stored in self.index.stored_chunks(stale[start : start + self.batch_docs]):
-                text = _stored_embed_text(stored.payload) or ""
-                terms = self.analyzer.terms(text, stored.payload.get("language"))
-                ids, values, dl = bm25_weights(terms, avgdl, self.k1, self.b)
-                updates.append((stored, (ids, values), dl))
-            self.index.replace_bm25(updates, avgdl)
-            rewritten += len(updates)
-        if rewritten:
-            log.info("%s: BM25 weights of %d chunks rebuilt for average length %.1f", source or "index", rewritten,
-                     avgdl)  # fmt: skip
-        return rewritten
+        return refresh_stale(
+            self.index, self.analyzer, _stored_text, self.k1, self.b, source, tolerance, self.batch_docs
+        )
 
     def _delete_missing(self, indexed: set[str], present: set[str], report: SyncReport) -> SyncReport:
         """Delete ``indexed`` ids not ``present`` at the source, unless the source listed nothing at all."""
@@ -219,7 +208,7 @@ class Indexer:
         deleted: list[str] = []
         returned: list[Checkpoint] = []
 
-        def documents() -> Iterator[Document | ConnectorFailure]:
+        def documents() -> Iterator[Document | ConnectorFailure | Skipped]:
             returned.append((yield from _set_aside_deletions(connector.poll(checkpoint), deleted)))
 
         self._consume(documents(), indexed, set(), report, progress)
@@ -232,7 +221,7 @@ class Indexer:
 
     def _consume(
         self,
-        items: Iterable[Document | ConnectorFailure],
+        items: Iterable[Document | ConnectorFailure | Skipped],
         indexed: dict[str, tuple[str, str]],
         keep: set[str],
         report: SyncReport,
@@ -248,6 +237,9 @@ class Indexer:
 
         fatal = False
         for item in items:
+            if isinstance(item, Skipped):
+                report.skipped[item.reason] = report.skipped.get(item.reason, 0) + item.count
+                continue
             if isinstance(item, ConnectorFailure):
                 report.failures.append(item)
                 log.warning("%s failure: %s", item.source, item.message)
@@ -324,8 +316,7 @@ class Indexer:
                 vectors[i] = (name, row.tolist())
             embedded += len(positions)
         terms = [self.analyzer.terms(c.embed_text, c.language) for c in all_chunks]  # type: ignore[arg-type]
-        n, total = self.index.bm25_stats()
-        avgdl = (total + sum(len(t) for t in terms)) / max(1, n + len(all_chunks))
+        avgdl = average_length(self.index.bm25_stats(), [len(t) for t in terms])
         position = 0
         written: list[tuple[str, list[IndexedChunk]]] = []
         for doc, chunks in chunked:
@@ -417,8 +408,8 @@ def _empty_listing(source: str, indexed: int) -> ConnectorFailure:
 
 
 def _set_aside_deletions(
-    changes: Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint], deleted: list[str]
-) -> Generator[Document | ConnectorFailure, None, Checkpoint]:
+    changes: Generator[Document | DocumentDeleted | ConnectorFailure | Skipped, None, Checkpoint], deleted: list[str]
+) -> Generator[Document | ConnectorFailure | Skipped, None, Checkpoint]:
     """Pass documents and failures on, collect deletions in ``deleted``, return the poll's checkpoint."""
     while True:
         try:
@@ -433,35 +424,17 @@ def _set_aside_deletions(
 
 def _document_fields(item: Document | Chunk) -> dict[str, Any]:
     """Payload fields that describe the document rather than the chunk (updatable without re-embedding)."""
-    return {
-        "source": item.source,
-        "url": item.url,
-        "author": item.author,
-        "updated_at": item.updated_at.isoformat() if item.updated_at else None,
-        "updated_ts": item.updated_at.timestamp() if item.updated_at else None,
-        "acl": list(item.acl),
-        "content_hash": item.content_hash,
-        "metadata": item.metadata,
-    }
+    return DocumentFields.of(item).to_payload()
 
 
 def _stored_embed_text(payload: dict[str, Any]) -> str | None:
     """``Chunk.embed_text`` rebuilt from a stored chunk's payload (None when it holds no text)."""
-    text = payload.get("text")
-    if not isinstance(text, str):
-        return None
-    return embed_text(payload.get("title") or "", payload.get("heading") or "", text)
+    return ChunkPayload.from_payload(payload).embed_text if isinstance(payload.get("text"), str) else None
+
+
+def _stored_text(stored: StoredVectors) -> str:
+    return _stored_embed_text(stored.payload) or ""
 
 
 def _payload(chunk: Chunk, embedding_key: str) -> dict[str, Any]:
-    return {
-        **_document_fields(chunk),
-        "doc_id": chunk.doc_id,
-        "chunk_no": chunk.chunk_no,
-        "title": chunk.title,
-        "heading": chunk.heading,
-        "text": chunk.text,
-        "language": chunk.language,
-        "embedding_hash": embedding_key,
-        "location": chunk.location.model_dump(exclude_defaults=True, exclude={"label"}) if chunk.location else None,
-    }
+    return ChunkPayload.of_chunk(chunk, embedding_key).to_payload()

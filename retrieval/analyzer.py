@@ -10,7 +10,6 @@ import hashlib
 import re
 import threading
 import unicodedata
-from collections import Counter
 from functools import lru_cache
 from typing import Literal
 
@@ -155,29 +154,10 @@ class Analyzer:
         }
         return grams | set(self._english(text))
 
-    def document_vector(
-        self, text: str, avgdl: float, k1: float = 1.2, b: float = 0.75, language: Language | None = None
-    ) -> tuple[list[int], list[float], int]:
-        """BM25 document-side weights ``tf(k1+1)/(tf+k1(1-b+b*dl/avgdl))``; returns (ids, values, dl)."""
-        return bm25_weights(self.terms(text, language), avgdl, k1, b)
-
     def query_vector(self, text: str, language: Language | None = None) -> tuple[list[int], list[float]]:
         """Query-side weights: 1 per distinct term (the engine multiplies in IDF)."""
         ids = sorted({term_id(t) for t in self.terms(text, language)})
         return ids, [1.0] * len(ids)
-
-
-def bm25_weights(
-    terms: list[str], avgdl: float, k1: float = 1.2, b: float = 0.75
-) -> tuple[list[int], list[float], int]:
-    """BM25 document-side weights of already analysed ``terms``; returns (ids, values, dl)."""
-    counts: Counter[int] = Counter()
-    for term, n in Counter(terms).items():
-        counts[term_id(term)] += n  # two terms may share an id: their counts add up
-    dl = len(terms)
-    norm = k1 * (1 - b + b * dl / max(avgdl, 1.0))
-    ids = sorted(counts)
-    return ids, [counts[i] * (k1 + 1) / (counts[i] + norm) for i in ids], dl
 
 
 def _slices(text: str, size: int) -> list[str]:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from askdocs.errors import ModelNotFound
+
 if TYPE_CHECKING:
     from retrieval.remote_spec import RemoteOptions
 
@@ -305,7 +307,7 @@ def make_embedder(name: str, remote: RemoteOptions | None = None) -> Embedder:
         return EMBEDDERS[name]()  # type: ignore[no-any-return]
     except KeyError:
         choices = ", ".join([*sorted(EMBEDDERS), "openai:<model>", "openai-compatible:<model>@<base URL>"])
-        raise ValueError(f"unknown embedder {name!r}; choose one of: {choices}") from None
+        raise ModelNotFound(f"unknown embedder {name!r}; choose one of: {choices}") from None
 
 
 class LanguageEmbedders:
@@ -320,8 +322,11 @@ class LanguageEmbedders:
     def from_names(cls, en: str, ja: str, remote: RemoteOptions | None = None) -> LanguageEmbedders:
         """Build from embedder names; one instance per distinct model."""
         built: dict[str, Embedder] = {}
-        for name in {en, ja}:
-            built[name] = make_embedder(name, remote)
+        for setting, name in (("ASKDOCS_EMBEDDER_EN", en), ("ASKDOCS_EMBEDDER_JA", ja)):
+            try:
+                built[name] = built.get(name) or make_embedder(name, remote)
+            except ModelNotFound as exc:
+                raise ModelNotFound(f"{setting}={name!r}: {exc}") from None
         return cls({"en": built[en], "ja": built[ja]})
 
     def adopt(self, other: LanguageEmbedders) -> None:

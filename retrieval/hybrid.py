@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, Literal
 
 from askdocs.models import PUBLIC, Hit, Location, Passage, SearchFilters
 from retrieval.analyzer import Analyzer, detect_language
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
+from retrieval.index.payload import ChunkPayload
 
 Mode = Literal["hybrid", "dense", "bm25"]
+
+# The most chunks one search reads while looking for ``top_k`` distinct documents.
+MAX_CHUNKS = 2000
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,12 @@ class HybridRetriever:
         limit: int = 10,
         mode: Mode = "hybrid",
         fusion: FusionConfig | None = None,
+        documents: int | None = None,
     ) -> list[ScoredPayload]:
         """Ranked chunks visible to ``principals`` (the ACL filter runs inside the engine).
 
         Fusion: ``fusion`` when given, else the query language's own configuration, else the default.
+        ``documents``: read past ``limit`` (up to ``MAX_CHUNKS``) until the chunks span that many documents.
         """
         language = detect_language(query)
         fusion = fusion or self.fusion_by_language.get(language, self.fusion)
@@ -64,19 +70,20 @@ class HybridRetriever:
             if mode in ("hybrid", "dense"):
                 embedder = self.embedders.for_language(language)
                 dense = (embedder.name, embedder.embed_query(query).tolist())
-            return self.index.query(
-                HybridQuery(
-                    limit=limit,
-                    dense=dense,
-                    sparse=sparse,
-                    filter=_index_filter(principals, filters),
-                    prefetch_limit=max(fusion.prefetch_limit, limit),
-                    fusion=fusion.method,
-                    rrf_k=fusion.rrf_k,
-                    dense_weight=fusion.dense_weight,
-                    sparse_weight=fusion.sparse_weight,
-                )
+            request = HybridQuery(
+                limit=limit,
+                dense=dense,
+                sparse=sparse,
+                filter=_index_filter(principals, filters),
+                prefetch_limit=max(fusion.prefetch_limit, limit),
+                fusion=fusion.method,
+                rrf_k=fusion.rrf_k,
+                dense_weight=fusion.dense_weight,
+                sparse_weight=fusion.sparse_weight,
             )
+            if documents is None:
+                return self.index.query(request)
+            return chunks_spanning(self.index.query, request, documents)
 
     def search(
         self,
@@ -87,7 +94,7 @@ class HybridRetriever:
         mode: Mode = "hybrid",
     ) -> list[Hit]:
         """The ``top_k`` best documents, each as its best chunk merged with adjacent matching chunks."""
-        chunks = self.search_chunks(query, principals, filters, limit=top_k * 4, mode=mode)
+        chunks = self.search_chunks(query, principals, filters, limit=top_k * 4, mode=mode, documents=top_k)
         by_doc: dict[str, list[ScoredPayload]] = defaultdict(list)
         order: list[str] = []
         for chunk in chunks:
@@ -98,48 +105,62 @@ class HybridRetriever:
         return [_merge_adjacent(by_doc[doc_id]) for doc_id in order[:top_k]]
 
 
+def chunks_spanning(
+    run: Callable[[HybridQuery], list[ScoredPayload]], query: HybridQuery, documents: int, max_chunks: int = MAX_CHUNKS
+) -> list[ScoredPayload]:
+    """``run(query)``, read further until the chunks span ``documents`` documents or ``max_chunks`` are read.
+
+    One long document can fill a chunk budget on its own. Each further read asks for four times the chunks (and,
+    once the fused candidates are used up, four times the candidates per leg); what was found before keeps its
+    rank and the newly found chunks follow, so the first documents never change order.
+    """
+    found = run(query)
+    while len({c.payload["doc_id"] for c in found}) < documents and query.limit < max_chunks:
+        single_leg = query.dense is None or not (query.sparse and query.sparse[0])
+        exhausted = len(found) < query.limit  # the fused candidates are used up: widen each leg
+        if exhausted and (single_leg or query.prefetch_limit >= max_chunks):
+            break  # every matching chunk has been read
+        prefetch = min(query.prefetch_limit * 4, max_chunks) if exhausted else query.prefetch_limit
+        query = replace(query, limit=min(query.limit * 4, max_chunks), prefetch_limit=prefetch)
+        seen = {c.id for c in found}
+        found += [c for c in run(query) if c.id not in seen]
+    return found
+
+
 def _merge_adjacent(chunks: list[ScoredPayload]) -> Hit:
     """The best chunk joined with its direct neighbours when they matched too."""
-    best = chunks[0]
-    by_no = {int(c.payload["chunk_no"]): c for c in chunks}
-    start = end = int(best.payload["chunk_no"])
+    stored = [(c, ChunkPayload.from_payload(c.payload)) for c in chunks]
+    by_no = {payload.chunk_no: (c, payload) for c, payload in stored}
+    best, first = stored[0]
+    start = end = first.chunk_no
     if start - 1 in by_no:
         start -= 1
     if end + 1 in by_no:
         end += 1
     run = [by_no[n] for n in range(start, end + 1)]
-    payload = best.payload
-    updated = payload.get("updated_at")
-    location = _location(payload)
-    url = payload.get("url", "")
+    location = _location(first.location)
     return Hit(
-        doc_id=payload["doc_id"],
+        doc_id=first.doc_id,
         chunk_id=best.id,
         chunk_nos=list(range(start, end + 1)),
         passages=[
-            Passage(
-                chunk_id=c.id,
-                chunk_no=int(c.payload["chunk_no"]),
-                text=c.payload.get("text", ""),
-                location=_location(c.payload),
-            )
-            for c in run
+            Passage(chunk_id=c.id, chunk_no=payload.chunk_no, text=payload.text, location=_location(payload.location))
+            for c, payload in run
         ],
         score=best.score,
-        title=payload.get("title", ""),
-        url=location.link(url) if location else url,
-        source=payload.get("source", ""),
-        heading=payload.get("heading", ""),
-        text="\n\n".join(c.payload.get("text", "") for c in run),
-        updated_at=datetime.fromisoformat(updated) if updated else None,
-        language=payload.get("language", "en"),
+        title=first.title,
+        url=location.link(first.url) if location else first.url,
+        source=first.source,
+        heading=first.heading,
+        text="\n\n".join(payload.text for _, payload in run),
+        updated_at=first.updated_at,
+        language=first.language,
         location=location,
     )
 
 
-def _location(payload: dict[str, Any]) -> Location | None:
-    """The stored chunk's page, slide or sheet rows (None for chunks of plain documents)."""
-    stored = payload.get("location")
+def _location(stored: dict[str, Any] | None) -> Location | None:
+    """A stored chunk's page, slide or sheet rows (None for chunks of plain documents)."""
     return Location.model_validate(stored) if isinstance(stored, dict) else None
 
 

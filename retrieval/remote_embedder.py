@@ -26,9 +26,10 @@ import numpy as np
 import openai
 from openai import AzureOpenAI, OpenAI
 
+from askdocs.errors import ConfigError
+from askdocs.retry import retry_after
 from retrieval.answer.packing import encoding_for, seed_tiktoken_cache
 from retrieval.remote_spec import OPENAI_MODELS, PREFIXES, RemoteOptions, RemoteSpec
-from retrieval.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,7 +83,7 @@ def retrying(
             if isinstance(exc, openai.APIStatusError):
                 if exc.status_code not in _RETRYABLE:
                     raise
-                after = parse_retry_after(exc.response.headers)
+                after = retry_after(exc.response.headers)
                 if after is not None and after > max_wait_s:
                     raise
             delay = after if after is not None else backoff_base_s * 2**attempt * (0.75 + 0.5 * random.random())
@@ -163,7 +164,7 @@ class RemoteEmbedder:
         env = "AZURE_OPENAI_API_KEY" if self.options.azure_endpoint else "OPENAI_API_KEY"
         key = key or os.environ.get(env)
         if self.spec.provider == "openai" and not key:
-            raise ValueError(f"embedder {self.spec.model}: set ASKDOCS_EMBEDDER_API_KEY (or {env})")
+            raise ConfigError(f"embedder {self.spec.model}: set ASKDOCS_EMBEDDER_API_KEY (or {env})")
         common: dict[str, Any] = {"api_key": key or "not-needed", "timeout": self.options.timeout_s, "max_retries": 0}
         if self.spec.provider == "openai" and self.options.azure_endpoint:
             return AzureOpenAI(

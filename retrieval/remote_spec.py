@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from askdocs.errors import ConfigError
 from askdocs.settings import Settings
 
 PROVIDERS = ("openai", "openai-compatible")
@@ -59,21 +60,21 @@ class RemoteSpec:
         shown = _USERINFO.sub("//***@", text)  # an error never repeats credentials
         provider, _, rest = text.partition(":")
         if provider not in PROVIDERS or not rest:
-            raise ValueError(f"embedder {shown!r}: expected openai:<model> or openai-compatible:<model>@<base URL>")
+            raise ConfigError(f"embedder {shown!r}: expected openai:<model> or openai-compatible:<model>@<base URL>")
         head, *options = rest.split(";")
         model, base_url = head, None
         if provider == "openai-compatible":
             found = re.match(r"^(.+?)@(https?://.+)$", head)
             parts = urlsplit(found.group(2)) if found else None
             if found is None or parts is None or not parts.hostname:
-                raise ValueError(f"embedder {shown!r}: expected openai-compatible:<model>@<http(s) base URL>")
+                raise ConfigError(f"embedder {shown!r}: expected openai-compatible:<model>@<http(s) base URL>")
             if parts.username or parts.password:
-                raise ValueError(
+                raise ConfigError(
                     f"embedder {shown!r}: the base URL must not carry credentials; set ASKDOCS_EMBEDDER_API_KEY"
                 )
             model, base_url = found.group(1), found.group(2)
         if not model.strip():
-            raise ValueError(f"embedder {shown!r}: the model name is empty")
+            raise ConfigError(f"embedder {shown!r}: the model name is empty")
         known = OPENAI_MODELS.get(model)
         spec = cls(provider, model, base_url, None, known[1] if known else 512, _family(model))
         return spec._with_options(shown, options)
@@ -84,7 +85,7 @@ class RemoteSpec:
             key, _, value = option.partition("=")
             if key in ("dimensions", "max_tokens"):
                 if not value.isdigit() or not 0 < int(value) <= 65536:
-                    raise ValueError(f"embedder {text!r}: {key} must be a positive integer")
+                    raise ConfigError(f"embedder {text!r}: {key} must be a positive integer")
                 spec = (
                     replace(spec, dimensions=int(value))
                     if key == "dimensions"
@@ -93,12 +94,12 @@ class RemoteSpec:
             elif key == "prefixes" and value in PREFIXES:
                 spec = replace(spec, prefixes=value)
             else:
-                raise ValueError(
+                raise ConfigError(
                     f"embedder {text!r}: unknown option {option!r} "
                     f"(dimensions=N, max_tokens=N, prefixes={'|'.join(PREFIXES)})"
                 )
         if spec.dimensions and spec.provider == "openai" and not spec.model.startswith(_SHORTENABLE):
-            raise ValueError(f"embedder {text!r}: {spec.model} does not support dimensions")
+            raise ConfigError(f"embedder {text!r}: {spec.model} does not support dimensions")
         return spec
 
     @property

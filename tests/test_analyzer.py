@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from retrieval.analyzer import ENGLISH_STOPWORDS, PHRASE_JOINER, Analyzer, bm25_weights, detect_language, term_id
+from retrieval.analyzer import ENGLISH_STOPWORDS, PHRASE_JOINER, Analyzer, detect_language, term_id
+from retrieval.index.bm25 import bm25_weights
 
 
 # --- English -----------------------------------------------------------------------------
@@ -182,8 +183,8 @@ def test_bm25_weights_empty_and_tiny_avgdl() -> None:
     assert all(math.isfinite(v) for v in values)
 
 
-def test_document_vector_uses_analysed_terms(analyzer: Analyzer) -> None:
-    ids, values, dl = analyzer.document_vector("The running runners run", avgdl=3.0, language="en")
+def test_weights_of_analysed_terms(analyzer: Analyzer) -> None:
+    ids, values, dl = bm25_weights(analyzer.terms("The running runners run", "en"), 3.0)
     expected_ids, expected_values, expected_dl = bm25_weights(["run", "runner", "run"], 3.0)
     assert (ids, dl) == (expected_ids, expected_dl) == (sorted({term_id("run"), term_id("runner")}), 3)
     assert values == pytest.approx(expected_values)

@@ -282,12 +282,12 @@ def test_cli_index_against_the_fake_server(confluence_server: FakeServer, tmp_pa
            "ASKDOCS_CONFLUENCE_API_TOKEN": TOKEN,
            "ASKDOCS_CONFLUENCE_SPACES": '["ENG","HR"]', "COLUMNS": "120"}
     askdocs = str(Path(sys.executable).parent / "askdocs")
-    done = subprocess.run([askdocs, "index", "--source", "confluence"], cwd=tmp_path, env=env, capture_output=True,
+    done = subprocess.run([askdocs, "sync", "--type", "confluence"], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "confluence: succeeded; 10 documents seen, 10 added" in done.stdout
     assert "syncing confluence" in done.stderr and TOKEN not in done.stdout + done.stderr
     env["ASKDOCS_CONFLUENCE_API_TOKEN"] = "not-the-token"
-    failed = subprocess.run([askdocs, "index", "--source", "confluence"], cwd=tmp_path, env=env,
+    failed = subprocess.run([askdocs, "sync", "--type", "confluence"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
     assert failed.returncode == 1 and "401" in failed.stderr and "not-the-token" not in failed.stderr

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from poll_helpers import drain
+from poll_helpers import drain as drain_all
 
 from askdocs.models import Document
-from connectors.base import ConnectorFailure, DocumentDeleted, LoadConnector, PollConnector, SlimConnector
+from connectors.base import ConnectorFailure, DocumentDeleted, LoadConnector, PollConnector, Skipped, SlimConnector
 from connectors.files import AclFile, FilesConnector
 
 
@@ -58,19 +58,27 @@ def folder(tmp_path: Path) -> Path:
     write(root / "hr" / "leave.md", "# Leave\nSixteen weeks.\n")
     write(root / "hr" / "private" / "mei.md", "# Mei\nRelocation.\n")
     write(root / "plans" / "q3.secret.md", "# Q3\nBudget.\n")
-    # Skipped: hidden files and folders, '_'-prefixed files and folders, unsupported suffixes.
+    # Read although '_'-prefixed: only the connector's own _acl.toml is not a document.
+    write(root / "_index.md", "# Section index\n")
+    write(root / "_drafts" / "draft.md", "# Draft\n")
+    # Skipped, and counted: hidden files and folders (once each), unsupported suffixes.
     write(root / ".hidden.md", "# Hidden\n")
     write(root / ".git" / "README.md", "# Git internals\n")
-    write(root / "_drafts" / "draft.md", "# Draft\n")
-    write(root / "_template.md", "# Template\n")
+    write(root / ".git" / "objects" / "ab.md", "# Git object\n")
     write(root / "image.png", b"\x89PNG\r\n")
     write(root / "data.json", '{"a": 1}')
     write(root / "README", "no suffix\n")
     return root
 
 
+def drain(gen: Any) -> tuple[list[Any], Any]:
+    """A poll's items without the skipped counts (``test_skipped_items_are_counted_by_reason`` checks those)."""
+    items, checkpoint = drain_all(gen)
+    return [i for i in items if not isinstance(i, Skipped)], checkpoint
+
+
 def load(root: Path) -> dict[str, Document]:
-    items = list(FilesConnector(root).load_all())
+    items = [i for i in FilesConnector(root).load_all() if not isinstance(i, Skipped)]
     assert all(isinstance(i, Document) for i in items), items
     return {d.id: d for d in items}
 
@@ -86,6 +94,8 @@ def test_implements_the_connector_protocols(folder: Path) -> None:
 def test_load_all_reads_supported_files_only(folder: Path) -> None:
     docs = load(folder)
     assert sorted(docs) == [
+        "files:_drafts/draft.md",
+        "files:_index.md",
         "files:guide.md",
         "files:hr/leave.md",
         "files:hr/private/mei.md",
@@ -94,6 +104,16 @@ def test_load_all_reads_supported_files_only(folder: Path) -> None:
         "files:web/legacy.HTM",
         "files:web/page.html",
     ]
+
+
+EXPECTED_SKIPS = {"hidden": 2, "unsupported type (none)": 1, "unsupported type .json": 1, "unsupported type .png": 1}
+
+
+def test_skipped_items_are_counted_by_reason(folder: Path) -> None:
+    skipped = [i for i in FilesConnector(folder).load_all() if isinstance(i, Skipped)]
+    assert {s.reason: s.count for s in skipped} == EXPECTED_SKIPS
+    polled, _ = drain_all(FilesConnector(folder).poll(None))
+    assert {s.reason: s.count for s in polled if isinstance(s, Skipped)} == EXPECTED_SKIPS
 
 
 def test_documents_carry_parsed_content_and_metadata(folder: Path) -> None:
@@ -120,7 +140,11 @@ def test_documents_carry_parsed_content_and_metadata(folder: Path) -> None:
 
 
 def test_base_url_builds_links(folder: Path) -> None:
-    docs = {d.id: d for d in FilesConnector(folder, base_url="https://wiki.example/docs/").load_all()}
+    docs = {
+        d.id: d
+        for d in FilesConnector(folder, base_url="https://wiki.example/docs/").load_all()
+        if isinstance(d, Document)
+    }
     assert docs["files:web/page.html"].url == "https://wiki.example/docs/web/page.html"
 
 
@@ -220,7 +244,7 @@ def test_undecodable_file_is_a_non_fatal_failure(folder: Path) -> None:
     assert failures[0].fatal is False
     assert "broken.md" in failures[0].message
     # The other documents are still loaded.
-    assert len([i for i in items if isinstance(i, Document)]) == 7
+    assert len([i for i in items if isinstance(i, Document)]) == 9
 
 
 def test_missing_folder_is_a_fatal_failure(tmp_path: Path) -> None:

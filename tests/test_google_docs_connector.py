@@ -13,6 +13,7 @@ from poll_helpers import drain
 
 from askdocs.formats import PPTX, XLSX
 from askdocs.models import Location
+from askdocs.errors import SourceError
 from connectors.base import ConnectorFailure
 from connectors.google_content import principals_from_permissions
 from connectors.google_docs import GoogleDocsConnector, from_settings
@@ -202,13 +203,13 @@ def test_credentials_or_scope_errors_fail_the_run(drive_server: DriveServer, tmp
     assert len(split(list(delegated.load_all()))[0]) == len(FOLDER_DOCS)
 
 
-def test_settings_errors_are_value_errors_without_secrets(drive_server: DriveServer, tmp_path: Path) -> None:
+def test_settings_errors_are_source_errors_without_secrets(drive_server: DriveServer, tmp_path: Path) -> None:
     settings = settings_for(drive_server, tmp_path)
-    with pytest.raises(ValueError, match="ASKDOCS_GOOGLE_CREDENTIALS_FILE"):
+    with pytest.raises(SourceError, match="ASKDOCS_GOOGLE_CREDENTIALS_FILE"):
         from_settings(settings.model_copy(update={"google_credentials_file": None}))
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----secret"}))
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(SourceError) as info:
         from_settings(settings.model_copy(update={"google_credentials_file": bad}))
     assert "secret" not in str(info.value) and "malformed" in str(info.value)
 

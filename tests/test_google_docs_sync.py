@@ -187,12 +187,12 @@ def test_cli_index_against_the_fake_server(drive_server: DriveServer, tmp_path: 
     })  # fmt: skip
     askdocs = [str(REPO / ".venv" / "bin" / "askdocs")] if (REPO / ".venv/bin/askdocs").exists() else [
         sys.executable, "-m", "api.cli"]  # fmt: skip
-    done = subprocess.run([*askdocs, "index", "--source", "google-docs"], cwd=tmp_path, env=env,
+    done = subprocess.run([*askdocs, "sync", "--type", "google-docs"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "google-docs: succeeded; 7 documents seen, 7 added" in done.stdout  # 6 Docs and a PDF
     assert "syncing google-docs" in done.stderr
     assert "PRIVATE KEY" not in done.stdout + done.stderr
-    again = subprocess.run([*askdocs, "index", "--source", "google-docs"], cwd=tmp_path, env=env,
+    again = subprocess.run([*askdocs, "sync", "--type", "google-docs"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert again.returncode == 0 and "0 documents seen" in again.stdout, "nothing changed: the feed is empty"

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
-from retrieval.analyzer import Analyzer, bm25_weights
+from askdocs.errors import ConfigError
+from retrieval.analyzer import Analyzer
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, ScoredPayload, point_id
+from retrieval.index.bm25 import bm25_weights
 from retrieval.index.edge import EdgeBackend
 from retrieval.index.server import ServerBackend
 
@@ -116,7 +118,7 @@ def test_ensure_again_is_a_no_op(ready: Index) -> None:
 )
 def test_ensure_with_other_vectors_raises(ready: Index, other: dict[str, int]) -> None:
     ready.write_document("d1", [chunk("d1", 0)])
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(ConfigError) as excinfo:
         ready.ensure(CollectionSpec(dense=other))
     message = str(excinfo.value)
     assert "holds dense vectors" in message

@@ -20,12 +20,13 @@ from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # 
 from pydantic import SecretStr
 
 from askdocs.models import Hit, Passage
+from askdocs.retry import retry_after as parse_retry_after
 from askdocs.settings import Settings
 from retrieval.analyzer import Analyzer
 from retrieval.answer import Final, LLMError, Token
 from retrieval.answer.base import NOT_FOUND
 from retrieval.answer.citations import CitationChecker
-from retrieval.answer.llm import LLMAnswerer, parse_retry_after
+from retrieval.answer.llm import LLMAnswerer
 from retrieval.answer.packing import encoding_for, pack_sources, tiktoken_cache_key
 from retrieval.answer.prompt import system_prompt
 

@@ -88,3 +88,17 @@ def test_fatal_failure_keeps_the_old_checkpoint(setup) -> None:  # type: ignore[
 def test_checkpoint_names_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid source name"):
         CheckpointStore(tmp_path).save("../escape", {})
+
+
+def test_underscore_pages_are_indexed_and_skips_are_reported(setup) -> None:  # type: ignore[no-untyped-def]
+    indexer, connector, store, root = setup
+    (root / "hr" / "_index.md").write_text("# HR\n\nThe section page of the HR handbook.\n", encoding="utf-8")
+    (root / ".obsidian").mkdir()
+    (root / ".obsidian" / "workspace.md").write_text("# editor state\n", encoding="utf-8")
+    (root / "hr" / "org-chart.png").write_bytes(b"\x89PNG\r\n")
+    report = run_source(indexer, connector, store)
+    assert "files:hr/_index.md" in indexer.index.document_hashes("files")
+    assert report.skipped == {"hidden": 1, "unsupported type .png": 1}
+    assert "2 skipped (hidden: 1, unsupported type .png: 1)" in report.summary()
+    again = run_source(indexer, connector, store)
+    assert again.seen == 0 and again.skipped == report.skipped, "every run counts what it skipped"

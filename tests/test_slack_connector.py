@@ -18,6 +18,7 @@ from local_server import serve_in_thread
 from poll_helpers import drain
 from slack_server import TOKEN, FakeSlack, Fault, seed, slack, slack_server  # noqa: F401
 
+from askdocs.errors import SourceError
 from askdocs.models import Document
 from askdocs.settings import AuthSettings, Settings
 from connectors.base import Checkpoint, ConnectorFailure
@@ -233,7 +234,7 @@ def test_auth_or_scope_errors_fail_the_run(
 
 
 def test_settings_need_a_token(slack: FakeSlack) -> None:  # noqa: F811
-    with pytest.raises(ValueError, match="ASKDOCS_SLACK_BOT_TOKEN"):
+    with pytest.raises(SourceError, match="ASKDOCS_SLACK_BOT_TOKEN"):
         from_settings(Settings(slack_bot_token=None))
     connector = from_settings(Settings(slack_bot_token=TOKEN, slack_base_url=slack.url, slack_channels_include=["x"]))
     assert connector.include == {"x"} and TOKEN not in repr(Settings(slack_bot_token=TOKEN))
@@ -328,7 +329,7 @@ def test_cli_indexes_slack_with_a_progress_bar(slack: FakeSlack, tmp_path: Path)
     seed(slack.workspace)
     env = {**os.environ, "ASKDOCS_DATA_DIR": str(tmp_path / "data"), "ASKDOCS_SLACK_BOT_TOKEN": TOKEN,
            "ASKDOCS_SLACK_BASE_URL": slack.url, "ASKDOCS_SLACK_CHANNELS_EXCLUDE": '["random"]'}  # fmt: skip
-    cli = [str(Path(sys.executable).with_name("askdocs")), "index", "--source", "slack"]
+    cli = [str(Path(sys.executable).with_name("askdocs")), "sync", "--type", "slack"]
     done = subprocess.run(cli, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "slack: succeeded; 4 documents seen, 4 added" in done.stdout

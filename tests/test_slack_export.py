@@ -120,18 +120,18 @@ def test_cli_imports_into_the_configured_index(tmp_path: Path) -> None:
     }
     askdocs = Path(sys.executable).with_name("askdocs")
     done = subprocess.run(
-        [str(askdocs), "index", "--source", "slack-export"], env=env, capture_output=True, text=True, timeout=300
+        [str(askdocs), "sync", "--type", "slack-export"], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "slack: succeeded; 1 documents seen, 1 added" in done.stdout
     missing = subprocess.run(
-        [str(askdocs), "index", "--source", "slack-export"],
+        [str(askdocs), "sync", "--type", "slack-export"],
         env={k: v for k, v in env.items() if k != "ASKDOCS_SLACK_EXPORT_PATH"},
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert missing.returncode == 2 and "ASKDOCS_SLACK_EXPORT_PATH" in missing.stderr
+    assert missing.returncode == 1 and "fatal: set ASKDOCS_SLACK_EXPORT_PATH" in missing.stderr
 
 
 @pytest.mark.parametrize(

@@ -174,7 +174,7 @@ IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 async def get_principals(request: Request, identity: IdentityDep) -> list[str]:
     """The caller's ACL principals: ``public``, what its verified identity holds, and configured space grants."""
-    return with_spaces(identity.principals, request.app.state.auth.settings.space_access)
+    return with_spaces(identity.principals, request.app.state.services.space_access)
 
 
 PrincipalsDep = Annotated[list[str], Depends(get_principals)]

@@ -69,14 +69,8 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 async def _events(services: Services, question: str, hits: list[Hit]) -> AsyncGenerator[StreamEvent, None]:
     """The generator's own stream when it has one; else its whole answer as one token."""
-    stream = getattr(services.answerer, "stream", None)
-    if stream is None:
-        answer = await run_in_threadpool(services.answer, question, hits)
-        yield Token(answer.text)
-        yield Final(answer)
-        return
-    async for event in stream(question, hits):
-        yield Final(services.checked(event.answer)) if isinstance(event, Final) else event
+    async for event in services.pipeline.events(question, hits):
+        yield event
 
 
 async def _sse_body(

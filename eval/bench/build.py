@@ -21,8 +21,9 @@ import numpy as np
 from askdocs.settings import Settings
 from eval.bench.corpus import GENERATOR_VERSION, SynthDoc, iter_docs
 from eval.bench.vectors import NOISE, VectorPool, synthetic
-from retrieval.analyzer import _WORD, Analyzer, bm25_weights
+from retrieval.analyzer import _WORD, Analyzer
 from retrieval.index import CollectionSpec, Index, IndexedChunk
+from retrieval.index.bm25 import bm25_weights
 
 log = logging.getLogger("eval.bench")
 MARKER = "complete.json"

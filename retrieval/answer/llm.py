@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,14 +16,15 @@ import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
 from askdocs import redaction
+from askdocs.errors import ConfigError
 from askdocs.models import Answer, Hit, LLMUsage
+from askdocs.retry import Backoff, retry_after
 from askdocs.settings import Settings
 from retrieval.analyzer import Analyzer
 from retrieval.answer.base import Final, LLMError, StreamEvent, Token, refusal
 from retrieval.answer.citations import CitationChecker, build_citations, is_refusal
 from retrieval.answer.packing import Source, encoding_for, pack_sources, relevance, seed_tiktoken_cache
 from retrieval.answer.prompt import build_messages
-from retrieval.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,7 +48,7 @@ def _api_key(settings: Settings) -> str:
         redaction.register(key)
         return key
     if settings.llm_base_url is None:
-        raise ValueError(f"ASKDOCS_LLM_API_KEY (or {env}) is required when ASKDOCS_LLM_BASE_URL is not set")
+        raise ConfigError(f"ASKDOCS_LLM_API_KEY (or {env}) is required when ASKDOCS_LLM_BASE_URL is not set")
     return "not-needed"  # local servers (llama.cpp, Ollama, vLLM) accept any key
 
 
@@ -58,7 +58,7 @@ def make_clients(settings: Settings) -> tuple[OpenAI, AsyncOpenAI]:
     common: dict[str, Any] = {"api_key": key, "timeout": settings.llm_timeout_s, "max_retries": 0}
     if settings.llm_provider == "azure":
         if not settings.llm_base_url:
-            raise ValueError("ASKDOCS_LLM_BASE_URL must be the Azure OpenAI endpoint when ASKDOCS_LLM_PROVIDER=azure")
+            raise ConfigError("ASKDOCS_LLM_BASE_URL must be the Azure OpenAI endpoint when ASKDOCS_LLM_PROVIDER=azure")
         azure = {"azure_endpoint": settings.llm_base_url, "api_version": settings.llm_api_version, **common}
         return AzureOpenAI(**azure), AsyncAzureOpenAI(**azure)
     return OpenAI(base_url=settings.llm_base_url, **common), AsyncOpenAI(base_url=settings.llm_base_url, **common)
@@ -83,7 +83,7 @@ class LLMAnswerer:
         clients: tuple[OpenAI, AsyncOpenAI] | None = None,
     ) -> None:
         if not settings.llm_model:
-            raise ValueError("ASKDOCS_LLM_MODEL is not set")
+            raise ConfigError("ASKDOCS_LLM_MODEL is not set")
         self.settings = settings
         self.model: str = settings.llm_model
         self.analyzer = analyzer
@@ -209,7 +209,7 @@ class LLMAnswerer:
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             if status == 429:
-                retry = parse_retry_after(exc.response.headers)
+                retry = retry_after(exc.response.headers)
                 return LLMError(503, "the language model is rate limiting requests (429)", retry)
             if status in (401, 403):
                 return LLMError(502, f"the language model rejected the API key ({status})")
@@ -230,13 +230,12 @@ class LLMAnswerer:
         if isinstance(exc, openai.APIStatusError):
             if exc.status_code not in _RETRYABLE:
                 return None
-            after = parse_retry_after(exc.response.headers)
+            after = retry_after(exc.response.headers)
             if after is not None:
                 return after if after <= self.settings.llm_retry_max_wait_s else None
         elif not isinstance(exc, openai.APIConnectionError):
             return None
-        backoff = self.backoff_base_s * (2**attempt) * (0.75 + 0.5 * random.random())
-        return min(backoff, self.settings.llm_retry_max_wait_s)
+        return Backoff(self.backoff_base_s, self.settings.llm_retry_max_wait_s).delay(attempt)
 
     def _failed(self, exc: Exception, attempt: int) -> float:
         delay = self._delay(exc, attempt)

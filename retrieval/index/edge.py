@@ -11,6 +11,7 @@ from typing import Any
 
 import qdrant_edge as q
 
+from askdocs.errors import ConfigError, IndexDamaged, IndexLocked, IndexUnavailable
 from retrieval.index.types import (
     BM25_AVGDL,
     BM25_VECTOR,
@@ -57,21 +58,13 @@ def _filter(flt: IndexFilter) -> q.Filter | None:
     return q.Filter(must=must) if must else None
 
 
-class IndexInUse(ValueError):
-    """Another process holds the shard."""
-
-
-class IndexDamaged(ValueError):
-    """The shard's files cannot be read: missing, truncated or corrupt."""
-
-
 def _load(path: Path) -> q.EdgeShard:
     """Open the shard; a held or damaged shard gets an explanation instead of an engine error."""
     try:
         return q.EdgeShard.load(str(path))
     except Exception as exc:
         if "WouldBlock" in str(exc):
-            raise IndexInUse(
+            raise IndexLocked(
                 f"the index at {path} is in use by another askdocs process (in embedded mode the API server holds "
                 "it): stop that process, or ask it to sync with POST /v1/sources/<name>/sync"
             ) from None
@@ -125,7 +118,7 @@ class EdgeBackend:
             with self._lock:
                 if self._shard is None:
                     if not self._spec_path.exists():
-                        raise FileNotFoundError(f"no index at {self.path}; run 'askdocs index' first")
+                        raise IndexUnavailable(f"no index at {self.path}; run 'askdocs index' first")
                     self._shard = _load(self.path)
         return self._shard
 
@@ -134,7 +127,7 @@ class EdgeBackend:
             existing = self.dense_names()
             if existing:
                 if existing != spec.dense:
-                    raise ValueError(
+                    raise ConfigError(
                         f"index at {self.path} holds dense vectors {existing}, but the configured embedders "
                         f"need {spec.dense}; switch with `askdocs reindex`, or use another ASKDOCS_COLLECTION"
                     )

@@ -8,13 +8,18 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
+from askdocs.errors import IndexUnavailable
 from askdocs.settings import Settings
 from retrieval.index.locations import EdgeLocations, Locations, ServerLocations
 from retrieval.index.server import ServerCollectionOptions
 from retrieval.index.switch import SwitchableBackend
+from retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
+from retrieval.index.payload import ChunkPayload
 from retrieval.index.types import (
     BM25_AVGDL,
+    POINT_NAMESPACE,
     CollectionSpec,
     HybridQuery,
     IndexBackend,
@@ -27,8 +32,8 @@ from retrieval.index.types import (
 # BM25 term ids and their weights, as the engine stores a sparse vector.
 SparseWeights = tuple[list[int], list[float]]
 
-_NAMESPACE = uuid.UUID("6f1d2c52-8a7e-4f1b-9d0e-5b8a3c1e2f40")
-META_ID = str(uuid.uuid5(_NAMESPACE, "askdocs:index-meta"))
+
+_STATE_FIELDS = ["doc_id", "content_hash", "embedding_hash"]
 
 
 def server_options(settings: Settings) -> ServerCollectionOptions:
@@ -45,12 +50,12 @@ def server_options(settings: Settings) -> ServerCollectionOptions:
 
 def record_id(key: str) -> str:
     """Point id of the record ``key`` (kept in the collection with ``kind: meta``)."""
-    return str(uuid.uuid5(_NAMESPACE, f"askdocs:record:{key}"))
+    return str(uuid.uuid5(POINT_NAMESPACE, f"askdocs:record:{key}"))
 
 
 def point_id(doc_id: str, chunk_no: int) -> str:
     """Deterministic point id: uuid5 of the document id and chunk number."""
-    return str(uuid.uuid5(_NAMESPACE, f"{doc_id}\x00{chunk_no}"))
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{doc_id}\x00{chunk_no}"))
 
 
 @dataclass
@@ -73,6 +78,14 @@ class Index:
         self.backend = backend
         self.locations = locations
         self._writes = threading.RLock()  # one writer at a time keeps chunk sets and BM25 stats consistent
+        self.writer = uuid.uuid4().hex  # this instance's BM25 statistics point (see retrieval.index.bm25)
+        self._own_stats = (0, 0)  # the running totals of this writer's changes (chunks, analysed length)
+
+    def check(self) -> None:
+        """Open the backend now (when a collection exists), so an unreachable or locked index fails here with
+        ``IndexUnavailable`` / ``IndexLocked`` rather than at the first request."""
+        if self.exists():
+            self.backend.count(IndexFilter())
 
     @classmethod
     def open(cls, settings: Settings) -> Index:
@@ -83,7 +96,15 @@ class Index:
             from qdrant_client import QdrantClient
 
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-            client = QdrantClient(url=settings.qdrant_url, api_key=key, timeout=30)
+            from retrieval.index.server import checked_client
+
+            try:
+                client = checked_client(settings.qdrant_url, api_key=key)
+            except IndexUnavailable as exc:
+                raise IndexUnavailable(
+                    f"ASKDOCS_QDRANT_URL={_without_credentials(settings.qdrant_url)}: {exc}; start that server, fix "
+                    "the URL, or unset ASKDOCS_QDRANT_URL to use the embedded index"
+                ) from None
             locations = ServerLocations(client, settings.collection, server_options(settings))
         else:
             locations = EdgeLocations(settings.edge_path.parent, settings.collection)
@@ -137,28 +158,40 @@ class Index:
 
     # --- BM25 statistics -------------------------------------------------------------
     def bm25_stats(self) -> tuple[int, int]:
-        """(number of chunks, total analysed length) for BM25's average document length."""
-        found = self.backend.retrieve([META_ID])
-        if not found:
+        """(number of chunks, total analysed length) for BM25's average document length: every writer's sum."""
+        if not self.exists():
             return 0, 0
-        return int(found[0].payload.get("n_chunks", 0)), int(found[0].payload.get("total_dl", 0))
+        n, total = summed_stats(self.backend.scroll(IndexFilter(kind=STATS_KIND), fields=STATS_FIELDS))
+        return max(0, n), max(0, total)
 
     def _add_stats(self, n: int, dl: int) -> None:
-        n0, dl0 = self.bm25_stats()
-        payload = {"kind": "meta", "n_chunks": max(0, n0 + n), "total_dl": max(0, dl0 + dl)}
-        self.backend.upsert([IndexPoint(id=META_ID, payload=payload)])
+        """Add a change to this writer's own statistics point (commutes with every other writer's)."""
+        self._own_stats = (self._own_stats[0] + n, self._own_stats[1] + dl)
+        self.backend.upsert([stats_point(self.writer, *self._own_stats)])
+
+    def recount_bm25(self) -> tuple[int, int]:
+        """Make the statistics match the stored chunks again (say, after a crash between a write and its statistics):
+        counts every chunk and sets this writer's own point to the difference; other writers' points are left as
+        they are, so a writer that is running meanwhile is not undone. Returns the corrected (chunks, length)."""
+        if not self.exists():
+            return 0, 0
+        with self._writes:
+            lengths = [int(p.payload.get("dl", 0)) for p in self.backend.scroll(IndexFilter(), fields=["dl"])]
+            others = [
+                p for p in self.backend.scroll(IndexFilter(kind=STATS_KIND), fields=[*STATS_FIELDS, "writer"])
+                if p.payload.get("writer") != self.writer
+            ]  # fmt: skip
+            n, total = summed_stats(others)
+            self._own_stats = (len(lengths) - n, sum(lengths) - total)
+            self.backend.upsert([stats_point(self.writer, *self._own_stats)])
+        return len(lengths), sum(lengths)
 
     def recount_bm25_stats(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(stored, recounted) BM25 statistics; a stored pair that disagrees with the chunks is replaced."""
+        """(stored, recounted) BM25 statistics; the stored ones are corrected to the recount (``recount_bm25``)."""
         if not self.exists():
             return (0, 0), (0, 0)
         with self._writes:
-            stored = self.bm25_stats()
-            rows = self.backend.scroll(IndexFilter(), fields=["dl"])
-            counted = (len(rows), sum(int(r.payload.get("dl", 0)) for r in rows))
-            if counted != stored:
-                self._add_stats(counted[0] - stored[0], counted[1] - stored[1])
-        return stored, counted
+            return self.bm25_stats(), self.recount_bm25()
 
     # --- writes ----------------------------------------------------------------------
     def write_document(self, doc_id: str, chunks: list[IndexedChunk]) -> None:
@@ -229,18 +262,12 @@ class Index:
     def document_states(self, source: str | None = None) -> dict[str, tuple[str, str]]:
         """doc id -> (content hash, embedding hash) of every indexed document (of one source when given)."""
         flt = IndexFilter(sources=(source,) if source else None, chunk_nos=(0,))
-        return {
-            str(p.payload["doc_id"]): (str(p.payload.get("content_hash", "")), str(p.payload.get("embedding_hash", "")))
-            for p in self.backend.scroll(flt, fields=["doc_id", "content_hash", "embedding_hash"])
-        }
+        stored = [ChunkPayload.from_payload(p.payload) for p in self.backend.scroll(flt, fields=_STATE_FIELDS)]
+        return {c.doc_id: (c.content_hash, c.embedding_hash) for c in stored}
 
     def document_hashes(self, source: str | None = None) -> dict[str, str]:
         """doc id -> content hash of every indexed document (of one source when given)."""
-        flt = IndexFilter(sources=(source,) if source else None, chunk_nos=(0,))
-        return {
-            str(p.payload["doc_id"]): str(p.payload.get("content_hash", ""))
-            for p in self.backend.scroll(flt, fields=["doc_id", "content_hash"])
-        }
+        return {doc_id: content for doc_id, (content, _) in self.document_states(source).items()}
 
     def stored_chunks(self, doc_ids: list[str], fields: list[str] | None = None) -> list[StoredVectors]:
         """The stored chunks of ``doc_ids`` with their dense vectors and payload ``fields`` (None: all of it)."""
@@ -289,6 +316,12 @@ class Index:
     def close(self) -> None:
         """Flush and release the backend."""
         self.backend.close()
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without a user:password part, fit for an error message."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _avgdl_field(avgdl: float | None) -> dict[str, float]:

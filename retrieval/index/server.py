@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from askdocs.errors import ConfigError, IndexUnavailable
 from retrieval.index.types import (
     BM25_AVGDL,
     BM25_VECTOR,
@@ -88,6 +90,21 @@ class ServerCollectionOptions:
         }
 
 
+def checked_client(url: str, api_key: str | None = None, timeout: int = 30) -> QdrantClient:
+    """A client of the Qdrant server at ``url``; ``IndexUnavailable`` says why when it does not answer."""
+    client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
+    try:
+        client.get_collections()
+    except ResponseHandlingException as exc:
+        client.close()
+        raise IndexUnavailable(f"no Qdrant server answers ({exc})") from None
+    except UnexpectedResponse as exc:
+        client.close()
+        hint = "the API key (ASKDOCS_QDRANT_API_KEY) was refused" if exc.status_code in (401, 403) else "error"
+        raise IndexUnavailable(f"the server answered {exc.status_code}: {hint}") from None
+    return client
+
+
 class ServerBackend:
     """One collection on a Qdrant server (``url``) or in a given ``QdrantClient``."""
 
@@ -97,11 +114,6 @@ class ServerBackend:
         self.client = client
         self.collection = collection
         self.options = options
-
-    @classmethod
-    def connect(cls, url: str, collection: str, api_key: str | None = None, timeout: int = 30) -> ServerBackend:
-        """Connect to the Qdrant server at ``url``."""
-        return cls(QdrantClient(url=url, api_key=api_key, timeout=timeout), collection)
 
     def dense_names(self) -> dict[str, int]:
         if not self.client.collection_exists(self.collection):
@@ -115,7 +127,7 @@ class ServerBackend:
         existing = self.dense_names()
         if existing:
             if existing != spec.dense:
-                raise ValueError(
+                raise ConfigError(
                     f"collection {self.collection!r} holds dense vectors {existing}, but the configured embedders "
                     f"need {spec.dense}; switch with `askdocs reindex`, or use another ASKDOCS_COLLECTION"
                 )

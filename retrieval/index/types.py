@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+# Point ids are uuid5 names in this namespace (chunks: document id and number; statistics: the writer).
+POINT_NAMESPACE = uuid.UUID("6f1d2c52-8a7e-4f1b-9d0e-5b8a3c1e2f40")
 BM25_VECTOR = "bm25"
 # Payload field: the average chunk length a chunk's BM25 weights were computed with.
 BM25_AVGDL = "bm25_avgdl"

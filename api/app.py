@@ -19,12 +19,11 @@ from api.routes import ask, health, metrics, reindex, search, sources, ui
 from api.security import WebHardening
 from api.services import Services
 from askdocs import __version__
-from askdocs.errors import AskdocsError
+from askdocs.errors import AskdocsError, IndexDamaged
 from askdocs.metrics import REQUEST_LATENCY
 from askdocs.redaction import redact
 from askdocs.settings import Settings, get_settings
 from ingest.integrity import SUMMARY
-from askdocs.errors import IndexDamaged
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
 from retrieval.index.locations import ServerLocations
+from retrieval.pipeline import AskPipeline
 from retrieval.remote_embedder import RemoteEmbedder
 from retrieval.remote_spec import RemoteOptions
-from retrieval.pipeline import AskPipeline
 
 log = logging.getLogger(__name__)
 RECHECK_S = 60.0  # how often a problem found on open is checked again when this process cannot repair it

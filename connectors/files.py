@@ -164,7 +164,6 @@ class FilesConnector:
             metadata={"path": relpath, "format": kind},
         )
 
-<<<<<<< HEAD
     def _read_binary(self, path: Path, relpath: str, acl: AclFile) -> Document | ConnectorFailure:
         """A PDF, Office or CSV file as bytes for the extraction stage; too large: a failure, never read."""
         doc_id = self._doc_id(relpath)
@@ -193,12 +192,8 @@ class FilesConnector:
     def _url(self, path: Path, relpath: str) -> str:
         return f"{self.base_url.rstrip('/')}/{relpath}" if self.base_url else path.resolve().as_uri()
 
-    def load_all(self) -> Iterator[Document | ConnectorFailure]:
-        """Every supported file under the folder."""
-=======
     def load_all(self) -> Iterator[Document | ConnectorFailure | Skipped]:
         """Every supported file under the folder, and counts of what was skipped."""
->>>>>>> struct
         acl = self._precheck()
         if isinstance(acl, ConnectorFailure):
             yield acl

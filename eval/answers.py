@@ -126,7 +126,7 @@ def answer_questions(
 
 def copy_index(index: Index, workdir: Path) -> tuple[Path, Index]:
     """A private copy of the Edge index in ``workdir`` (flushed first), opened; the caller removes the folder."""
-    backend = index.backend
+    backend = index.serving_backend
     if not isinstance(backend, EdgeBackend):
         raise TypeError("the refusal check copies a Qdrant Edge index")
     index.flush()

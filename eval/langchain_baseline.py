@@ -62,7 +62,7 @@ def indexed_text(payload: dict[str, Any]) -> str:
 
 def scroll_chunks(index: Index, vector_name: str, batch: int = 1000) -> list[ChunkRow]:
     """Every chunk of an Edge index with the ``vector_name`` vector (None where the chunk has another model's)."""
-    backend = index.backend
+    backend = index.serving_backend
     if not isinstance(backend, EdgeBackend):
         raise TypeError("the LangChain baseline reads vectors from a Qdrant Edge index")
     shard = backend._open()

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from askdocs.errors import IndexDamaged
 from ingest.state import CheckpointStore
 from ingest.sync import SyncReport
 from retrieval.index import Index, IndexFilter
-from askdocs.errors import IndexDamaged
 from retrieval.index.edge import EdgeBackend
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,9 @@ def repair(
     whole = any(p.source is None for p in problems)
     names = list(configured) if whole else sorted({p.source for p in problems if p.source})
     reason = "; ".join(p.detail for p in problems)
-    if whole and isinstance(index.backend, EdgeBackend):
-        moved = index.backend.set_aside()
+    backend = index.serving_backend
+    if whole and isinstance(backend, EdgeBackend):
+        moved = backend.set_aside()
         log.error("integrity: %s; the damaged index was moved to %s and is rebuilt from every source", reason, moved)
     with _lock:
         recorded = {} if whole else _load(folder)

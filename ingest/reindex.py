@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.sync import Indexer, _stored_embed_text
-from retrieval.analyzer import bm25_weights
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import Index, IndexedChunk, IndexFilter
+from retrieval.index.bm25 import bm25_weights
 from retrieval.index.facade import record_id
 from retrieval.index.types import BM25_AVGDL
 from retrieval.remote_embedder import submit_documents

@@ -11,9 +11,9 @@ from google.oauth2.credentials import Credentials
 from google_fixtures import ALICE, BOB, ENG, FAST_RETRY, connector_for, seed, settings_for, split
 from poll_helpers import drain
 
+from askdocs.errors import SourceError
 from askdocs.formats import PPTX, XLSX
 from askdocs.models import Location
-from askdocs.errors import SourceError
 from connectors.base import ConnectorFailure
 from connectors.google_content import principals_from_permissions
 from connectors.google_docs import GoogleDocsConnector, from_settings

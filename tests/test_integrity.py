@@ -182,5 +182,5 @@ def test_cli_search_on_an_index_another_process_holds_names_the_problem(tmp_path
         )
     finally:
         index.close()
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr  # a user-fixable error (askdocs.errors)
     assert "in use by another askdocs process" in done.stderr and "Traceback" not in done.stderr

@@ -22,7 +22,7 @@ from api.security import public_hits
 from api.services import Services
 from askdocs.models import Hit
 from askdocs.redaction import redact
-from retrieval.answer import Final, LLMError, StreamEvent, Token
+from retrieval.answer import LLMError, StreamEvent, Token
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["search"])

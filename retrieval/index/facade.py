@@ -12,11 +12,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from askdocs.errors import IndexUnavailable
 from askdocs.settings import Settings
+from retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
 from retrieval.index.locations import EdgeLocations, Locations, ServerLocations
+from retrieval.index.payload import ChunkPayload
 from retrieval.index.server import ServerCollectionOptions
 from retrieval.index.switch import SwitchableBackend
-from retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
-from retrieval.index.payload import ChunkPayload
 from retrieval.index.types import (
     BM25_AVGDL,
     POINT_NAMESPACE,
@@ -93,7 +93,6 @@ class Index:
         the collection that the alias (server) or pointer file (Edge) of ``settings.collection`` names."""
         locations: Locations
         if settings.qdrant_url:
-            from qdrant_client import QdrantClient
 
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
             from retrieval.index.server import checked_client
@@ -116,6 +115,11 @@ class Index:
         active = locations.active()
         switchable = SwitchableBackend(locations.open(active), active)
         return cls(cast(IndexBackend, switchable), locations)
+
+    @property
+    def serving_backend(self) -> IndexBackend:
+        """The backend serving now (the one inside a switchable backend)."""
+        return cast(IndexBackend, self.backend.current) if isinstance(self.backend, SwitchableBackend) else self.backend
 
     @property
     def location(self) -> str | None:

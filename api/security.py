@@ -93,10 +93,13 @@ class WebHardening:
 
 
 def public_url(url: str, doc_id: str) -> str:
-    """``url`` unless it is a ``file:`` location, which becomes the document's workspace-relative path."""
-    if urlsplit(url).scheme.lower() != "file":
+    """``url`` unless it is a ``file:`` location, which becomes the document's workspace-relative path (its
+    ``#page=N`` or other place kept)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file":
         return url
-    return doc_id.split(":", 1)[1] if ":" in doc_id else ""
+    path = doc_id.split(":", 1)[1] if ":" in doc_id else ""
+    return f"{path}#{parts.fragment}" if path and parts.fragment else path
 
 
 def public_hits(hits: list[Hit]) -> list[Hit]:

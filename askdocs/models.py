@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 PUBLIC = "public"
 # The principal that may see operational detail (sync failures, metrics) and trigger syncs; documents never carry it.
 ADMIN = "role:admin"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _PRINCIPAL = re.compile(r"^(public|(user|group|space):\S+)$")
 
 
@@ -283,7 +284,9 @@ class SearchFilters(BaseModel):
     @classmethod
     def _iso_text(cls, value: Any) -> Any:
         """Only an ISO 8601 string (or a datetime): a bare number is not silently read as a Unix time."""
-        if value is not None and not isinstance(value, str | datetime):
+        if value is None or isinstance(value, datetime):
+            return value
+        if not isinstance(value, str) or not _ISO_DATE.match(value):  # pydantic would read "0" as a Unix time
             raise ValueError("expected an ISO 8601 date-time string, e.g. 2026-01-01T00:00:00Z")
         return value
 

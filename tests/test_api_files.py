@@ -61,7 +61,7 @@ def test_ask_cites_the_place(live_server: LiveServer, question: str, doc_id: str
     expected = {"page": None, "slide": None, "sheet": None, "rows": None, "anchor": "", **location}
     assert cited[0]["location"] == expected
     anchor = location.get("anchor")
-    assert cited[0]["url"].startswith("file://")
+    assert cited[0]["url"].startswith(doc_id.removeprefix("files:")), "a workspace path, never a server path"
     assert cited[0]["url"].endswith(f"#{anchor}") if anchor else "#" not in cited[0]["url"]
 
 

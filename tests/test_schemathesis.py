@@ -36,6 +36,7 @@ CHECKS = [
 # other parameters are free-form header strings, which nothing can make invalid).
 OPERATIONS = ["GET /healthz", "POST /v1/search", "POST /v1/ask", "GET /v1/sources", "POST /v1/sources/{name}/sync"]
 SUCCEEDS = {"GET /healthz", "POST /v1/search", "POST /v1/ask", "GET /v1/sources"}  # valid input gets 200
+ADMIN_ONLY = {"GET /v1/sources", "POST /v1/sources/{name}/sync"}  # called with an admin API key
 RUNS = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in ("POST /v1/search", "POST /v1/ask", "POST /v1/sources/{name}/sync")
 ]
@@ -49,12 +50,13 @@ def api_schema(live_server: LiveServer) -> schemathesis.BaseSchema:  # noqa: F81
 
 @pytest.mark.parametrize(("label", "mode"), RUNS, ids=[f"{label} {mode.value}" for label, mode in RUNS])
 def test_every_operation_answers_as_documented(
-    api_schema: schemathesis.BaseSchema, label: str, mode: GenerationMode
+    api_schema: schemathesis.BaseSchema, live_server: LiveServer, label: str, mode: GenerationMode  # noqa: F811
 ) -> None:
     operations = {op.ok().label: op.ok() for op in api_schema.get_all_operations()}
     assert set(OPERATIONS) <= set(operations), sorted(operations)
 
     statuses: list[int] = []
+    admin = live_server.key(admin=True) if label in ADMIN_ONLY else {}
 
     @given(case=operations[label].as_strategy(generation_mode=mode))
     @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -63,6 +65,7 @@ def test_every_operation_answers_as_documented(
             # Generated identity headers are mostly not emails (400, covered in test_api); valid input reaches
             # the search itself only without them.
             case.headers = {k: v for k, v in case.headers.items() if not k.lower().startswith("x-askdocs-")}
+        case.headers = {**(case.headers or {}), **admin}
         statuses.append(case.call_and_validate(checks=CHECKS, timeout=30).status_code)
 
     run()

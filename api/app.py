@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import session
-from api.routes import ask, health, metrics, search, sources, ui
+from api.routes import ask, feedback, health, metrics, search, sources, ui
 from api.services import Services
 from askdocs import __version__
 from askdocs.metrics import REQUEST_LATENCY
@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(search.router)
     app.include_router(ask.router)
     app.include_router(ui.router)
+    app.include_router(feedback.router)
+    app.mount("/static", ui.static_files, name="static")
     app.include_router(sources.router)
     app.include_router(metrics.router)
     session.install(app, settings or (services.settings if services else get_settings()))

@@ -14,12 +14,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.auth.keys_cli import keys_app
+from api.feedback_cli import feedback_app
 from askdocs.models import PUBLIC
 from askdocs.settings import Settings
 
 app = typer.Typer(help="askdocs: hybrid search and cited answers over your documents.", no_args_is_help=True)
 err = Console(stderr=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(feedback_app, name="feedback")
 # The connection's own address decides trust (ASKDOCS_AUTH__TRUSTED_PROXIES), never a client's X-Forwarded-For.
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 

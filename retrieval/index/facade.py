@@ -193,11 +193,11 @@ class Index:
             return []
         return self.backend.query(query)
 
-    def chunks(self, flt: IndexFilter) -> list[ScoredPayload]:
-        """All chunks matching ``flt`` with their payload."""
+    def chunks(self, flt: IndexFilter, fields: list[str] | None = None) -> list[ScoredPayload]:
+        """All chunks matching ``flt`` with their payload (only ``fields`` of it when given)."""
         if not self.exists():
             return []
-        return self.backend.scroll(flt)
+        return self.backend.scroll(flt, fields)
 
     def flush(self) -> None:
         """Make every write so far durable (call before committing a checkpoint)."""

@@ -45,9 +45,12 @@ def search(driver: Driver, query: str) -> None:
     box.clear()
     box.send_keys(query)
     driver.find_element(By.ID, "search-btn").click()
-    WebDriverWait(driver, 30).until(lambda d: css(d, "#results .hit, #results .empty") and not d.execute_script(
-        "return document.getElementById('status').textContent.endsWith('…')"
-    ))
+    WebDriverWait(driver, 30).until(
+        lambda d: (
+            css(d, "#results .hit, #results .empty")
+            and not d.execute_script("return document.getElementById('status').textContent.endsWith('…')")
+        )
+    )
 
 
 def url_params(driver: Driver) -> dict[str, list[str]]:
@@ -68,7 +71,9 @@ def streaming_llm(page_server: PageServer, fake_openai: FakeOpenAI) -> Iterator[
 
 
 def test_answer_streams_with_one_entry_per_source_and_citation_tips(
-    browser: Driver, page_server: PageServer, streaming_llm: FakeOpenAI  # noqa: F811
+    browser: Driver,  # noqa: F811
+    page_server: PageServer,  # noqa: F811
+    streaming_llm: FakeOpenAI,
 ) -> None:
     text = "The Zephyr launch date is 14 March 2027 [1]. The board approved it in January [1]."
     streaming_llm.responder = lambda body: Reply(text=text, chunk_delay_s=0.15)
@@ -114,7 +119,9 @@ def test_results_highlight_terms_in_both_languages_and_more_results(browser: Dri
     assert {"zephyr", "launch", "date"} <= marks
     meta = first.find_element(By.CSS_SELECTOR, ".meta").text
     assert "files · notes/zephyr-launch.md · Launch date · updated" in meta, meta
-    channel = [h for h in css(browser, "#results .hit") if h.find_element(By.CSS_SELECTOR, ".title").text == "#zephyr-launch"]
+    channel = [
+        h for h in css(browser, "#results .hit") if h.find_element(By.CSS_SELECTOR, ".title").text == "#zephyr-launch"
+    ]
     assert channel[0].find_element(By.CSS_SELECTOR, "a.title").get_attribute("href").startswith("https://")
     assert len(css(browser, "#results .hit")) == 10 and browser.find_element(By.ID, "more-btn").is_displayed()
     check_state(browser, "results-english")
@@ -229,7 +236,9 @@ def test_keyboard_and_360px_layout(browser: Driver, page_server: PageServer) -> 
         browser.switch_to.active_element.send_keys("When is the Zephyr launch date?", Keys.ENTER)
         wait.until(lambda d: css(d, "#answer-sources li, #answer.refusal"))
         assert browser.execute_script("return document.documentElement.scrollWidth") <= width, "no sideways scroll"
-        outline = browser.execute_script("return getComputedStyle(document.activeElement, ':focus-visible').outlineStyle")
+        outline = browser.execute_script(
+            "return getComputedStyle(document.activeElement, ':focus-visible').outlineStyle"
+        )
         assert outline != "none", "visible focus"
         check_state(browser, "mobile-360")
         browser.switch_to.active_element.send_keys(Keys.ESCAPE)

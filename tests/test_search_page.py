@@ -23,7 +23,7 @@ def test_ask_shows_answer_with_citations(browser: webdriver.Chrome, live_server:
     assert "2,000円" in browser.find_element(By.ID, "answer-text").text
     sources = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")
     assert sources and sources[0].text == "東京オフィスガイド"
-    titles = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit a.title")]
+    titles = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit .title")]
     assert titles[0] == "東京オフィスガイド"
     screenshot(browser, "ask-japanese")
 
@@ -39,14 +39,14 @@ def test_demo_sign_in_as_shows_the_finance_documents(browser: webdriver.Chrome, 
     browser.find_element(By.ID, "q").send_keys("Falcon budget line")
     browser.find_element(By.ID, "search-btn").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results .hit, #results .empty"))
-    public = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit a.title")]
+    public = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit .title")]
     assert public and "Q3 2026 Operating Budget" not in public, "anonymous: public results only"
     Select(browser.find_element(By.ID, "demo-person")).select_by_value("ana@kumo.example")
     browser.find_element(By.ID, "demo-btn").click()
     wait.until(lambda d: "ana@kumo.example" in d.find_element(By.ID, "who-text").text)
     browser.find_element(By.ID, "search-btn").click()
     wait.until(lambda d: "Falcon" in d.find_element(By.ID, "results").text)
-    assert browser.find_elements(By.CSS_SELECTOR, "#results .hit a.title")[0].text == "Q3 2026 Operating Budget"
+    assert browser.find_elements(By.CSS_SELECTOR, "#results .hit .title")[0].text == "Q3 2026 Operating Budget"
     screenshot(browser, "demo-finance")
     browser.find_element(By.ID, "logout-btn").click()
     wait.until(lambda d: "public documents only" in d.find_element(By.ID, "who-text").text)

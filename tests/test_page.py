@@ -236,6 +236,13 @@ def test_keyboard_and_360px_layout(browser: Driver, page_server: PageServer) -> 
         browser.switch_to.active_element.send_keys("When is the Zephyr launch date?", Keys.ENTER)
         wait.until(lambda d: css(d, "#answer-sources li, #answer.refusal"))
         assert browser.execute_script("return document.documentElement.scrollWidth") <= width, "no sideways scroll"
+        outside = browser.execute_script(
+            "return [...document.querySelectorAll('header *, main *')].filter((e) => e.offsetParent !== null)"
+            ".filter((e) => { const r = e.getBoundingClientRect(); return r.left < -1 || r.right > arguments[0] + 1; })"
+            ".map((e) => e.id || e.className || e.tagName)",
+            width,
+        )
+        assert not outside, f"cut off at 360 px: {outside}"
         outline = browser.execute_script(
             "return getComputedStyle(document.activeElement, ':focus-visible').outlineStyle"
         )

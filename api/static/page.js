@@ -29,7 +29,7 @@ const TEXT = {
     unavailable: "サインイン状態を取得できません。",
   },
 };
-const ICONS = {files: "📄", slack: "#", confluence: "C", gdocs: "G", google: "G"};
+const ICONS = {files: "F", slack: "#", confluence: "C", gdocs: "G", google: "G"};  // plain text: no emoji font needed
 const WITHIN_DAYS = {day: 1, week: 7, month: 31, year: 366};
 const PAGE = 10, MAX_HITS = 50;
 let ui = localStorage.getItem("askdocs-ui") || document.documentElement.lang || "en";
@@ -136,7 +136,7 @@ function feedbackBar(query, docId) {
     const res = await post("/v1/feedback", body);
     note.textContent = res.ok ? t("thanks") : `${t("error")}: ${(await failure(res)).message}`;
   };
-  const thumbs = [["up", "👍", "helpful"], ["down", "👎", "notHelpful"]].map(([value, icon, label]) => {
+  const thumbs = [["up", "▲", "helpful"], ["down", "▼", "notHelpful"]].map(([value, icon, label]) => {
     const b = el("button", `secondary fb-${value}`, icon);
     b.type = "button"; b.setAttribute("aria-label", t(label)); b.title = t(label); b.setAttribute("aria-pressed", "false");
     b.addEventListener("click", () => {
@@ -155,7 +155,7 @@ function feedbackBar(query, docId) {
 // --- results ---
 function hitMeta(h) {
   const meta = el("div", "meta");
-  const icon = el("span", "icon", ICONS[h.source] || "•");
+  const icon = el("span", "icon", ICONS[h.source] || h.source.slice(0, 1).toUpperCase());
   icon.setAttribute("aria-hidden", "true");
   const parts = [h.source];
   const path = shownPath(h.url, h.doc_id, h.location);

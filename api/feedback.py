@@ -7,6 +7,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -86,6 +87,17 @@ class FeedbackStore:
 def query_id(query: str) -> str:
     """A stable id for a query's text (the same question from several people is one query)."""
     return "fb-" + hashlib.blake2b(query.strip().encode("utf-8"), digest_size=6).hexdigest()
+
+
+def write_corpus(documents: Iterable[tuple[str, str, str]], folder: Path) -> int:
+    """Write ``corpus.jsonl`` (BEIR) from (id, title, text) rows; returns how many."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as out:
+        for doc_id, title, text in documents:
+            out.write(json.dumps({"_id": doc_id, "title": title, "text": text}, ensure_ascii=False) + "\n")
+            written += 1
+    return written
 
 
 def export_qrels(items: list[StoredFeedback], folder: Path) -> tuple[int, int]:

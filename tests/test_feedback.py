@@ -10,12 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 from api_fixtures import LiveServer, api_key, live_server  # noqa: F401
-from page_fixtures import PageServer, page_server  # noqa: F401
+from page_fixtures import FILES, PageServer, page_server  # noqa: F401
 from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.feedback import Feedback, FeedbackStore, query_id
 from api.routes.ui import ui_language
+from api.services import Services
+from askdocs.settings import Settings
+from connectors.files import FilesConnector
+from eval.beir import load_beir
 
 BUDGET = "files:finance/zephyr-budget.md"
 
@@ -63,8 +67,17 @@ def test_feedback_needs_a_caller_and_the_session_csrf_token(page_server: PageSer
     assert keyed.status_code == 201, "an API key needs no CSRF token"
 
 
-def test_export_writes_beir_qrels_latest_judgement_wins(tmp_path: Path) -> None:
+def test_export_writes_beir_qrels_latest_judgement_wins(tmp_path: Path, live_server: LiveServer) -> None:  # noqa: F811
     data = tmp_path / "data"
+    workspace = tmp_path / "workspace"
+    for relpath in ("finance/zephyr-budget.md", "tokyo/zephyr-ja.md"):
+        (workspace / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / relpath).write_text(FILES[relpath], encoding="utf-8")
+    services = Services.build(
+        Settings(data_dir=data, workspace_dir=workspace), embedders=live_server.services.embedders
+    )
+    assert services.indexer().full_sync(FilesConnector(workspace)).status == "succeeded"
+    services.close()
     store = FeedbackStore(data / "feedback.sqlite3")
     store.add("ana@kumo.example", Feedback(query="Zephyr budget", rating="down", doc_id=BUDGET))
     store.add("laura@kumo.example", Feedback(query="Zephyr budget", rating="up", doc_id=BUDGET, comment="ok now"))
@@ -81,6 +94,9 @@ def test_export_writes_beir_qrels_latest_judgement_wins(tmp_path: Path) -> None:
         [query_id("ゼファー計画"), "files:tokyo/zephyr-ja.md", "1"],
     ]
     queries = [json.loads(line) for line in (out / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    dataset = load_beir(out)  # what `askdocs eval --dataset` reads
+    assert not dataset.notes and set(dataset.corpus) == {BUDGET, "files:tokyo/zephyr-ja.md"}
+    assert "4 million yen" in dataset.corpus[BUDGET][1] and dataset.qrels[query_id("Zephyr budget")] == {BUDGET: 1}
     assert queries == [
         {"_id": query_id("Zephyr budget"), "text": "Zephyr budget"},
         {"_id": query_id("ゼファー計画"), "text": "ゼファー計画"},

@@ -18,9 +18,8 @@ function el(tag, cls, text) {
 function isWeb(url) { return /^https?:\/\//i.test(url || ""); }
 function shownPath(url, docId, location) {
   // Only http(s) opens; a file location is shown as its workspace-relative path.
-  if (!/^file:/i.test(url || "")) return url || "";
-  const rel = docId.includes(":") ? docId.slice(docId.indexOf(":") + 1) : docId;
-  return location && location.anchor ? `${rel}#${location.anchor}` : rel;
+  const rel = /^file:/i.test(url || "") ? docId.slice(docId.indexOf(":") + 1) : (url || "");
+  return rel && location && location.anchor && !rel.includes("#") ? `${rel}#${location.anchor}` : rel;
 }
 function sourceLink(cls, text, url, fallback) {
   const a = el("a", cls, text);

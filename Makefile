@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_LLM := $(VENV)/.installed-llm
 
-.PHONY: run test test-llm index lint typecheck clean browser oidc
+.PHONY: run test test-llm index lint typecheck clean browser oidc a11y
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,16 @@ $(OIDC_PROVIDER): tests/oidc/package.json
 
 oidc: $(OIDC_PROVIDER)
 
-test: $(STAMP_DEV) browser oidc
+# axe-core, which the search page tests inject into Chromium (exact version pinned in tests/a11y/package.json).
+AXE_CORE := tests/a11y/node_modules/axe-core/axe.min.js
+$(AXE_CORE): tests/a11y/package.json
+	@if command -v npm >/dev/null; then \
+	  cd tests/a11y && npm install --no-audit --no-fund --no-package-lock --loglevel=error; \
+	else echo "node/npm not found: the accessibility checks will be skipped"; fi
+
+a11y: $(AXE_CORE)
+
+test: $(STAMP_DEV) browser oidc a11y
 	$(BIN)/pytest -q
 
 test-llm: $(STAMP_LLM)

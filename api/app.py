@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import session
 from api.limits import AskConcurrencyLimit, BodySizeLimit, method_label
 from api.openapi import install_openapi
-from api.routes import ask, health, metrics, reindex, search, sources, ui
+from api.routes import ask, feedback, health, metrics, reindex, search, sources, ui
 from api.security import WebHardening
 from api.services import Services
 from askdocs import __version__
@@ -69,6 +69,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(search.router)
     app.include_router(ask.router)
     app.include_router(ui.router)
+    app.include_router(feedback.router)
+    app.mount("/static", ui.static_files, name="static")
     app.include_router(sources.router)
     app.include_router(metrics.router)
     session.install(app, settings or (services.settings if services else get_settings()))

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from api.auth.keys_cli import keys_app
 from askdocs.errors import AskdocsError, IndexDamaged
+from api.feedback_cli import feedback_app
 from askdocs.models import PUBLIC
 from askdocs.settings import Settings
 from connectors.registry import CONNECTORS
@@ -54,6 +55,7 @@ app = _App(
 )
 err = Console(stderr=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(feedback_app, name="feedback")
 # The connection's own address decides trust (ASKDOCS_AUTH__TRUSTED_PROXIES), never a client's X-Forwarded-For.
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 

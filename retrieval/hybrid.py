@@ -164,6 +164,17 @@ def _location(stored: dict[str, Any] | None) -> Location | None:
     return Location.model_validate(stored) if isinstance(stored, dict) else None
 
 
+def source_counts(index: Index, principals: list[str], filters: SearchFilters | None = None) -> dict[str, int]:
+    """Documents per source among those ``principals`` may see (``filters`` applied except its sources)."""
+    unsourced = filters.model_copy(update={"sources": None}) if filters else None
+    flt = replace(_index_filter(principals, unsourced), chunk_nos=(0,))
+    counts: dict[str, int] = {}
+    for point in index.chunks(flt, ["source"]):
+        source = str(point.payload.get("source", ""))
+        counts[source] = counts.get(source, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def _index_filter(principals: list[str], filters: SearchFilters | None) -> IndexFilter:
     flt = IndexFilter(acl_any=tuple(sorted(set(principals) | {PUBLIC})))
     if filters is None:
@@ -177,4 +188,4 @@ def _index_filter(principals: list[str], filters: SearchFilters | None) -> Index
     )
 
 
-__all__ = ["FusionConfig", "HybridRetriever", "Mode"]
+__all__ = ["FusionConfig", "HybridRetriever", "Mode", "source_counts"]

@@ -40,9 +40,18 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
     driver.quit()
 
 
-def screenshot(driver: webdriver.Chrome, name: str) -> None:
-    """Save a screenshot when ASKDOCS_SCREENSHOTS names a folder."""
-    folder = os.environ.get("ASKDOCS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "runs" / "screenshots"
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> Path:
+    """Save a screenshot of the page's current state to ASKDOCS_SCREENSHOTS (default: runs/screenshots/)."""
+    folder = Path(os.environ.get("ASKDOCS_SCREENSHOTS") or SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def console_errors(driver: webdriver.Chrome) -> list[str]:
+    """The console's errors since the last call (the log is drained by reading it)."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

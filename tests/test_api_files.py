@@ -99,7 +99,9 @@ def test_search_page_shows_the_page(browser, live_server: LiveServer) -> None:  
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-sources li .source"))
     sources = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .source")]
     assert "Master Service Agreement: Kumo Robotics and Acme Logistics, p. 2" in sources
-    place = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .source")[0].get_attribute("title")
-    assert place.endswith("#page=2"), "a workspace file is shown as its relative path, at the page"
+    # a file location is not a web link: the entry shows its workspace path at the page, and jumps to its hit
+    path = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .path")[0].text
+    assert path == "(sales/acme-service-agreement.pdf#page=2)", path
+    assert browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")[0].get_attribute("href").endswith("#hit-1")
     metas = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "#results .hit .meta")]
     assert any("· p. 2 ·" in meta for meta in metas), metas

@@ -170,9 +170,10 @@ def test_session_cookie_is_secure_behind_https(live_server: LiveServer) -> None:
         assert "secure" in httpx.get(f"{url}/auth/me").headers["set-cookie"].lower()
 
 
-# Routes that need no caller: liveness, the page shell, the API description, and the sign-in redirects themselves.
-PUBLIC_ROUTES = {"/healthz", "/", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/auth/login",
-                 "/auth/callback"}  # fmt: skip
+# Routes that need no caller: liveness, the page shell and its static script and stylesheet, the API description,
+# and the sign-in redirects themselves.
+PUBLIC_ROUTES = {"/healthz", "/", "/static", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                 "/auth/login", "/auth/callback"}  # fmt: skip
 
 
 def _routes(routes: list) -> list:  # type: ignore[type-arg]

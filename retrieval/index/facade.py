@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
@@ -301,11 +301,22 @@ class Index:
             return []
         return self.backend.query(query)
 
-    def chunks(self, flt: IndexFilter) -> list[ScoredPayload]:
-        """All chunks matching ``flt`` with their payload."""
+    def chunks(self, flt: IndexFilter, fields: list[str] | None = None) -> list[ScoredPayload]:
+        """All chunks matching ``flt`` with their payload (only ``fields`` of it when given)."""
         if not self.exists():
             return []
-        return self.backend.scroll(flt)
+        return self.backend.scroll(flt, fields)
+
+    def documents(self) -> Iterator[tuple[str, str, str]]:
+        """Every indexed document as (id, title, text), its chunks' texts joined in order (overlaps kept)."""
+        parts: dict[str, list[tuple[int, str]]] = {}
+        titles: dict[str, str] = {}
+        for point in self.chunks(IndexFilter(), ["doc_id", "chunk_no", "title", "text"]):
+            doc_id = str(point.payload["doc_id"])
+            titles[doc_id] = str(point.payload.get("title", ""))
+            parts.setdefault(doc_id, []).append((int(point.payload["chunk_no"]), str(point.payload.get("text", ""))))
+        for doc_id in sorted(parts):
+            yield doc_id, titles[doc_id], "\n\n".join(text for _, text in sorted(parts[doc_id]))
 
     def flush(self) -> None:
         """Make every write so far durable (call before committing a checkpoint)."""

@@ -16,8 +16,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.auth.keys_cli import keys_app
-from askdocs.errors import AskdocsError, IndexDamaged
 from api.feedback_cli import feedback_app
+from askdocs.errors import AskdocsError, IndexDamaged
 from askdocs.models import PUBLIC
 from askdocs.settings import Settings
 from connectors.registry import CONNECTORS

@@ -19,7 +19,7 @@ from connectors.files import FilesConnector
 
 PEOPLE = load_people(WORKSPACE / "_people.toml")
 DOCS = {d.id: d for d in FilesConnector(WORKSPACE).load_all() if isinstance(d, Document)}
-# A question each restricted document answers (examples/QUESTIONS.md, R1-R7).
+# A question each restricted document answers (examples/QUESTIONS.md, R1-R7, and a row of a restricted sheet).
 QUESTIONS = {
     "files:finance/q3-2026-budget.md": "How much is reserved in the Falcon budget line?",
     "files:finance/payroll-calendar.md": "Which bank account funds US payroll?",
@@ -28,6 +28,7 @@ QUESTIONS = {
     "files:leadership/board-meeting-2026-09.html": "How much is the Series B in the Kestrel term sheet?",
     "files:hr/private/mei-tanaka-relocation.md": "How much is the Cedar relocation grant?",
     "files:tokyo/managers/kyuyo-kaitei-2027.md": "椿プランの平均昇給率は何％ですか？",
+    "files:finance/vendor-rates-2026.xlsx": "How much does Hoshi Freight charge per robot for delivery in Tokyo and Nagoya?",
 }
 
 

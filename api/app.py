@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import session
-from api.routes import ask, health, metrics, search, sources, ui
+from api.routes import ask, health, mcp, metrics, search, sources, ui
 from api.services import Services
 from askdocs import __version__
 from askdocs.metrics import REQUEST_LATENCY
@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if owned and app.state.services.settings.scheduler:
             app.state.services.start_scheduler()  # embedded mode: only this process may write the index
         try:
-            yield
+            async with app.state.mcp.session_manager.run():
+                yield
         finally:
             if owned:
                 app.state.services.close()
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(ui.router)
     app.include_router(sources.router)
     app.include_router(metrics.router)
+    mcp.install(app)
     session.install(app, settings or (services.settings if services else get_settings()))
 
     @app.middleware("http")

@@ -3,20 +3,30 @@ API's own sign-in) and over stdio (`askdocs mcp` as a subprocess on an indexed c
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from typing import Any
 
 import anyio
 import httpx
 import httpx2
 import pytest
-from api_fixtures import LiveServer, demo_server, live_server  # noqa: F401
-from mcp import Client
+from api_fixtures import WORKSPACE, LiveServer, demo_server, live_server  # noqa: F401
+from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
+
+from api.auth.keys import KeyStore
+from askdocs.settings import Settings
+from connectors.files import FilesConnector
+from retrieval.index import Index
 
 BUDGET = "files:finance/q3-2026-budget.md"
 BUDGET_QUESTION = "How much is reserved in the Falcon budget line?"
 PUBLIC_DOC = "files:hr/parental-leave.md"
 TOOLS = {"search", "ask", "fetch_document"}
+REPO_ROOT = WORKSPACE.parent.parent
 
 
 def call(url: str, tool: str, arguments: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
@@ -115,4 +125,77 @@ def test_demo_mode_lets_anonymous_callers_search_public_documents_only(
 ) -> None:
     ids = search_ids(call(demo_server, "search", {"query": "Falcon budget line reserved parental leave", "top_k": 20}))
     assert ids and BUDGET not in ids
-    assert BUDGET in search_ids(call(demo_server, "search", {"query": "Falcon budget"}, live_server.key("group:finance")))
+    finance = live_server.key("group:finance")
+    assert BUDGET in search_ids(call(demo_server, "search", {"query": "Falcon budget"}, finance))
+
+
+@pytest.fixture(scope="module")
+def stdio_settings(tmp_path_factory: pytest.TempPathFactory, make_indexer: Any) -> Settings:
+    """An indexed copy of the sample workspace in its own data folder (closed again: `askdocs mcp` opens it)."""
+    root = tmp_path_factory.mktemp("mcp-stdio")
+    workspace = root / "workspace"
+    shutil.copytree(WORKSPACE, workspace)
+    settings = Settings(data_dir=root / "data", workspace_dir=workspace)
+    index = Index.open(settings)
+    try:
+        assert make_indexer(index).full_sync(FilesConnector(workspace)).status == "succeeded"
+    finally:
+        index.close()
+    return settings
+
+
+def stdio_server(settings: Settings, key: str | None = None) -> StdioServerParameters:
+    """`askdocs mcp` as a desktop assistant would start it (the key in ASKDOCS_API_KEY)."""
+    env = {"PYTHONPATH": str(REPO_ROOT), "ASKDOCS_DATA_DIR": str(settings.data_dir)}
+    env |= {"ASKDOCS_WORKSPACE_DIR": str(settings.workspace_dir)} | ({"ASKDOCS_API_KEY": key} if key else {})
+    return StdioServerParameters(command=sys.executable, args=["-m", "api.cli", "mcp"], env=env, cwd=REPO_ROOT)
+
+
+def test_stdio_runs_as_the_keys_principals_and_a_revoked_key_fails_at_once(stdio_settings: Settings) -> None:
+    store = KeyStore(stdio_settings.auth_dir / "keys.sqlite3")
+    secret = store.create("desktop-finance", ("public", "group:finance"))
+
+    async def run() -> dict[str, Any]:
+        async with Client(stdio_server(stdio_settings, secret), read_timeout_seconds=120) as client:
+            seen = {"tools": {t.name for t in (await client.list_tools()).tools}}
+            seen["search"] = await client.call_tool("search", {"query": "Falcon budget line reserved"})
+            seen["ask"] = await client.call_tool("ask", {"question": BUDGET_QUESTION})
+            seen["fetch"] = await client.call_tool("fetch_document", {"doc_id": BUDGET})
+            assert store.revoke("desktop-finance")
+            seen["revoked"] = await client.call_tool("search", {"query": "Falcon budget line reserved"})
+            return seen
+
+    seen = anyio.run(run)
+    assert seen["tools"] == TOOLS
+    assert BUDGET in search_ids(seen["search"])
+    assert BUDGET in cited_ids(seen["ask"])
+    assert "Falcon" in seen["fetch"].structured_content["text"]
+    assert seen["revoked"].is_error and "revoked" in seen["revoked"].content[0].text
+
+
+def test_stdio_without_a_key_sees_public_documents_only(stdio_settings: Settings) -> None:
+    async def run() -> dict[str, Any]:
+        async with Client(stdio_server(stdio_settings), read_timeout_seconds=120) as client:
+            return {
+                "search": await client.call_tool("search", {"query": "Falcon budget line reserved", "top_k": 20}),
+                "ask": await client.call_tool("ask", {"question": BUDGET_QUESTION}),
+                "fetch": await client.call_tool("fetch_document", {"doc_id": BUDGET}),
+                "public": await client.call_tool("fetch_document", {"doc_id": PUBLIC_DOC}),
+            }
+
+    seen = anyio.run(run)
+    assert search_ids(seen["search"]) and BUDGET not in search_ids(seen["search"])
+    assert BUDGET not in cited_ids(seen["ask"])
+    assert seen["fetch"].is_error and "not found" in seen["fetch"].content[0].text
+    assert not seen["public"].is_error and seen["public"].structured_content["text"]
+
+
+def test_stdio_refuses_to_start_with_a_bad_key(stdio_settings: Settings) -> None:
+    params = stdio_server(stdio_settings, "askd_not-a-key")
+    done = subprocess.run(
+        [params.command, *params.args], env={**os.environ, **(params.env or {})}, cwd=params.cwd,
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "ASKDOCS_API_KEY" in done.stderr and "unknown or revoked API key" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from typing import Any
 
 import anyio
@@ -16,6 +17,7 @@ import pytest
 from api_fixtures import WORKSPACE, LiveServer, demo_server, live_server  # noqa: F401
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
+from oidc_fixtures import HERON, OidcProvider, oidc_provider, oidc_server  # noqa: F401
 
 from api.auth.keys import KeyStore
 from askdocs.settings import Settings
@@ -117,6 +119,15 @@ def test_an_unauthenticated_or_bad_credential_http_call_fails(live_server: LiveS
     with pytest.raises(ExceptionGroup) as failure:  # the SDK's client: its connection fails on the 401
         call(live_server.url, "search", {"query": "budget"})
     assert failure.group_contains(MCPError)
+
+
+def test_oidc_bearer_tokens_work_as_for_the_rest_api(oidc_server: LiveServer, oidc_provider: OidcProvider) -> None:  # noqa: F811
+    ana = {"Authorization": f"Bearer {oidc_provider.sign()}"}  # ana@kumo.example in the IdP group "finance"
+    assert BUDGET in search_ids(call(oidc_server.url, "search", {"query": "Falcon budget line"}, ana))
+    assert HERON not in search_ids(call(oidc_server.url, "search", {"query": "Project Heron reorganisation"}, ana))
+    expired = {"Authorization": f"Bearer {oidc_provider.sign(exp=int(time.time()) - 600)}"}
+    refused = httpx.post(f"{oidc_server.url}/mcp", json={}, headers=expired, timeout=30)
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]
 
 
 def test_demo_mode_lets_anonymous_callers_search_public_documents_only(

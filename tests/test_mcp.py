@@ -201,12 +201,27 @@ def test_stdio_without_a_key_sees_public_documents_only(stdio_settings: Settings
     assert not seen["public"].is_error and seen["public"].structured_content["text"]
 
 
-def test_stdio_refuses_to_start_with_a_bad_key(stdio_settings: Settings) -> None:
-    params = stdio_server(stdio_settings, "askd_not-a-key")
+def start_and_fail(params: StdioServerParameters) -> subprocess.CompletedProcess[str]:
+    """Run the stdio server command once, expecting it to stop at start."""
+    env = {**os.environ, **(params.env or {})}
     done = subprocess.run(
-        [params.command, *params.args], env={**os.environ, **(params.env or {})}, cwd=params.cwd,
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        [params.command, *params.args], env=env, cwd=params.cwd, capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    assert done.returncode == 2
-    assert "ASKDOCS_API_KEY" in done.stderr and "unknown or revoked API key" in done.stderr
+    assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+    return done
+
+
+def test_stdio_refuses_to_start_with_a_bad_key(stdio_settings: Settings) -> None:
+    done = start_and_fail(stdio_server(stdio_settings, "askd_not-a-key"))
+    assert "ASKDOCS_API_KEY" in done.stderr and "unknown or revoked API key" in done.stderr
+
+
+def test_stdio_says_so_when_another_process_holds_the_index(stdio_settings: Settings) -> None:
+    index = Index.open(stdio_settings)
+    try:
+        assert index.count_chunks() > 0  # this process now holds the embedded index, as `askdocs serve` would
+        assert "in use by another askdocs process" in start_and_fail(stdio_server(stdio_settings)).stderr
+    finally:
+        index.close()

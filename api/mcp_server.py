@@ -97,7 +97,7 @@ def _found(hit: Hit) -> FoundDocument:
     )  # fmt: skip
 
 
-def _document(chunks: list[ScoredPayload]) -> DocumentText:
+def document_text(chunks: list[ScoredPayload]) -> DocumentText:
     """The document's text from its chunks in order: overlaps removed, each new heading on its own line."""
     first = chunks[0].payload
     parts: list[str] = []
@@ -178,7 +178,7 @@ def build_mcp(services: Callable[[], Services], principals_for: PrincipalsFor, *
         chunks = await anyio.to_thread.run_sync(services().retriever.document_chunks, doc_id, principals)
         if not chunks:
             raise ToolError(NOT_FOUND.format(doc_id=doc_id[:200]))
-        return _document(chunks)
+        return document_text(chunks)
 
     return server
 

@@ -20,9 +20,12 @@ from mcp.shared.exceptions import MCPError
 from oidc_fixtures import HERON, OidcProvider, oidc_provider, oidc_server  # noqa: F401
 
 from api.auth.keys import KeyStore
+from api.mcp_server import document_text
+from askdocs.models import Document, Section
 from askdocs.settings import Settings
 from connectors.files import FilesConnector
-from retrieval.index import Index
+from ingest.chunker import Chunker
+from retrieval.index import Index, ScoredPayload
 
 BUDGET = "files:finance/q3-2026-budget.md"
 BUDGET_QUESTION = "How much is reserved in the Falcon budget line?"
@@ -94,6 +97,40 @@ def test_fetch_document_reads_what_the_caller_may_see_and_nothing_else(live_serv
     assert hidden.is_error and absent.is_error
     assert hidden.content[0].text.replace(BUDGET, "ID") == absent.content[0].text.replace("files:no/such.md", "ID")
     assert "Falcon" not in hidden.content[0].text
+
+
+@pytest.mark.parametrize("path", ["engineering/oncall-handbook.txt", "tokyo/tsukin-teate.txt"])
+def test_fetch_document_gives_a_long_document_whole(live_server: LiveServer, path: str) -> None:  # noqa: F811
+    doc_id = f"files:{path}"
+    chunks = live_server.services.retriever.document_chunks(doc_id, ["public"])
+    assert len(chunks) >= 3
+    result = call(live_server.url, "fetch_document", {"doc_id": doc_id}, live_server.key())
+    text = result.structured_content["text"]
+    source = [line.strip() for line in (WORKSPACE / path).read_text(encoding="utf-8").splitlines()]
+    title = result.structured_content["title"]  # the first line, which the parser takes as the title
+    lines = [line for line in source if len(line) >= 12 and source.count(line) == 1 and line != title]
+    assert len(lines) >= 5
+    assert {line: text.count(line) for line in lines} == dict.fromkeys(lines, 1)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language"),
+    [("Sentence number {i} says that fleet item {i} is ready for the next field trial. ", "en"),
+     ("第{i}項の規定は東京オフィスの全社員に適用されます。", "ja")],
+)  # fmt: skip
+def test_document_text_drops_the_overlap_between_chunks(chunker: Chunker, sentence: str, language: str) -> None:
+    sections = [Section(path=[f"Part {part}"], text="".join(sentence.format(i=f"{part}{i:03d}") for i in range(80)))
+                for part in range(2)]  # fmt: skip
+    doc = Document(id="test:long", source="test", title="Long", sections=sections)
+    chunks = chunker.chunk(doc)
+    assert len(chunks) >= 6 and {c.language for c in chunks} == {language}
+    stored = [ScoredPayload(id=str(c.chunk_no), score=0, payload=c.model_dump(mode="json")) for c in chunks]
+    text = document_text(stored).text
+    assert sum(len(c.text) for c in chunks) > len(text) + 200, "consecutive chunks overlap"
+    for part in range(2):
+        assert text.count(f"Part {part}\n") == 1
+        for i in range(80):
+            assert text.count(sentence.format(i=f"{part}{i:03d}").split("は" if language == "ja" else " says")[0]) == 1
 
 
 def test_filters_and_bad_arguments(live_server: LiveServer) -> None:  # noqa: F811

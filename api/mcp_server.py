@@ -39,7 +39,9 @@ INSTRUCTIONS = (
     "as [n], and `fetch_document` with a doc_id from either to read a whole document. Cite titles and urls."
 )
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-NOT_FOUND = "document not found (or not visible to this caller): {doc_id}"
+# Names no id: one the caller may not see reads exactly like one that does not exist, and no log records it.
+NOT_FOUND = "document not found (or not visible to this caller)"
+PAGE_CHARS = 50_000
 
 Query = Annotated[str, Field(min_length=1, max_length=2000, description="What to look for, in English or Japanese.")]
 TopK = Annotated[int, Field(ge=1, le=50, description="How many documents to return (1-50).")]
@@ -87,7 +89,10 @@ class DocumentText(BaseModel):
     url: str
     source: str
     updated_at: datetime | None = None
-    text: str
+    text: str = Field(description="The text from `offset` on, at most `max_chars` characters.")
+    offset: int = 0
+    total_chars: int = Field(description="Length of the whole text.")
+    next_offset: int | None = Field(description="Pass as `offset` to read on; null at the end of the document.")
 
 
 def _found(hit: Hit) -> FoundDocument:
@@ -110,10 +115,11 @@ def document_text(chunks: list[ScoredPayload]) -> DocumentText:
         else:
             parts.append(f"## {chunk_heading}\n\n{text}" if chunk_heading and chunk_heading != heading else text)
         heading, previous = chunk_heading, text
-    updated = first.get("updated_at")
+    updated, text = first.get("updated_at"), "\n\n".join(parts).strip()
     return DocumentText(
         doc_id=first["doc_id"], title=first.get("title", ""), url=first.get("url", ""), source=first.get("source", ""),
-        updated_at=datetime.fromisoformat(updated) if updated else None, text="\n\n".join(parts).strip(),
+        updated_at=datetime.fromisoformat(updated) if updated else None, text=text, total_chars=len(text),
+        next_offset=None,
     )  # fmt: skip
 
 
@@ -171,14 +177,23 @@ def build_mcp(services: Callable[[], Services], principals_for: PrincipalsFor, *
     async def fetch_document(
         doc_id: Annotated[str, Field(min_length=1, max_length=1000, description="A doc_id from search or ask.")],
         ctx: Context,
+        offset: Annotated[int, Field(ge=0, description="Where to start reading (a next_offset from before).")] = 0,
+        max_chars: Annotated[int, Field(ge=200, le=200_000, description="Longest text to return.")] = PAGE_CHARS,
     ) -> DocumentText:
-        """The whole text of one document you may see, by the doc_id that search or ask returned."""
+        """The text of one document you may see, by the doc_id that search or ask returned; long ones in pages."""
         principals = await principals_for(ctx)
-        doc_id = doc_id.strip()
-        chunks = await anyio.to_thread.run_sync(services().retriever.document_chunks, doc_id, principals)
+        chunks = await anyio.to_thread.run_sync(services().retriever.document_chunks, doc_id.strip(), principals)
         if not chunks:
-            raise ToolError(NOT_FOUND.format(doc_id=doc_id[:200]))
-        return document_text(chunks)
+            raise ToolError(NOT_FOUND)
+        whole = document_text(chunks)
+        end = min(offset + max_chars, whole.total_chars)
+        return whole.model_copy(
+            update={
+                "text": whole.text[offset:end],
+                "offset": offset,
+                "next_offset": end if end < whole.total_chars else None,
+            }
+        )
 
     return server
 

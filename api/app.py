@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import session
 from api.limits import AskConcurrencyLimit, BodySizeLimit, method_label
 from api.openapi import install_openapi
-from api.routes import ask, feedback, health, metrics, reindex, search, sources, ui
+from api.routes import ask, feedback, health, mcp, metrics, reindex, search, sources, ui
 from api.security import WebHardening
 from api.services import Services
 from askdocs import __version__
@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if owned and app.state.services.settings.scheduler:
             app.state.services.start_scheduler()  # embedded mode: only this process may write the index
         try:
-            yield
+            async with app.state.mcp.session_manager.run():
+                yield
         finally:
             if owned:
                 app.state.services.close()
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.mount("/static", ui.static_files, name="static")
     app.include_router(sources.router)
     app.include_router(metrics.router)
+    mcp.install(app)
     session.install(app, settings or (services.settings if services else get_settings()))
     app.include_router(reindex.router)
 

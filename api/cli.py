@@ -295,6 +295,46 @@ def ask(
 
 
 @app.command()
+def mcp(
+    key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ASKDOCS_API_KEY",
+            show_default=False,
+            help="API key whose principals the tools run as (prefer the env var; default: anonymous, public only).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the MCP tools (search, ask, fetch_document) over stdio, for a desktop AI assistant."""
+    import anyio
+
+    from api.auth.authenticator import Authenticator
+    from api.auth.principals import AuthError
+    from api.logs import configure_logging
+    from api.mcp_server import build_mcp, key_principals
+
+    settings = load_settings()
+    configure_logging(settings.log_format)  # stderr: stdout carries the protocol
+    authenticator = Authenticator(settings)
+    if key:
+        try:
+            anyio.run(authenticator.verify_token, key)
+        except AuthError as exc:
+            err.print(f"[red]error:[/red] ASKDOCS_API_KEY / --key refused: {exc.message}")
+            raise typer.Exit(2) from None
+    services = _services(settings)
+    try:
+        if services.index.count_chunks() == 0:
+            err.print("[yellow]warning:[/yellow] the index is empty: run 'askdocs index' first")
+        build_mcp(lambda: services, key_principals(authenticator, key), warm_up=True).run("stdio")
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+
+
+@app.command()
 def sources() -> None:
     """Show every configured source: schedule, last run, outcome, counts, failures."""
     from ingest.scheduler import read_statuses

@@ -104,6 +104,11 @@ class HybridRetriever:
             by_doc[doc_id].append(chunk)
         return [_merge_adjacent(by_doc[doc_id]) for doc_id in order[:top_k]]
 
+    def document_chunks(self, doc_id: str, principals: list[str]) -> list[ScoredPayload]:
+        """Every chunk of ``doc_id`` in reading order when ``principals`` may see it; none otherwise, as if absent."""
+        chunks = self.index.chunks(_index_filter(principals, SearchFilters(doc_ids=[doc_id])))
+        return sorted(chunks, key=lambda chunk: int(chunk.payload["chunk_no"]))
+
 
 def chunks_spanning(
     run: Callable[[HybridQuery], list[ScoredPayload]], query: HybridQuery, documents: int, max_chunks: int = MAX_CHUNKS

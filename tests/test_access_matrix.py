@@ -28,7 +28,7 @@ QUESTIONS = {
     "files:leadership/board-meeting-2026-09.html": "How much is the Series B in the Kestrel term sheet?",
     "files:hr/private/mei-tanaka-relocation.md": "How much is the Cedar relocation grant?",
     "files:tokyo/managers/kyuyo-kaitei-2027.md": "椿プランの平均昇給率は何％ですか？",
-    "files:finance/vendor-rates-2026.xlsx": "How much does Hoshi Freight charge per robot for delivery in Tokyo and Nagoya?",
+    "files:finance/vendor-rates-2026.xlsx": "How much does Hoshi Freight charge per robot for delivery in Nagoya?",
 }
 
 

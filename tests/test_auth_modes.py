@@ -192,7 +192,8 @@ def _depends_on(dependant: object, call: object) -> bool:
 def test_every_route_has_the_auth_dependency(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path / "data"))
     routes = _routes(app.routes)
-    assert {"/v1/search", "/v1/ask", "/metrics", "/v1/sources", "/v1/sources/{name}/sync"} <= {r.path for r in routes}
+    needing_auth = {"/v1/search", "/v1/ask", "/metrics", "/v1/sources", "/v1/sources/{name}/sync", "/mcp"}
+    assert needing_auth <= {r.path for r in routes}
     missing = [r.path for r in routes if r.path not in PUBLIC_ROUTES and not _depends_on(r.dependant, get_identity)]
     assert missing == [], f"routes without the auth dependency: {missing}"
 

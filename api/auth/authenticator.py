@@ -71,6 +71,10 @@ class Authenticator:
             self._ignore_identity_headers(request)
         return self._session(request) or ANONYMOUS
 
+    async def verify_token(self, token: str) -> Identity:
+        """The caller an API key or bearer token stands for, checked as in ``Authorization`` (``AuthError`` if not)."""
+        return await self._credential(f"Bearer {token}")
+
     async def _credential(self, authorization: str) -> Identity:
         scheme, _, token = authorization.partition(" ")
         token = token.strip()

@@ -134,11 +134,13 @@ def test_switch_under_a_query_loop(built: Services, fake_openai: FakeOpenAI, wor
     assert services.embedders.for_language("en").name == "api-emb-b"
     assert services.index.record(REBUILD) is None
     assert services.index.locations is not None and not services.index.locations.exists(old_location or "")
+    services.indexer().refresh_bm25(tolerance=0.0)  # BM25 weights of every chunk on today's average length
     switched = _results(services)
     fresh_settings = _settings(fake_openai, tmp_path / "fresh", workspace, "emb-b")
     fresh = Services.build(fresh_settings)
     try:
         run_source(fresh.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "fresh-state"))
+        fresh.indexer().refresh_bm25(tolerance=0.0)  # written in batches: the same exact weights
         fresh_results = _results(fresh)
         assert _same(fresh_results, switched)
         assert fresh.index.count_chunks() == services.index.count_chunks()

@@ -96,8 +96,8 @@ def test_search_page_shows_the_page(browser, live_server: LiveServer) -> None:  
     browser.find_element(By.ID, "q").send_keys("How much notice does Acme need to give to cancel the agreement?")
     browser.find_element(By.ID, "ask-btn").click()
     wait = WebDriverWait(browser, 30)
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-sources li .source"))
-    sources = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .source")]
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-sources li a"))
+    sources = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")]
     assert "Master Service Agreement: Kumo Robotics and Acme Logistics, p. 2" in sources
     # a file location is not a web link: the entry shows its workspace path at the page, and jumps to its hit
     path = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .path")[0].text

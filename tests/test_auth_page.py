@@ -21,7 +21,7 @@ def _search(driver: webdriver.Chrome, query: str) -> list[str]:
     driver.execute_script("document.getElementById('results').replaceChildren()")
     driver.find_element(By.ID, "search-btn").click()
     WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results .hit, #results .empty"))
-    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#results .hit a.title")]
+    return [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#results .hit .title")]
 
 
 def test_sign_in_with_the_openid_provider(browser: webdriver.Chrome, oidc_server: LiveServer) -> None:  # noqa: F811

@@ -21,7 +21,7 @@ def test_ask_shows_answer_with_citations(browser: webdriver.Chrome, live_server:
     wait = WebDriverWait(browser, 20)
     wait.until(ec.visibility_of_element_located((By.ID, "answer")))
     assert "2,000円" in browser.find_element(By.ID, "answer-text").text
-    sources = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li .source")
+    sources = browser.find_elements(By.CSS_SELECTOR, "#answer-sources li a")
     assert sources and sources[0].text == "東京オフィスガイド"
     titles = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#results .hit .title")]
     assert titles[0] == "東京オフィスガイド"

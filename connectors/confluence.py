@@ -96,20 +96,27 @@ class ConfluenceConnector:
         """The slim listing; raises ConfluenceError when it cannot be complete."""
         listing = Listing()
         if self.cql:
-            ids = [str((r.get("content") or {}).get("id")) for r in self.client.paginate(
-                "/rest/api/search", {"cql": f"{self._scope()} and type = page", "limit": 100})]
+            ids = [
+                str((r.get("content") or {}).get("id"))
+                for r in self.client.paginate(
+                    "/rest/api/search", {"cql": f"{self._scope()} and type = page", "limit": 100}
+                )
+            ]
             for start in range(0, len(ids), self.page_size):
                 chunk = ",".join(i for i in ids[start : start + self.page_size] if i != "None")
-                for item in self.client.paginate("/api/v2/pages", {"id": chunk, "status": "current",
-                                                                    "limit": self.page_size}):
+                for item in self.client.paginate(
+                    "/api/v2/pages", {"id": chunk, "status": "current", "limit": self.page_size}
+                ):
                     stub = PageStub.of(item)
                     listing.stubs[stub.id] = stub
             space_ids = sorted({s.space_id for s in listing.stubs.values()})
             for start in range(0, len(space_ids), 100):
                 listing.spaces.update(self._spaces(ids=",".join(space_ids[start : start + 100])))
             if not listing.stubs:
-                raise ConfluenceError(f"CQL {self.cql!r} matched no pages the API user can see (check the "
-                                      "expression and the token's permissions)")
+                raise ConfluenceError(
+                    f"CQL {self.cql!r} matched no pages the API user can see (check the "
+                    "expression and the token's permissions)"
+                )
             return listing
         listing.spaces = self._spaces(keys=",".join(self.space_keys))
         missing = sorted(set(self.space_keys) - {s.key for s in listing.spaces.values()})
@@ -124,12 +131,18 @@ class ConfluenceConnector:
                 count += 1
             if not count:
                 listing.empty.add(space.key)
-                listing.failures.append(ConnectorFailure(
-                    source=SOURCE, message=f"space {space.key} lists no pages the API user can see: check the "
-                                           "token's space permission (its indexed pages are kept)"))
+                listing.failures.append(
+                    ConnectorFailure(
+                        source=SOURCE,
+                        message=f"space {space.key} lists no pages the API user can see: check the "
+                        "token's space permission (its indexed pages are kept)",
+                    )
+                )
         if not listing.stubs:
-            raise ConfluenceError(f"no pages visible in space(s) {', '.join(self.space_keys)}: check the keys "
-                                  "and the API user's permissions")
+            raise ConfluenceError(
+                f"no pages visible in space(s) {', '.join(self.space_keys)}: check the keys "
+                "and the API user's permissions"
+            )
         return listing
 
     def _timezone(self) -> ZoneInfo | None:
@@ -167,8 +180,10 @@ class ConfluenceConnector:
                 pages.add(str(content.get("id")))
             else:
                 container = content.get("container") or {}
-                container_id = container.get("id") or str(
-                    (content.get("_expandable") or {}).get("container") or "").rstrip("/").rpartition("/")[2]
+                container_id = (
+                    container.get("id")
+                    or str((content.get("_expandable") or {}).get("container") or "").rstrip("/").rpartition("/")[2]
+                )
                 if container_id:
                     pages.add(str(container_id))
         return pages, newest, hits
@@ -234,13 +249,24 @@ class ConfluenceConnector:
         self._seen(parse_time(version.get("createdAt")))
         webui = item.get("webuiLink") or (item.get("_links") or {}).get("webui")
         return Document(
-            id=attachment_doc_id(str(item["id"])), source=SOURCE, title=filename,
-            url=self.client.url(str(webui)) if webui else page.url, sections=sections,
-            created_at=parse_time(item.get("createdAt")), updated_at=parse_time(version.get("createdAt")), acl=page.acl,
-            metadata={**{k: page.metadata[k] for k in ("space", "space_name")}, "kind": "attachment",
-                      "page_id": page.metadata["page_id"], "page_title": page.title, "page_url": page.url,
-                      "media_type": str(item.get("mediaType") or ""),
-                      "breadcrumb": f"{page.metadata['breadcrumb']} > {filename}"}, blob=blob,
+            id=attachment_doc_id(str(item["id"])),
+            source=SOURCE,
+            title=filename,
+            url=self.client.url(str(webui)) if webui else page.url,
+            sections=sections,
+            created_at=parse_time(item.get("createdAt")),
+            updated_at=parse_time(version.get("createdAt")),
+            acl=page.acl,
+            metadata={
+                **{k: page.metadata[k] for k in ("space", "space_name")},
+                "kind": "attachment",
+                "page_id": page.metadata["page_id"],
+                "page_title": page.title,
+                "page_url": page.url,
+                "media_type": str(item.get("mediaType") or ""),
+                "breadcrumb": f"{page.metadata['breadcrumb']} > {filename}",
+            },
+            blob=blob,
         )
 
     def _build(
@@ -258,13 +284,20 @@ class ConfluenceConnector:
             chain: list[Restriction] = [self.restrictions.read(str(a["id"])) for a in ancestors]
             chain.append(self.restrictions.read(stub.id))
             acl = effective_acl(chain, space.key)
-            crumbs += [t for a in ancestors if a.get("type", "page") == "page" and (t := self._title(str(a["id"]),
-                                                                                                listing.stubs))]
+            crumbs += [
+                t
+                for a in ancestors
+                if a.get("type", "page") == "page" and (t := self._title(str(a["id"]), listing.stubs))
+            ]
         except ConfluenceError as exc:  # fail closed: unknown restrictions hide the page from everyone
             acl, complete = [NOBODY], False
-            out.append(ConnectorFailure(source=SOURCE, document_id=doc_id,
-                                        message=f"page {stub.id}: restrictions unreadable, hidden until the next "
-                                                f"successful sync: {exc}"))
+            out.append(
+                ConnectorFailure(
+                    source=SOURCE,
+                    document_id=doc_id,
+                    message=f"page {stub.id}: restrictions unreadable, hidden until the next successful sync: {exc}",
+                )
+            )
         storage = ((item.get("body") or {}).get("storage") or {}).get("value") or ""
         sections = storage_to_sections(storage)
         try:
@@ -273,12 +306,23 @@ class ConfluenceConnector:
             comments, complete = [], False
             out.append(ConnectorFailure(source=SOURCE, document_id=doc_id, message=f"page {stub.id}: {exc}"))
         page = Document(
-            id=doc_id, source=SOURCE, title=stub.title or f"page {stub.id}", url=self.client.url(stub.webui),
+            id=doc_id,
+            source=SOURCE,
+            title=stub.title or f"page {stub.id}",
+            url=self.client.url(stub.webui),
             sections=(sections + comments) or [Section(path=[], text=stub.title or stub.id)],
-            created_at=parse_time(item.get("createdAt")), updated_at=stub.modified, acl=acl,
-            metadata={"kind": "page", "page_id": stub.id, "space": space.key, "space_name": space.name,
-                      "breadcrumb": " > ".join([*crumbs, stub.title]), "version": stub.version,
-                      "comments": len(comments)},
+            created_at=parse_time(item.get("createdAt")),
+            updated_at=stub.modified,
+            acl=acl,
+            metadata={
+                "kind": "page",
+                "page_id": stub.id,
+                "space": space.key,
+                "space_name": space.name,
+                "breadcrumb": " > ".join([*crumbs, stub.title]),
+                "version": stub.version,
+                "comments": len(comments),
+            },
         )
         out.insert(0, page)
         attachments: set[str] = set()
@@ -331,8 +375,12 @@ class ConfluenceConnector:
                 changed = set(stubs)
         moved = moved_pages(stubs, old_pages)
         todo = [
-            pid for pid in sorted(stubs, key=lambda p: (len(p), p))
-            if checkpoint is None or pid not in old_pages or pid in changed or pid in moved
+            pid
+            for pid in sorted(stubs, key=lambda p: (len(p), p))
+            if checkpoint is None
+            or pid not in old_pages
+            or pid in changed
+            or pid in moved
             or old_pages[pid].get("v") != stubs[pid].version
         ]
         new_pages = {pid: old_pages[pid] for pid in stubs if pid in old_pages}
@@ -348,8 +396,13 @@ class ConfluenceConnector:
                 for pid in batch:
                     yield ConnectorFailure(source=SOURCE, document_id=page_doc_id(pid), message=f"page {pid}: {exc}")
                     stub = stubs[pid]
-                    new_pages[pid] = {"a": [], **new_pages.get(pid, {}), "v": -1, "p": stub.parent_id,
-                                      "s": listing.spaces.get(stub.space_id, Space("", "", "")).key}
+                    new_pages[pid] = {
+                        "a": [],
+                        **new_pages.get(pid, {}),
+                        "v": -1,
+                        "p": stub.parent_id,
+                        "s": listing.spaces.get(stub.space_id, Space("", "", "")).key,
+                    }
                 continue
             for pid in batch:
                 entry = old_pages.get(pid) or {"a": []}
@@ -367,9 +420,12 @@ class ConfluenceConnector:
                         yield DocumentDeleted(document_id=gone)
                     kept = set()
                 complete_run = complete_run and complete
-                new_pages[pid] = {"v": stub.version if complete else -1, "p": stub.parent_id,
-                                  "s": listing.spaces.get(stub.space_id, Space("", "", "")).key,
-                                  "a": sorted(attachments | kept)}
+                new_pages[pid] = {
+                    "v": stub.version if complete else -1,
+                    "p": stub.parent_id,
+                    "s": listing.spaces.get(stub.space_id, Space("", "", "")).key,
+                    "a": sorted(attachments | kept),
+                }
         for pid, entry in old_pages.items():
             if pid in stubs:
                 continue
@@ -424,7 +480,9 @@ def from_settings(settings: Settings) -> ConfluenceConnector:
     bearer = settings.confluence_bearer_token.get_secret_value() if settings.confluence_bearer_token else None
     if not settings.confluence_spaces and not settings.confluence_cql:
         raise SourceError("set ASKDOCS_CONFLUENCE_SPACES (JSON list of space keys) or ASKDOCS_CONFLUENCE_CQL")
-    client = ConfluenceClient(settings.confluence_base_url, email=settings.confluence_email, api_token=token,
-                              bearer_token=bearer)
-    return ConfluenceConnector(client, spaces=settings.confluence_spaces, cql=settings.confluence_cql,
-                               max_file_mb=settings.extract_max_file_mb)
+    client = ConfluenceClient(
+        settings.confluence_base_url, email=settings.confluence_email, api_token=token, bearer_token=bearer
+    )
+    return ConfluenceConnector(
+        client, spaces=settings.confluence_spaces, cql=settings.confluence_cql, max_file_mb=settings.extract_max_file_mb
+    )

@@ -112,8 +112,11 @@ class RestrictionReader:
         pages: list[dict[str, Any]] = []
         path = f"/rest/api/content/{content_id}/restriction/byOperation/read"
         for page in range(RESTRICTION_PAGES):
-            params = {"expand": "restrictions.user,restrictions.group", "start": page * self.page_size,
-                      "limit": self.page_size}
+            params = {
+                "expand": "restrictions.user,restrictions.group",
+                "start": page * self.page_size,
+                "limit": self.page_size,
+            }
             data = self.client.get_json(path, params)
             pages.append(data)
             block = _read_block(data)

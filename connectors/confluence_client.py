@@ -217,9 +217,13 @@ class PageStub:
         version = item.get("version") or {}
         parent = item.get("parentId")
         return cls(
-            id=str(item["id"]), title=str(item.get("title") or ""), space_id=str(item.get("spaceId") or ""),
-            parent_id=str(parent) if parent else None, version=int(version.get("number") or 0),
-            modified=parse_time(version.get("createdAt")), webui=str((item.get("_links") or {}).get("webui") or ""),
+            id=str(item["id"]),
+            title=str(item.get("title") or ""),
+            space_id=str(item.get("spaceId") or ""),
+            parent_id=str(parent) if parent else None,
+            version=int(version.get("number") or 0),
+            modified=parse_time(version.get("createdAt")),
+            webui=str((item.get("_links") or {}).get("webui") or ""),
         )
 
 

@@ -22,12 +22,55 @@ _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _VOID = {"br", "hr", "img", "col", "input", "meta", "link", "wbr", "source"}
 _HEADING = re.compile(r"^h([1-6])$")
 _CONTAINERS = {"div", "section", "article", "ac:layout", "ac:layout-section", "ac:layout-cell"}
-_BLOCKS = {"p", "div", "section", "article", "blockquote", "ac:layout", "ac:layout-section", "ac:layout-cell",
-           "ac:rich-text-body", "ac:adf-content", "dl", "dd", "dt", "center", "ac:adf-extension", "ac:adf-node"}
-_SKIP = {"ac:parameter", "ac:placeholder", "ac:image", "ac:adf-fallback", "ac:adf-attribute", "script", "style",
-         "colgroup", "ri:attachment", "ri:page", "ri:user", "ri:url", "ri:space", "ri:blog-post"}
-_PANELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip", "panel": "", "expand": "",
-           "excerpt": "", "details": "", "section": "", "column": "", "ui-expand": "", "tabs-group": "", "tab": ""}
+_BLOCKS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "blockquote",
+    "ac:layout",
+    "ac:layout-section",
+    "ac:layout-cell",
+    "ac:rich-text-body",
+    "ac:adf-content",
+    "dl",
+    "dd",
+    "dt",
+    "center",
+    "ac:adf-extension",
+    "ac:adf-node",
+}
+_SKIP = {
+    "ac:parameter",
+    "ac:placeholder",
+    "ac:image",
+    "ac:adf-fallback",
+    "ac:adf-attribute",
+    "script",
+    "style",
+    "colgroup",
+    "ri:attachment",
+    "ri:page",
+    "ri:user",
+    "ri:url",
+    "ri:space",
+    "ri:blog-post",
+}
+_PANELS = {
+    "info": "Info",
+    "note": "Note",
+    "warning": "Warning",
+    "tip": "Tip",
+    "panel": "",
+    "expand": "",
+    "excerpt": "",
+    "details": "",
+    "section": "",
+    "column": "",
+    "ui-expand": "",
+    "tabs-group": "",
+    "tab": "",
+}
 _CODE_MACROS = {"code", "noformat", "markdown"}
 _NEWLINE = "\x00"
 
@@ -313,10 +356,21 @@ def storage_to_text(storage: str) -> str:
     return "\n\n".join(parts)
 
 
-TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".csv": "csv", ".html": "html",
-                 ".htm": "html"}
-TEXT_MEDIA = {"text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown", "text/csv": "csv",
-              "text/html": "html"}
+TEXT_SUFFIXES = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".csv": "csv",
+    ".html": "html",
+    ".htm": "html",
+}
+TEXT_MEDIA = {
+    "text/plain": "text",
+    "text/markdown": "markdown",
+    "text/x-markdown": "markdown",
+    "text/csv": "csv",
+    "text/html": "html",
+}
 
 
 def attachment_kind(filename: str, media_type: str) -> str | None:

@@ -108,14 +108,29 @@ class FakeConfluence:
 
     def page_json(self, page: FakePage, body: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": page.id, "status": page.status, "title": page.title, "spaceId": self.spaces[page.space]["id"],
-            "parentId": page.parent, "parentType": "page" if page.parent else None, "position": 0,
-            "authorId": "acc-author", "ownerId": "acc-author", "createdAt": _iso(page.created),
-            "version": {"createdAt": _iso(page.modified), "message": "", "number": page.version,
-                        "minorEdit": False, "authorId": "acc-author"},
+            "id": page.id,
+            "status": page.status,
+            "title": page.title,
+            "spaceId": self.spaces[page.space]["id"],
+            "parentId": page.parent,
+            "parentType": "page" if page.parent else None,
+            "position": 0,
+            "authorId": "acc-author",
+            "ownerId": "acc-author",
+            "createdAt": _iso(page.created),
+            "version": {
+                "createdAt": _iso(page.modified),
+                "message": "",
+                "number": page.version,
+                "minorEdit": False,
+                "authorId": "acc-author",
+            },
             "body": {"storage": {"value": page.body, "representation": "storage"}} if body else {},
-            "_links": {"webui": f"/spaces/{page.space}/pages/{page.id}/{page.title.replace(' ', '+')}",
-                       "editui": f"/pages/resumedraft.action?draftId={page.id}", "tinyui": f"/x/{page.id}"},
+            "_links": {
+                "webui": f"/spaces/{page.space}/pages/{page.id}/{page.title.replace(' ', '+')}",
+                "editui": f"/pages/resumedraft.action?draftId={page.id}",
+                "tinyui": f"/x/{page.id}",
+            },
         }
         return out
 
@@ -142,11 +157,13 @@ class FakeConfluence:
                 continue
             items.append({"type": "page", "id": page.id, "title": page.title, "page": page, "when": page.modified})
             for c in page.comments:
-                items.append({"type": "comment", "id": c["id"], "title": f"Re: {page.title}", "page": page,
-                              "when": c["when"]})
+                items.append(
+                    {"type": "comment", "id": c["id"], "title": f"Re: {page.title}", "page": page, "when": c["when"]}
+                )
             for a in page.attachments:
-                items.append({"type": "attachment", "id": a["id"], "title": a["title"], "page": page,
-                              "when": a["when"]})
+                items.append(
+                    {"type": "attachment", "id": a["id"], "title": a["title"], "page": page, "when": a["when"]}
+                )
         for field_, op, raw in clause.findall(cql):
             values = [v.strip().strip('"') for v in raw.strip("()").split(",")]
             field_ = field_.lower()
@@ -228,13 +245,23 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
 
     @app.get("/wiki/rest/api/user/current")
     def current_user() -> dict[str, Any]:
-        return {"type": "known", "accountId": "acc-bot", "accountType": "app", "email": EMAIL,
-                "publicName": "askdocs bot", "displayName": "askdocs bot", "timeZone": fake.timezone}
+        return {
+            "type": "known",
+            "accountId": "acc-bot",
+            "accountType": "app",
+            "email": EMAIL,
+            "publicName": "askdocs bot",
+            "displayName": "askdocs bot",
+            "timeZone": fake.timezone,
+        }
 
     @app.get("/wiki/api/v2/spaces")
     def spaces(request: Request, keys: str = "", ids: str = "") -> dict[str, Any]:
-        chosen = [s for s in fake.spaces.values() if (not keys or s["key"] in keys.split(","))
-                  and (not ids or s["id"] in ids.split(","))]
+        chosen = [
+            s
+            for s in fake.spaces.values()
+            if (not keys or s["key"] in keys.split(",")) and (not ids or s["id"] in ids.split(","))
+        ]
         chunk, links = _page_of(request, chosen, fake.max_limit)
         return {"results": [fake.space_of(s["key"]) for s in chunk], "_links": links}
 
@@ -271,12 +298,21 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
         if got is None:
             return JSONResponse({"errors": [{"status": 404, "code": "NOT_FOUND"}]}, 404)
         chunk, links = _page_of(request, got.comments, fake.max_limit)
-        return {"results": [
-            {"id": c["id"], "status": "current", "title": f"Re: {got.title}", "pageId": got.id,
-             "version": {"createdAt": _iso(c["when"]), "number": 1, "authorId": "acc-author"},
-             "body": {"storage": {"value": c["body"], "representation": "storage"}},
-             "_links": {"webui": f"/spaces/{got.space}/pages/{got.id}?focusedCommentId={c['id']}"}}
-            for c in chunk], "_links": links}
+        return {
+            "results": [
+                {
+                    "id": c["id"],
+                    "status": "current",
+                    "title": f"Re: {got.title}",
+                    "pageId": got.id,
+                    "version": {"createdAt": _iso(c["when"]), "number": 1, "authorId": "acc-author"},
+                    "body": {"storage": {"value": c["body"], "representation": "storage"}},
+                    "_links": {"webui": f"/spaces/{got.space}/pages/{got.id}?focusedCommentId={c['id']}"},
+                }
+                for c in chunk
+            ],
+            "_links": links,
+        }
 
     @app.get("/wiki/api/v2/pages/{page_id}/attachments")
     def attachments(request: Request, page_id: str) -> Any:
@@ -284,15 +320,28 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
         if got is None:
             return JSONResponse({"errors": [{"status": 404, "code": "NOT_FOUND"}]}, 404)
         chunk, links = _page_of(request, got.attachments, fake.max_limit)
-        return {"results": [
-            {"id": a["id"], "status": "current", "title": a["title"], "createdAt": _iso(a["when"]),
-             "pageId": got.id, "mediaType": a["mediaType"], "mediaTypeDescription": "", "comment": "",
-             "fileId": f"file-{a['id']}", "fileSize": len(a["data"]),
-             "webuiLink": f"/pages/viewpageattachments.action?pageId={got.id}&preview=/{got.id}/{a['title']}",
-             "downloadLink": f"/download/attachments/{got.id}/{a['title']}?version=1&api=v2",
-             "version": {"createdAt": _iso(a["when"]), "number": 1, "authorId": "acc-author"},
-             "_links": {"download": f"/download/attachments/{got.id}/{a['title']}?version=1&api=v2"}}
-            for a in chunk], "_links": links}
+        return {
+            "results": [
+                {
+                    "id": a["id"],
+                    "status": "current",
+                    "title": a["title"],
+                    "createdAt": _iso(a["when"]),
+                    "pageId": got.id,
+                    "mediaType": a["mediaType"],
+                    "mediaTypeDescription": "",
+                    "comment": "",
+                    "fileId": f"file-{a['id']}",
+                    "fileSize": len(a["data"]),
+                    "webuiLink": f"/pages/viewpageattachments.action?pageId={got.id}&preview=/{got.id}/{a['title']}",
+                    "downloadLink": f"/download/attachments/{got.id}/{a['title']}?version=1&api=v2",
+                    "version": {"createdAt": _iso(a["when"]), "number": 1, "authorId": "acc-author"},
+                    "_links": {"download": f"/download/attachments/{got.id}/{a['title']}?version=1&api=v2"},
+                }
+                for a in chunk
+            ],
+            "_links": links,
+        }
 
     @app.get("/wiki/download/attachments/{page_id}/{filename}")
     def download(page_id: str, filename: str) -> Any:
@@ -315,19 +364,34 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
         got = found(content_id)
         if got is None:
             return JSONResponse({"statusCode": 404, "message": "No content found with id"}, 404)
-        users = [{"type": "known", "accountId": a, "accountType": "atlassian",
-                  "email": fake.users.get(a, {}).get("email", ""), "publicName": fake.users.get(a, {}).get("name", a),
-                  "displayName": fake.users.get(a, {}).get("name", a), "isExternalCollaborator": False}
-                 for a in got.users or []][start : start + limit]
+        users = [
+            {
+                "type": "known",
+                "accountId": a,
+                "accountType": "atlassian",
+                "email": fake.users.get(a, {}).get("email", ""),
+                "publicName": fake.users.get(a, {}).get("name", a),
+                "displayName": fake.users.get(a, {}).get("name", a),
+                "isExternalCollaborator": False,
+            }
+            for a in got.users or []
+        ][start : start + limit]
         groups = [{"type": "group", "name": g, "id": f"gid-{g.replace(' ', '-')}"} for g in got.groups or []]
         groups = groups[start : start + limit]
         base = str(request.base_url).rstrip("/") + "/wiki"
-        return {"operation": "read",
-                "restrictions": {"user": {"results": users, "start": start, "limit": limit, "size": len(users)},
-                                 "group": {"results": groups, "start": start, "limit": limit, "size": len(groups)}},
-                "_expandable": {"content": f"/rest/api/content/{content_id}"},
-                "_links": {"self": f"{base}/rest/api/content/{content_id}/restriction/byOperation/read",
-                           "base": base, "context": "/wiki"}}
+        return {
+            "operation": "read",
+            "restrictions": {
+                "user": {"results": users, "start": start, "limit": limit, "size": len(users)},
+                "group": {"results": groups, "start": start, "limit": limit, "size": len(groups)},
+            },
+            "_expandable": {"content": f"/rest/api/content/{content_id}"},
+            "_links": {
+                "self": f"{base}/rest/api/content/{content_id}/restriction/byOperation/read",
+                "base": base,
+                "context": "/wiki",
+            },
+        }
 
     @app.get("/wiki/rest/api/search")
     def search(request: Request, cql: str) -> Any:
@@ -342,12 +406,25 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
         results = []
         for i in chunk:
             page = i["page"]
-            content: dict[str, Any] = {"id": i["id"], "type": i["type"], "status": "current", "title": i["title"],
-                                       "_expandable": {"container": f"/rest/api/content/{page.id}"}}
+            content: dict[str, Any] = {
+                "id": i["id"],
+                "type": i["type"],
+                "status": "current",
+                "title": i["title"],
+                "_expandable": {"container": f"/rest/api/content/{page.id}"},
+            }
             if "content.container" in request.query_params.get("expand", "") and i["type"] != "page":
                 content["container"] = {"id": page.id, "type": "page", "title": page.title}
-            results.append({"content": content, "title": i["title"], "excerpt": "", "url": f"/x/{page.id}",
-                            "lastModified": _iso(i["when"]), "entityType": "content"})
+            results.append(
+                {
+                    "content": content,
+                    "title": i["title"],
+                    "excerpt": "",
+                    "url": f"/x/{page.id}",
+                    "lastModified": _iso(i["when"]),
+                    "entityType": "content",
+                }
+            )
         return {"results": results, "limit": len(chunk), "size": len(chunk), "cqlQuery": cql, "_links": links}
 
     return app
@@ -357,22 +434,44 @@ def seed(fake: FakeConfluence) -> FakeConfluence:
     """Two spaces with real-shaped pages: macros, a table, comments, attachments and restricted pages."""
     fake.add_space("ENG", "Engineering", "98001")
     fake.add_space("HR", "People", "98002")
-    fake.users.update({"acc-alice": {"email": "alice@kumo.example", "name": "Alice"},
-                       "acc-bob": {"email": "", "name": "Bob"}})
+    fake.users.update(
+        {"acc-alice": {"email": "alice@kumo.example", "name": "Alice"}, "acc-bob": {"email": "", "name": "Bob"}}
+    )
     fake.add_page("1001", "Engineering Home", "ENG", None, "<p>Welcome to <strong>Engineering</strong>.</p>")
-    fake.add_page("1002", "VPN setup", "ENG", "1001", (
-        "<h2>Install</h2><p>Run the client:</p><ac:structured-macro ac:name=\"code\"><ac:parameter "
-        "ac:name=\"language\">bash</ac:parameter><ac:plain-text-body><![CDATA[kumolink connect --region tokyo]]>"
-        "</ac:plain-text-body></ac:structured-macro><table><tbody><tr><th>Region</th><th>Gateway</th></tr><tr>"
-        "<td>Tokyo</td><td>gw-tyo.kumo.example</td></tr></tbody></table>"))
-    fake.add_page("1003", "Deploy runbook", "ENG", "1001", (
-        "<ac:structured-macro ac:name=\"warning\"><ac:rich-text-body><p>Never deploy on Fridays.</p>"
-        "</ac:rich-text-body></ac:structured-macro><p>See <ac:link><ri:page ri:content-title=\"VPN setup\" />"
-        "</ac:link>.</p>"))
-    fake.add_page("1004", "Security", "ENG", "1001", "<p>Security team space.</p>",
-                  users=["acc-alice"], groups=["security"])
-    fake.add_page("1005", "Zephyr incident postmortem", "ENG", "1004",
-                  "<p>The zephyr outage was caused by an expired certificate.</p>", users=["acc-alice", "acc-bob"])
+    fake.add_page(
+        "1002",
+        "VPN setup",
+        "ENG",
+        "1001",
+        (
+            '<h2>Install</h2><p>Run the client:</p><ac:structured-macro ac:name="code"><ac:parameter '
+            'ac:name="language">bash</ac:parameter><ac:plain-text-body><![CDATA[kumolink connect --region tokyo]]>'
+            "</ac:plain-text-body></ac:structured-macro><table><tbody><tr><th>Region</th><th>Gateway</th></tr><tr>"
+            "<td>Tokyo</td><td>gw-tyo.kumo.example</td></tr></tbody></table>"
+        ),
+    )
+    fake.add_page(
+        "1003",
+        "Deploy runbook",
+        "ENG",
+        "1001",
+        (
+            '<ac:structured-macro ac:name="warning"><ac:rich-text-body><p>Never deploy on Fridays.</p>'
+            '</ac:rich-text-body></ac:structured-macro><p>See <ac:link><ri:page ri:content-title="VPN setup" />'
+            "</ac:link>.</p>"
+        ),
+    )
+    fake.add_page(
+        "1004", "Security", "ENG", "1001", "<p>Security team space.</p>", users=["acc-alice"], groups=["security"]
+    )
+    fake.add_page(
+        "1005",
+        "Zephyr incident postmortem",
+        "ENG",
+        "1004",
+        "<p>The zephyr outage was caused by an expired certificate.</p>",
+        users=["acc-alice", "acc-bob"],
+    )
     fake.add_page("1006", "Team offsite", "ENG", "1001", "<p>The offsite is in Hakone in October.</p>")
     fake.add_page("1007", "Old archived plan", "ENG", "1001", "<p>archived content</p>", status="archived")
     fake.add_page("2001", "People Home", "HR", None, "<p>HR policies live here.</p>")

@@ -174,7 +174,9 @@ def test_refusal_without_calling_the_llm(llm: LLMServer, fake_openai: FakeOpenAI
 
 
 def test_api_key_not_in_error_response_or_log(
-    llm: LLMServer, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture  # noqa: F811
+    llm: LLMServer,
+    fake_openai: FakeOpenAI,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,  # noqa: F811
 ) -> None:
     caplog.set_level(logging.DEBUG)
     fake_openai.responder = lambda body: Reply(status=401, error=f"Incorrect API key provided: {KEY}")

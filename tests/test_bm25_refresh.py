@@ -22,8 +22,7 @@ QUERIES = ["VPN client install", "parental leave application", "expense receipts
 
 def _scores(index: Index, analyzer: Analyzer) -> list[list[tuple[str, float]]]:
     return [
-        [(h.id, h.score) for h in index.query(HybridQuery(limit=10, sparse=analyzer.query_vector(q)))]
-        for q in QUERIES
+        [(h.id, h.score) for h in index.query(HybridQuery(limit=10, sparse=analyzer.query_vector(q)))] for q in QUERIES
     ]
 
 

@@ -36,10 +36,16 @@ Item = Document | DocumentDeleted | ConnectorFailure
 
 
 def connector(server: FakeServer, sleeps: list[float] | None = None, **kw: Any) -> ConfluenceConnector:
-    auth = {"bearer_token": kw.pop("bearer")} if "bearer" in kw else {"email": EMAIL,
-                                                                       "api_token": kw.pop("token", TOKEN)}
-    client = ConfluenceClient(server.url, **auth, backoff=0.001, max_attempts=4,
-                              sleep=(sleeps.append if sleeps is not None else lambda _s: None))
+    auth = (
+        {"bearer_token": kw.pop("bearer")} if "bearer" in kw else {"email": EMAIL, "api_token": kw.pop("token", TOKEN)}
+    )
+    client = ConfluenceClient(
+        server.url,
+        **auth,
+        backoff=0.001,
+        max_attempts=4,
+        sleep=(sleeps.append if sleeps is not None else lambda _s: None),
+    )
     return ConfluenceConnector(client, spaces=kw.pop("spaces", ["ENG", "HR"]), **kw)
 
 
@@ -55,9 +61,9 @@ def test_full_load_pages_comments_attachments_and_acl(confluence_server: FakeSer
     items, checkpoint = drain(connector(confluence_server).poll(None))
     assert failures(items) == []
     found = docs(items)
-    assert set(found) == {f"confluence:page:{p}" for p in ("1001", "1002", "1003", "1004", "1005", "1006", "2001",
-                                                            "2002")} | {"confluence:attachment:att5002",
-                                                                        "confluence:attachment:att5004"}
+    assert set(found) == {
+        f"confluence:page:{p}" for p in ("1001", "1002", "1003", "1004", "1005", "1006", "2001", "2002")
+    } | {"confluence:attachment:att5002", "confluence:attachment:att5004"}
     vpn = found["confluence:page:1002"]
     assert vpn.url == f"{confluence_server.url}/wiki/spaces/ENG/pages/1002/VPN+setup"
     assert vpn.acl == ["space:ENG"]
@@ -85,7 +91,8 @@ def test_bearer_token_and_cql_scope(confluence_server: FakeServer) -> None:  # n
 
 
 def test_bad_credentials_fail_fatally_without_leaking_the_token(
-    confluence_server: FakeServer, caplog: pytest.LogCaptureFixture  # noqa: F811
+    confluence_server: FakeServer,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,  # noqa: F811
 ) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "wrong-s3cr3t-token-123"
@@ -101,7 +108,9 @@ def test_bad_credentials_fail_fatally_without_leaking_the_token(
     [({"spaces": ["ENG", "NOPE"]}, "NOPE"), ({"spaces": None, "cql": 'space = "MISSING"'}, "matched no pages")],
 )
 def test_wrong_scope_is_a_failure_not_an_empty_success(
-    confluence_server: FakeServer, kw: dict[str, Any], expected: str  # noqa: F811
+    confluence_server: FakeServer,  # noqa: F811
+    kw: dict[str, Any],
+    expected: str,  # noqa: F811
 ) -> None:
     items, _ = drain(connector(confluence_server, **kw).poll(None))
     assert [type(i) for i in items] == [ConnectorFailure] and items[0].fatal and expected in items[0].message
@@ -122,8 +131,11 @@ def test_rate_limits_and_server_errors_are_retried(confluence_server: FakeServer
 
     sleeps: list[float] = []
     fake = confluence_server.fake
-    fake.fails = [Fail("/api/v2/spaces/98001/pages", 429, times=2, retry_after="0.05"),
-                  Fail("/footer-comments", 503, times=1), Fail("/restriction/byOperation/read", 502, times=1)]
+    fake.fails = [
+        Fail("/api/v2/spaces/98001/pages", 429, times=2, retry_after="0.05"),
+        Fail("/footer-comments", 503, times=1),
+        Fail("/restriction/byOperation/read", 502, times=1),
+    ]
     items, _ = drain(connector(confluence_server, sleeps).poll(None))
     assert failures(items) == [] and len(docs(items)) == 10
     assert sleeps[:2] == [0.05, 0.05], "Retry-After is honoured"
@@ -180,7 +192,8 @@ def index_setup(tmp_path: Path, make_indexer: Any) -> Iterator[tuple[Any, Checkp
 
 
 def test_incremental_sync_applies_edits_moves_and_deletions(
-    confluence_server: FakeServer, index_setup: tuple[Any, CheckpointStore]  # noqa: F811
+    confluence_server: FakeServer,  # noqa: F811
+    index_setup: tuple[Any, CheckpointStore],  # noqa: F811
 ) -> None:
     indexer, store = index_setup
     fake = confluence_server.fake
@@ -215,17 +228,24 @@ def test_incremental_sync_applies_edits_moves_and_deletions(
 
 
 def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
-    confluence_server: FakeServer, tmp_path: Path  # noqa: F811
+    confluence_server: FakeServer,  # noqa: F811
+    tmp_path: Path,  # noqa: F811
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", confluence_base_url=confluence_server.url,
-                        confluence_email=EMAIL, confluence_api_token=TOKEN, confluence_spaces=["ENG"],
-                        space_access={"ENG": ["group:eng"]},
-                        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]))  # a loopback proxy
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        confluence_base_url=confluence_server.url,
+        confluence_email=EMAIL,
+        confluence_api_token=TOKEN,
+        confluence_spaces=["ENG"],
+        space_access={"ENG": ["group:eng"]},
+        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]),
+    )  # a loopback proxy
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "state")
     assert run_source(services.indexer(), from_settings(settings), store).status == "succeeded"
     try:
         with serve_in_thread(create_app(settings, services), "askdocs") as url:
+
             def hits(headers: dict[str, str]) -> list[str]:
                 body = {"query": "Where is the team offsite this year?", "top_k": 10}
                 response = httpx.post(f"{url}/v1/search", json=body, headers=headers, timeout=30)
@@ -247,7 +267,9 @@ def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
 
 
 def test_killed_run_resumes_and_converges(
-    confluence_server: FakeServer, tmp_path: Path, make_indexer: Any  # noqa: F811
+    confluence_server: FakeServer,  # noqa: F811
+    tmp_path: Path,
+    make_indexer: Any,  # noqa: F811
 ) -> None:
     clean = make_indexer(Index(EdgeBackend(tmp_path / "clean")))
     assert run_source(clean, connector(confluence_server), CheckpointStore(tmp_path / "s1")).status == "succeeded"
@@ -277,17 +299,24 @@ def test_killed_run_resumes_and_converges(
 
 
 def test_cli_index_against_the_fake_server(confluence_server: FakeServer, tmp_path: Path) -> None:  # noqa: F811
-    env = {**os.environ, "ASKDOCS_DATA_DIR": str(tmp_path / "data"),
-           "ASKDOCS_CONFLUENCE_BASE_URL": confluence_server.url, "ASKDOCS_CONFLUENCE_EMAIL": EMAIL,
-           "ASKDOCS_CONFLUENCE_API_TOKEN": TOKEN,
-           "ASKDOCS_CONFLUENCE_SPACES": '["ENG","HR"]', "COLUMNS": "120"}
+    env = {
+        **os.environ,
+        "ASKDOCS_DATA_DIR": str(tmp_path / "data"),
+        "ASKDOCS_CONFLUENCE_BASE_URL": confluence_server.url,
+        "ASKDOCS_CONFLUENCE_EMAIL": EMAIL,
+        "ASKDOCS_CONFLUENCE_API_TOKEN": TOKEN,
+        "ASKDOCS_CONFLUENCE_SPACES": '["ENG","HR"]',
+        "COLUMNS": "120",
+    }
     askdocs = str(Path(sys.executable).parent / "askdocs")
-    done = subprocess.run([askdocs, "sync", "--type", "confluence"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [askdocs, "sync", "--type", "confluence"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "confluence: succeeded; 10 documents seen, 10 added" in done.stdout
     assert "syncing confluence" in done.stderr and TOKEN not in done.stdout + done.stderr
     env["ASKDOCS_CONFLUENCE_API_TOKEN"] = "not-the-token"
-    failed = subprocess.run([askdocs, "sync", "--type", "confluence"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    failed = subprocess.run(
+        [askdocs, "sync", "--type", "confluence"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert failed.returncode == 1 and "401" in failed.stderr and "not-the-token" not in failed.stderr

@@ -52,8 +52,14 @@ def test_documented_snippets_read_as_text() -> None:
     assert sections[0].path == ["Heading 1"]
     text = sections[0].text
     assert "strong text Italics Text monospaced" in text
-    for expected in ("Link to another Confluence Page", "Link to a Confluence Attachment", "Anchor Link",
-                     "Some Rich Text", "[ ] task list item", "[x] done item"):
+    for expected in (
+        "Link to another Confluence Page",
+        "Link to a Confluence Attachment",
+        "Anchor Link",
+        "Some Rich Text",
+        "[ ] task list item",
+        "[x] done item",
+    ):
         assert expected in text
     assert "<" not in text and "ri:" not in text
 
@@ -109,25 +115,55 @@ def test_attachment_kinds_and_csv_rows() -> None:
 # The documented "byOperation" shape (all operations); Data Center sample, empty lists = no restriction.
 ALL_OPERATIONS_UNRESTRICTED = {
     "restrictions": {
-        "read": {"operation": "read", "restrictions": {
-            "user": {"results": [], "start": 0, "limit": 200, "size": 0},
-            "group": {"results": [], "start": 0, "limit": 200, "size": 0}}},
-        "update": {"operation": "update", "restrictions": {
-            "user": {"results": [], "start": 0, "limit": 200, "size": 0},
-            "group": {"results": [], "start": 0, "limit": 200, "size": 0}}},
+        "read": {
+            "operation": "read",
+            "restrictions": {
+                "user": {"results": [], "start": 0, "limit": 200, "size": 0},
+                "group": {"results": [], "start": 0, "limit": 200, "size": 0},
+            },
+        },
+        "update": {
+            "operation": "update",
+            "restrictions": {
+                "user": {"results": [], "start": 0, "limit": 200, "size": 0},
+                "group": {"results": [], "start": 0, "limit": 200, "size": 0},
+            },
+        },
     }
 }
 READ_RESTRICTED = {
     "operation": "read",
     "restrictions": {
-        "user": {"results": [
-            {"type": "known", "accountId": "5b10a2844c20165700ede21g", "accountType": "atlassian",
-             "email": "Alice@Kumo.example", "publicName": "Alice"},
-            {"type": "known", "accountId": "712020:9a1c", "accountType": "atlassian", "email": "",
-             "publicName": "Bob"}], "start": 0, "limit": 100, "size": 2},
-        "group": {"results": [{"type": "group", "name": "security", "id": "a1b2"},
-                              {"type": "group", "name": "Site Admins", "id": "c3d4"}],
-                  "start": 0, "limit": 100, "size": 2},
+        "user": {
+            "results": [
+                {
+                    "type": "known",
+                    "accountId": "5b10a2844c20165700ede21g",
+                    "accountType": "atlassian",
+                    "email": "Alice@Kumo.example",
+                    "publicName": "Alice",
+                },
+                {
+                    "type": "known",
+                    "accountId": "712020:9a1c",
+                    "accountType": "atlassian",
+                    "email": "",
+                    "publicName": "Bob",
+                },
+            ],
+            "start": 0,
+            "limit": 100,
+            "size": 2,
+        },
+        "group": {
+            "results": [
+                {"type": "group", "name": "security", "id": "a1b2"},
+                {"type": "group", "name": "Site Admins", "id": "c3d4"},
+            ],
+            "start": 0,
+            "limit": 100,
+            "size": 2,
+        },
     },
 }
 
@@ -135,7 +171,11 @@ READ_RESTRICTED = {
 def test_restriction_responses_to_principals() -> None:
     assert parse_read_restriction([ALL_OPERATIONS_UNRESTRICTED]) is None
     assert parse_read_restriction([READ_RESTRICTED]) == {
-        "user:alice@kumo.example", "user:confluence:712020:9a1c", "group:security", "group:confluence-id:c3d4"}
+        "user:alice@kumo.example",
+        "user:confluence:712020:9a1c",
+        "group:security",
+        "group:confluence-id:c3d4",
+    }
     with pytest.raises(ConfluenceError):
         parse_read_restriction([{"operation": "read", "restrictions": {"user": {"results": []}}}])
     assert user_principal({"email": "", "accountId": ""}) is None
@@ -147,6 +187,7 @@ def test_inherited_restrictions_intersect_and_fail_closed() -> None:
     assert effective_acl([None, None], "ENG") == ["space:ENG"]
     assert effective_acl([None, team, None], "ENG") == sorted(team)
     assert effective_acl([team, frozenset({"user:alice@kumo.example", "user:bob@kumo.example"})], "ENG") == [
-        "user:alice@kumo.example"]
+        "user:alice@kumo.example"
+    ]
     assert effective_acl([team, frozenset({"group:finance"})], "ENG") == [NOBODY]
     assert effective_acl([frozenset({NOBODY})], "ENG") == [NOBODY]

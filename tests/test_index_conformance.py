@@ -137,7 +137,16 @@ def test_reads_before_ensure_answer_empty(index: Index) -> None:
 def test_stored_chunks_return_dense_vectors_and_the_asked_fields(ready: Index) -> None:
     """What the indexer reuses when a chunk's text is unchanged: the dense vectors by name, never BM25's."""
     ready.write_document("d1", [chunk("d1", 0, [0.0, 1.0, 0.0, 0.0], title="T", heading=""), chunk("d1", 1)])
-    ready.write_document("d2", [chunk("d2", 0, [0.6, 0.8, 0.0, 0.0], )])
+    ready.write_document(
+        "d2",
+        [
+            chunk(
+                "d2",
+                0,
+                [0.6, 0.8, 0.0, 0.0],
+            )
+        ],
+    )
     stored = {p.id: p for p in ready.stored_chunks(["d1", "d2", "missing"], ["title", "heading", "text"])}
     assert set(stored) == {point_id("d1", 0), point_id("d1", 1), point_id("d2", 0)}
     first = stored[point_id("d1", 0)]
@@ -146,6 +155,7 @@ def test_stored_chunks_return_dense_vectors_and_the_asked_fields(ready: Index) -
     assert first.dense["vec"] == pytest.approx([0.0, 1.0, 0.0, 0.0])
     assert stored[point_id("d2", 0)].dense["vec"] == pytest.approx([0.6, 0.8, 0.0, 0.0], abs=1e-6)
     assert ready.stored_chunks([]) == []
+
 
 # --- writes ------------------------------------------------------------------------------
 def test_write_document_then_count(ready: Index) -> None:
@@ -253,7 +263,6 @@ def test_bm25_stats_stay_consistent(ready: Index) -> None:
     assert all(p.payload.get("kind") == "chunk" for p in ready.chunks(IndexFilter()))
 
 
-
 def test_bm25_weights_are_replaced_in_place_keeping_vectors_and_payload(ready: Index) -> None:
     ready.write_document("d1", [chunk("d1", 0, sparse={1: 1.0}, dl=10, bm25_avgdl=10.0)])
     ready.write_document("d2", [chunk("d2", 0, [0.0, 1.0, 0.0, 0.0], {2: 1.0}, dl=30, bm25_avgdl=20.0, title="T")])
@@ -270,6 +279,7 @@ def test_bm25_weights_are_replaced_in_place_keeping_vectors_and_payload(ready: I
     assert ready.stored_chunks(["d2"])[0].dense["vec"] == pytest.approx([0.0, 1.0, 0.0, 0.0])
     assert ready.bm25_stats() == (3, 10 + 25 + 20) == stats_from_points(ready)
     assert ready.documents_weighted_off(10.0, 0.05) == ["d3"]
+
 
 # --- queries -----------------------------------------------------------------------------
 # Four documents: dense vectors and BM25 weights chosen so each leg has a clear, different order.

@@ -50,7 +50,10 @@ def api_schema(live_server: LiveServer) -> schemathesis.BaseSchema:  # noqa: F81
 
 @pytest.mark.parametrize(("label", "mode"), RUNS, ids=[f"{label} {mode.value}" for label, mode in RUNS])
 def test_every_operation_answers_as_documented(
-    api_schema: schemathesis.BaseSchema, live_server: LiveServer, label: str, mode: GenerationMode  # noqa: F811
+    api_schema: schemathesis.BaseSchema,
+    live_server: LiveServer,  # noqa: F811
+    label: str,
+    mode: GenerationMode,  # noqa: F811
 ) -> None:
     operations = {op.ok().label: op.ok() for op in api_schema.get_all_operations()}
     assert set(OPERATIONS) <= set(operations), sorted(operations)

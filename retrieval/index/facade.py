@@ -93,7 +93,6 @@ class Index:
         the collection that the alias (server) or pointer file (Edge) of ``settings.collection`` names."""
         locations: Locations
         if settings.qdrant_url:
-
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
             from retrieval.index.server import checked_client
 

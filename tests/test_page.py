@@ -160,7 +160,8 @@ def test_each_filter_changes_results_and_url_and_back_restores(browser: Driver, 
     Select(browser.find_element(By.ID, "f-source")).select_by_value("")
     WebDriverWait(browser, 30).until(lambda d: "Zephyr archive" in texts(d, "#results .hit .title"))
     Select(browser.find_element(By.ID, "f-within")).select_by_value("week")
-    WebDriverWait(browser, 30).until(lambda d: "Zephyr archive" not in texts(d, "#results .hit .title"))
+    # the new results, not the empty list shown while they load
+    WebDriverWait(browser, 30).until(lambda d: (t := texts(d, "#results .hit .title")) and "Zephyr archive" not in t)
     assert url_params(browser)["within"] == ["week"] and texts(browser, "#results .hit .title")
     browser.back()
     WebDriverWait(browser, 30).until(lambda d: "Zephyr archive" in texts(d, "#results .hit .title"))

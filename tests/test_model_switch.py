@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,13 @@ def _same(a: dict[str, list[tuple[str, float]]], b: dict[str, list[tuple[str, fl
         [s for hits in b.values() for _, s in hits], rel=2 * BM25_TOLERANCE
     )
     return ids and scores
+
+
+def _wait_rounds(rounds: list[int], target: int, timeout_s: float = 120.0) -> None:
+    """Wait until the query loop has run ``target`` rounds (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while rounds[0] < target and time.monotonic() < deadline:
+        threading.Event().wait(0.05)
 
 
 @pytest.fixture
@@ -121,11 +129,10 @@ def test_switch_under_a_query_loop(built: Services, fake_openai: FakeOpenAI, wor
             (workspace / "it" / "vpn-setup.md").write_text("# VPN\n\nKumoLink VPN connect command: kumo up\n")
             report = run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
             assert report.status == "succeeded" and report.updated >= 2
+            _wait_rounds(rounds, 3)  # queries answered while the rebuild is under way (however slow the machine)
             rebuild.copy()
             new_location = rebuild.switch()
-            rounds_at_switch = rounds[0]
-            while rounds[0] < rounds_at_switch + 3:
-                threading.Event().wait(0.05)
+            _wait_rounds(rounds, rounds[0] + 3)  # ... and after the switch
         finally:
             done.set()
             thread.join(60)

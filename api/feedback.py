@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
+
+from api.schemas import NonBlankText
 
 Rating = Literal["up", "down"]
 _SCHEMA = """CREATE TABLE IF NOT EXISTS feedback (
@@ -24,19 +26,12 @@ class Feedback(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    query: str = Field(min_length=1, max_length=2000)
+    query: NonBlankText = Field(min_length=1, max_length=2000)
     rating: Rating
     doc_id: str | None = Field(
         default=None, min_length=1, max_length=1000, description="The hit judged; none: the answer."
     )
     comment: str = Field(default="", max_length=2000)
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query must not be blank")
-        return value.strip()
 
 
 class StoredFeedback(Feedback):

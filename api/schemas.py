@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from askdocs.models import Answer, Hit, SearchFilters
+
+
+def _stripped(value: str) -> str:
+    """The text without surrounding spaces; blank text is refused (422)."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+NonBlankText = Annotated[str, AfterValidator(_stripped)]
 
 
 class _Strict(BaseModel):
@@ -16,17 +26,10 @@ class _Strict(BaseModel):
 class SearchRequest(_Strict):
     """POST /v1/search body."""
 
-    query: str = Field(min_length=1, max_length=2000, examples=["How do I connect to the VPN?"])
+    query: NonBlankText = Field(min_length=1, max_length=2000, examples=["How do I connect to the VPN?"])
     top_k: StrictInt = Field(10, ge=1, le=50)
     filters: SearchFilters | None = None
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query must not be blank")
-        return value.strip()
 
 
 class SearchResponse(BaseModel):
@@ -40,19 +43,14 @@ class SearchResponse(BaseModel):
 class AskRequest(_Strict):
     """POST /v1/ask body."""
 
-    question: str = Field(min_length=1, max_length=2000, examples=["東京オフィスの入館カードの再発行手数料は？"])
+    question: NonBlankText = Field(
+        min_length=1, max_length=2000, examples=["東京オフィスの入館カードの再発行手数料は？"]
+    )
     filters: SearchFilters | None = None
     stream: StrictBool = Field(
         False,
         description="Stream Server-Sent Events: 'hits', then 'token' events, then 'citations', then 'done'.",
     )
-
-    @field_validator("question")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("question must not be blank")
-        return value.strip()
 
 
 class AskResponse(Answer):

@@ -29,15 +29,19 @@ class ConnectorType:
 
 
 CONNECTORS: dict[str, ConnectorType] = {
-    "files": ConnectorType("connectors.files:from_settings", ("workspace_",), "a folder of Markdown, text, HTML"),
-    "slack": ConnectorType("connectors.slack:from_settings", ("slack_",), "Slack channels through the Web API"),
+    "files": ConnectorType(
+        "connectors.files.connector:from_settings", ("workspace_",), "a folder of Markdown, text, HTML"
+    ),
+    "slack": ConnectorType("connectors.slack.web:from_settings", ("slack_",), "Slack channels through the Web API"),
     "slack-export": ConnectorType(
-        "connectors.slack_export:from_settings", ("slack_",), "a Slack admin export (ZIP or folder)"
+        "connectors.slack.export:from_settings", ("slack_",), "a Slack admin export (ZIP or folder)"
     ),
     "confluence": ConnectorType(
-        "connectors.confluence:from_settings", ("confluence_", "space_"), "Confluence Cloud spaces or a CQL query"
+        "connectors.confluence.connector:from_settings",
+        ("confluence_", "space_"),
+        "Confluence Cloud spaces or a CQL query",
     ),
-    "google-docs": ConnectorType("connectors.google_docs:from_settings", ("google_",), "Google Docs in Drive"),
+    "google-docs": ConnectorType("connectors.google.connector:from_settings", ("google_",), "Google Docs in Drive"),
 }
 
 

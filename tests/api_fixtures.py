@@ -19,7 +19,7 @@ from api.auth.keys import KeyStore, key_principals
 from api.cli import SERVER_OPTIONS
 from api.services import Services
 from askdocs.settings import AuthSettings, Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 
 WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 

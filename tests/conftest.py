@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.chunker import Chunker
 from ingest.extract import Extractor
 from ingest.sync import Indexer, SyncReport

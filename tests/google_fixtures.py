@@ -11,8 +11,8 @@ from drive_server import FOLDER, DriveServer, FakeDrive, FakeFile, group, servic
 
 from askdocs.settings import Settings
 from connectors.base import ConnectorFailure, DocumentDeleted
-from connectors.google_docs import GoogleDocsConnector, from_settings
-from connectors.google_drive import RetryPolicy
+from connectors.google.connector import GoogleDocsConnector, from_settings
+from connectors.google.drive import RetryPolicy
 
 ALICE, BOB, CAROL = "alice@kumo.example", "bob@kumo.example", "carol@kumo.example"
 ENG = "eng@kumo.example"

@@ -30,7 +30,7 @@ from local_server import free_port
 
 from api.services import Services
 from askdocs.settings import AuthSettings, Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc"
 RESOURCE = "urn:askdocs:api"

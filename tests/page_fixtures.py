@@ -19,7 +19,7 @@ from selenium import webdriver
 from api.services import Services
 from askdocs.models import Document, Section
 from askdocs.settings import AuthSettings, Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 
 AXE = Path(__file__).resolve().parent / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 HOSTILE_TITLE = "Zephyr <script>window.pwned=1</script> launch plan"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from api.auth.demo import DemoPerson, load_people
 from askdocs.models import PUBLIC, Document
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 
 PEOPLE = load_people(WORKSPACE / "_people.toml")
 DOCS = {d.id: d for d in FilesConnector(WORKSPACE).load_all() if isinstance(d, Document)}

@@ -9,7 +9,7 @@ import pytest
 from embedder_spy import spy_on
 
 from askdocs.models import Document
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.chunker import Chunker
 from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer

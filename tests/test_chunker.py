@@ -219,7 +219,7 @@ def test_empty_sections_make_no_chunks(chunker: Chunker) -> None:
 def test_sample_workspace_chunks_fit(
     embedders: LanguageEmbedders, chunker: Chunker, sample_workspace, analyzer, extractor
 ) -> None:
-    from connectors.files import FilesConnector
+    from connectors.files.connector import FilesConnector
     from ingest.extract import extract_document
 
     languages = set()

@@ -24,8 +24,8 @@ from api.services import Services
 from askdocs.models import Document
 from askdocs.settings import AuthSettings, Settings
 from connectors.base import ConnectorFailure, DocumentDeleted
-from connectors.confluence import NOBODY, ConfluenceConnector, from_settings
-from connectors.confluence_client import ConfluenceClient
+from connectors.confluence.client import ConfluenceClient
+from connectors.confluence.connector import NOBODY, ConfluenceConnector, from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 from retrieval.index import Index

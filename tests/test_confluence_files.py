@@ -13,7 +13,7 @@ from local_server import serve_in_thread
 from api.app import create_app
 from api.services import Services
 from askdocs.settings import Settings
-from connectors.confluence import from_settings
+from connectors.confluence.connector import from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 

@@ -21,7 +21,7 @@ import os, signal, sys
 from pathlib import Path
 from askdocs.settings import Settings
 from api.services import Services
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 

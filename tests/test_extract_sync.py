@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_extract import DATA, WORKSPACE, zip_bomb
 
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.sync import Indexer
 from retrieval.index import Index, IndexFilter
 

@@ -19,7 +19,7 @@ from api.feedback import Feedback, FeedbackStore, query_id
 from api.routes.ui import ui_language
 from api.services import Services
 from askdocs.settings import Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from eval.beir import load_beir
 
 BUDGET = "files:finance/zephyr-budget.md"

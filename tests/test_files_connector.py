@@ -12,7 +12,7 @@ from poll_helpers import drain as drain_all
 
 from askdocs.models import Document
 from connectors.base import ConnectorFailure, DocumentDeleted, LoadConnector, PollConnector, Skipped, SlimConnector
-from connectors.files import AclFile, FilesConnector
+from connectors.files.connector import AclFile, FilesConnector
 
 
 def write(path: Path, text: str | bytes) -> Path:

@@ -15,9 +15,9 @@ from askdocs.errors import SourceError
 from askdocs.formats import PPTX, XLSX
 from askdocs.models import Location
 from connectors.base import ConnectorFailure
-from connectors.google_content import principals_from_permissions
-from connectors.google_docs import GoogleDocsConnector, from_settings
-from connectors.google_drive import DriveClient
+from connectors.google.connector import GoogleDocsConnector, from_settings
+from connectors.google.content import principals_from_permissions
+from connectors.google.drive import DriveClient
 from ingest.extract import Extractor, extract_document
 
 FOLDER_DOCS = {f"google-docs:doc-{i}" for i in ("handbook", "vpn", "budget", "roadmap", "published", "locked", "spec")}

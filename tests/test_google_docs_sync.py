@@ -22,7 +22,7 @@ from index_state import chunk_payloads
 
 from api.app import create_app
 from api.services import Services
-from connectors.google_docs import from_settings
+from connectors.google.connector import from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer

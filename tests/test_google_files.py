@@ -11,7 +11,7 @@ from google_fixtures import ALICE, BOB, FAST_RETRY, SAMPLES, seed, settings_for
 from test_google_docs_sync import _serve
 
 from api.services import Services
-from connectors.google_docs import from_settings
+from connectors.google.connector import from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 

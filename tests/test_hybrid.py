@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from askdocs.models import Document, SearchFilters, Section
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer
 from retrieval.embedders import LanguageEmbedders

@@ -23,7 +23,7 @@ from api.auth.keys import KeyStore
 from api.mcp_server import document_text
 from askdocs.models import Document, Section
 from askdocs.settings import Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.chunker import Chunker
 from retrieval.index import Index, ScoredPayload
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.services import Services
 from askdocs.settings import Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.reindex import REBUILD
 from ingest.runner import run_source
 from ingest.state import CheckpointStore

@@ -12,7 +12,7 @@ from api_fixtures import WORKSPACE, serve
 
 from api.services import Services
 from askdocs.settings import Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 

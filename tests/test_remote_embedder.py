@@ -11,7 +11,7 @@ import pytest
 from openai_server import FakeOpenAI, Reply, fake_embedding, fake_openai, fake_openai_server  # noqa: F401
 
 from askdocs.settings import Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.chunker import Chunker
 from ingest.runner import run_source
 from ingest.state import CheckpointStore

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer

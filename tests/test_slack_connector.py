@@ -22,7 +22,7 @@ from askdocs.errors import SourceError
 from askdocs.models import Document
 from askdocs.settings import AuthSettings, Settings
 from connectors.base import Checkpoint, ConnectorFailure
-from connectors.slack import SlackConnector, build_client, from_settings
+from connectors.slack.web import SlackConnector, build_client, from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 from ingest.sync import Indexer

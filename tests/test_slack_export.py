@@ -17,9 +17,9 @@ from slack_server import TOKEN, FakeSlack, FakeWorkspace, seed, slack, slack_ser
 
 from askdocs.models import Document
 from connectors.base import ConnectorFailure
-from connectors.slack import SlackConnector, build_client
-from connectors.slack_export import SlackExportConnector
-from connectors.slack_markup import Directory, readable
+from connectors.slack.export import SlackExportConnector
+from connectors.slack.markup import Directory, readable
+from connectors.slack.web import SlackConnector, build_client
 
 
 def write_export(ws: FakeWorkspace, folder: Path) -> Path:

@@ -12,7 +12,7 @@ from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noq
 
 from askdocs.errors import ConfigError
 from askdocs.settings import Settings
-from connectors.confluence import ConfluenceConnector
+from connectors.confluence.connector import ConfluenceConnector
 from connectors.registry import CONNECTORS
 from ingest.runner import source_runner
 from ingest.sources import SourceConfig, SourcesConfigError, SourcesFile, load_sources, space_access

@@ -18,7 +18,7 @@ import pytest
 from embedder_spy import Spy, spy_on
 
 from askdocs import models
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.chunker import Chunker
 from ingest.extract import Extractor, extract_document
 from ingest.sync import Indexer, SyncReport

@@ -16,7 +16,7 @@ from test_llama_cpp import running_llama_server
 
 from api.services import Services
 from askdocs.settings import Settings
-from connectors.files import FilesConnector
+from connectors.files.connector import FilesConnector
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 from retrieval.remote_embedder import RemoteEmbedder

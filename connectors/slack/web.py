@@ -28,7 +28,7 @@ from askdocs.models import PUBLIC, Document
 from askdocs.retry import Backoff, retry_after
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
-from connectors.slack_markup import (
+from connectors.slack.markup import (
     SOURCE,
     Directory,
     Message,

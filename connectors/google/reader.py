@@ -10,7 +10,7 @@ from typing import Any
 from askdocs.formats import EXTRACTED_MIMES, too_big
 from askdocs.models import Blob, Document
 from connectors.base import ConnectorFailure
-from connectors.google_content import (
+from connectors.google.content import (
     DOC,
     EXTRACTED_EXPORTS,
     FILE_FIELDS,
@@ -25,7 +25,7 @@ from connectors.google_content import (
     principals_from_permissions,
     sections_from_export,
 )
-from connectors.google_drive import DriveClient, DriveError
+from connectors.google.drive import DriveClient, DriveError
 
 log = logging.getLogger(__name__)
 

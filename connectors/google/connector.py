@@ -20,9 +20,9 @@ from askdocs.errors import SourceError
 from askdocs.models import Document
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
-from connectors.google_content import FILE_FIELDS, FOLDER
-from connectors.google_drive import DriveClient, DriveError, RetryPolicy, load_credentials
-from connectors.google_reader import MAX_PAGES, DriveReader
+from connectors.google.content import FILE_FIELDS, FOLDER
+from connectors.google.drive import DriveClient, DriveError, RetryPolicy, load_credentials
+from connectors.google.reader import MAX_PAGES, DriveReader
 
 SOURCE = "google-docs"
 CHECKPOINT_VERSION = 1

@@ -20,8 +20,8 @@ from askdocs.formats import extracted_mime, too_big
 from askdocs.models import Blob, Document, Section
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
-from connectors.confluence_acl import NOBODY, Restriction, RestrictionReader, effective_acl
-from connectors.confluence_client import (
+from connectors.confluence.acl import NOBODY, Restriction, RestrictionReader, effective_acl
+from connectors.confluence.client import (
     ConfluenceClient,
     ConfluenceError,
     Listing,
@@ -30,7 +30,7 @@ from connectors.confluence_client import (
     moved_pages,
     parse_time,
 )
-from connectors.confluence_storage import attachment_kind, attachment_sections, storage_to_sections
+from connectors.confluence.storage import attachment_kind, attachment_sections, storage_to_sections
 
 log = logging.getLogger(__name__)
 SOURCE = "confluence"

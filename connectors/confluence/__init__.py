@@ -1,0 +1,1 @@
+"""Confluence Cloud: the connector, its REST client, page restrictions (``acl``) and storage-format parsing."""

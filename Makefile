@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_LLM := $(VENV)/.installed-llm
 
-.PHONY: run test test-llm index lint typecheck clean browser oidc a11y
+.PHONY: run test test-llm index lint typecheck clean browser oidc a11y postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ browser:
 	   (apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)) || \
 	  echo "chromium could not be installed: the browser test will fail"
 
+# The real PostgreSQL server the shared-store tests start in a temporary folder (the distribution's package).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  (apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null)) || \
+	  echo "postgresql could not be installed: the PostgreSQL store tests will be skipped"
+
 # The real OpenID provider the sign-in tests start (node oidc-provider, exact version pinned in package.json).
 OIDC_PROVIDER := tests/oidc/node_modules/oidc-provider/package.json
 $(OIDC_PROVIDER): tests/oidc/package.json
@@ -57,7 +64,7 @@ $(AXE_CORE): tests/a11y/package.json
 
 a11y: $(AXE_CORE)
 
-test: $(STAMP_DEV) browser oidc a11y
+test: $(STAMP_DEV) browser oidc a11y postgres
 	$(BIN)/pytest -q
 
 test-llm: $(STAMP_LLM)

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(None, description="Use a Qdrant server/cluster instead of the embedded engine.")
     qdrant_api_key: SecretStr | None = None
     collection: str = Field("askdocs", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    database_url: SecretStr | None = Field(
+        None,
+        description="The shared SQL store (identity, scheduler leases): a SQLAlchemy URL such as "
+        "postgresql+psycopg://user:pass@host/db for several machines; default: SQLite in data_dir.",
+    )
     # --- collections on a Qdrant server/cluster (applied when askdocs creates one; README, "Scaling out") ---
     qdrant_shards: int = Field(1, ge=1, le=256, description="Shards of a new collection (spread over the nodes).")
     qdrant_replication_factor: int = Field(1, ge=1, le=16, description="Copies of each shard (nodes that may fail).")
@@ -299,6 +304,11 @@ class Settings(BaseSettings):
     def demo_people_file(self) -> Path:
         """The sample people demo mode offers to sign in as."""
         return self.auth.demo_people_file or self.workspace_dir / "_people.toml"
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file of the shared SQL store when ``database_url`` is not set."""
+        return self.data_dir / "askdocs.sqlite3"
 
     @property
     def edge_path(self) -> Path:

@@ -24,7 +24,7 @@ from connectors.registry import CONNECTORS
 from ingest.sources import SourceConfig, SourcesFile, configured_sources
 
 if TYPE_CHECKING:
-    from api.services import Services
+    from askdocs.app import Services
 
 
 class _App(typer.Typer):
@@ -89,7 +89,7 @@ def _setting_problem(error: Any) -> str:
 
 
 def _services(settings: Settings) -> Services:
-    from api.services import Services
+    from askdocs.app import Services
 
     return Services.build(settings)
 

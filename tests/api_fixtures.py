@@ -17,7 +17,7 @@ from local_server import serve_in_thread
 from api.app import create_app
 from api.auth.keys import KeyStore, key_principals
 from api.cli import SERVER_OPTIONS
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import AuthSettings, Settings
 from connectors.files.connector import FilesConnector
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from api_fixtures import WORKSPACE, api_key, serve
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from ingest import integrity
 from retrieval.embedders import LanguageEmbedders

@@ -17,7 +17,7 @@ from qdrant_client import QdrantClient
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from connectors.files.connector import FilesConnector
 from ingest.reindex import REBUILD

@@ -13,7 +13,7 @@ import pytest
 from api_fixtures import WORKSPACE, api_key, serve
 
 from api.logs import configure_logging
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from api_fixtures import WORKSPACE, serve
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from connectors.files.connector import FilesConnector
 from ingest.runner import run_source

@@ -69,19 +69,12 @@ class AskPipeline:
         cited = any(c.cites for c in result.sentences)
         if not result.sentences or (is_refusal(draft.text) and not cited):
             return refusal(draft.question, draft.hits, draft.generator, model=draft.model, usage=draft.usage)
+        citations = build_citations(result, draft.source_hits, self.checker.analyzer)
         return Answer(
-            question=draft.question,
-            text=result.text,
-            citations=build_citations(result, draft.source_hits, self.checker.analyzer),
-            found=True,
-            generator=draft.generator,
-            hits=draft.hits,
-            model=draft.model,
-            groundedness=result.groundedness,
-            sentences=result.sentences,
-            removed_citations=result.removed,
-            usage=draft.usage,
-        )
+            question=draft.question, text=result.text, citations=citations, found=True, generator=draft.generator,
+            hits=draft.hits, model=draft.model, groundedness=result.groundedness, sentences=result.sentences,
+            removed_citations=result.removed, usage=draft.usage,
+        )  # fmt: skip
 
 
 __all__ = ["AskPipeline"]

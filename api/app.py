@@ -17,8 +17,8 @@ from api.limits import AskConcurrencyLimit, BodySizeLimit, method_label
 from api.openapi import install_openapi
 from api.routes import ask, feedback, health, mcp, metrics, reindex, search, sources, ui
 from api.security import WebHardening
-from api.services import Services
 from askdocs import __version__
+from askdocs.app import Services
 from askdocs.errors import AskdocsError, IndexDamaged
 from askdocs.metrics import REQUEST_LATENCY
 from askdocs.redaction import redact

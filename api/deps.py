@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from api.auth.authenticator import PrincipalsDep, get_principals, require_admin
 from api.auth.principals import spaces_for
-from api.services import Services
+from askdocs.app import Services
 
 __all__ = ["AdminDep", "PrincipalsDep", "ServicesDep", "get_principals", "get_services", "spaces_for"]
 

@@ -22,7 +22,7 @@ def export(
 ) -> None:
     """Write the hit judgements (up = 1, down = 0, latest per query and document) in the BEIR qrels format,
     with the indexed documents as the corpus, so `askdocs eval --dataset <out>` scores them."""
-    from api.cli import load_settings
+    from api.cli_common import load_settings
 
     settings = load_settings()
     path = settings.data_dir / "feedback.sqlite3"

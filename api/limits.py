@@ -41,8 +41,8 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict
     await send({"type": "http.response.body", "body": data})
 
 
-class BodySizeLimit:
-    """413 for a body over ``max_request_bytes``: at once from Content-Length, else as soon as it is exceeded."""
+class HttpMiddleware:
+    """An ASGI middleware that handles HTTP requests (``handle``) and passes anything else (lifespan) through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,7 +51,18 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = _settings(scope).max_request_bytes
+        await self.handle(scope, receive, send, _settings(scope))
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, settings: Settings) -> None:
+        """One HTTP request, with the settings of the app it arrived at."""
+        await self.app(scope, receive, send)
+
+
+class BodySizeLimit(HttpMiddleware):
+    """413 for a body over ``max_request_bytes``: at once from Content-Length, else as soon as it is exceeded."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, settings: Settings) -> None:
+        limit = settings.max_request_bytes
         detail = f"request body is larger than the limit of {limit} bytes (ASKDOCS_MAX_REQUEST_BYTES)"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -62,19 +73,18 @@ class BodySizeLimit:
         await RequestBodyLimitMiddleware(self.app, limit)(scope, receive, send)
 
 
-class AskConcurrencyLimit:
+class AskConcurrencyLimit(HttpMiddleware):
     """429 when one client already has ``ask_concurrency_per_client`` answers in flight (streams included)."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         self._in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != ASK_PATH or scope["method"] != "POST":
+    async def handle(self, scope: Scope, receive: Receive, send: Send, settings: Settings) -> None:
+        if scope["path"] != ASK_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        settings = _settings(scope)
         client = _client_key(scope, settings)
         limit = settings.ask_concurrency_per_client
         with self._lock:

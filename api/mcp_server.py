@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 
 from api.auth.authenticator import Authenticator
 from api.auth.principals import ANONYMOUS, AuthError, with_spaces
-from api.services import Services
 from askdocs import __version__
+from askdocs.app import Services
 from askdocs.models import Citation, Hit, Location, SearchFilters
 from retrieval.answer import LLMError
 from retrieval.index import ScoredPayload

@@ -7,9 +7,9 @@ import hashlib
 import re
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from api.limits import send_json
+from api.limits import HttpMiddleware, send_json
 from askdocs.models import Hit
 from askdocs.settings import Settings
 
@@ -51,17 +51,10 @@ def content_security_policy(html: bytes) -> str:
     )
 
 
-class WebHardening:
+class WebHardening(HttpMiddleware):
     """400 for an untrusted Host; security headers on every response, a page-specific CSP on HTML."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        settings: Settings = scope["app"].state.services.settings
+    async def handle(self, scope: Scope, receive: Receive, send: Send, settings: Settings) -> None:
         host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
         if not host_allowed(host, settings.trusted_hosts):
             await send_json(send, 400, {"detail": "untrusted Host header (see ASKDOCS_TRUSTED_HOSTS)"})

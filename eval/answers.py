@@ -1,4 +1,4 @@
-"""Answer evaluation of ``/v1/ask``'s logic (``Services.retrieve`` + ``Services.answer``) on a BEIR dataset.
+"""Answer evaluation of ``/v1/ask``'s logic (``AskPipeline``: retrieve, answer, check) on a BEIR dataset.
 
 Measures, per generator (extractive; the LLM too when ``ASKDOCS_LLM_MODEL`` is set): found rate, answer
 containment (a gold answer string appears in the answer; datasets with ``metadata.answers``), citation precision
@@ -19,16 +19,19 @@ import statistics
 import tempfile
 import time
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from api.services import Services
 from askdocs.models import PUBLIC, Answer
+from askdocs.settings import Settings
 from eval.beir import BeirDataset
-from retrieval.analyzer import detect_language
+from retrieval.analyzer import Analyzer, detect_language
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
+from retrieval.hybrid import HybridRetriever
 from retrieval.index import Index
 from retrieval.index.edge import EdgeBackend
+from retrieval.pipeline import AskPipeline
 
 log = logging.getLogger("eval.answers")
 _MARKER = re.compile(r"\[\d+(?:\s*[,，]\s*\d+)*\]")
@@ -59,7 +62,7 @@ def contains_gold(text: str, gold: list[str]) -> bool:
 
 
 def citation_checks(
-    services: Services, answer: Answer, gold: list[str], relevant: set[str], min_share: float
+    analyzer: Analyzer, answer: Answer, gold: list[str], relevant: set[str], min_share: float
 ) -> list[tuple[bool, bool, bool]]:
     """Per citation: (chunk supports the snippet or holds a gold answer, holds a gold answer, doc is relevant)."""
     texts = {p.chunk_id: p.text for hit in answer.hits for p in hit.passages}
@@ -68,8 +71,8 @@ def citation_checks(
     for c in answer.citations:
         chunk = texts.get(c.chunk_id) or by_doc.get(c.doc_id, "")
         lang = detect_language(chunk or c.snippet)
-        terms = services.analyzer.match_terms(c.snippet, lang)
-        chunk_terms = services.analyzer.match_terms(chunk, lang)
+        terms = analyzer.match_terms(c.snippet, lang)
+        chunk_terms = analyzer.match_terms(chunk, lang)
         share = len(terms & chunk_terms) / len(terms) if terms else 0.0
         has_gold = bool(gold) and contains_gold(chunk, gold)
         out.append((share >= min_share or has_gold, has_gold, c.doc_id in relevant))
@@ -81,7 +84,11 @@ def _mean(values: list[float]) -> float | None:
 
 
 def answer_questions(
-    services: Services, questions: dict[str, str], gold: dict[str, list[str]], qrels: dict[str, dict[str, int]]
+    pipeline: AskPipeline,
+    min_share: float,
+    questions: dict[str, str],
+    gold: dict[str, list[str]],
+    qrels: dict[str, dict[str, int]],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask every question as the public principal; aggregate figures and per-question rows."""
     found, contained, contained_all, grounded, latencies = [], [], [], [], []
@@ -89,7 +96,7 @@ def answer_questions(
     rows = []
     for qid, text in questions.items():
         start = time.perf_counter()
-        answer = services.answer(text, services.retrieve(text, [PUBLIC]))
+        answer = pipeline.ask(text, [PUBLIC])
         latencies.append((time.perf_counter() - start) * 1000)
         golds = gold.get(qid, [])
         found.append(float(answer.found))
@@ -101,7 +108,7 @@ def answer_questions(
         if answer.found and answer.groundedness is not None:
             grounded.append(answer.groundedness)
         relevant = {d for d, g in qrels.get(qid, {}).items() if g > 0}
-        checks = citation_checks(services, answer, golds, relevant, services.settings.llm_support_min)
+        checks = citation_checks(pipeline.retriever.analyzer, answer, golds, relevant, min_share)
         support += [float(s) for s, _, _ in checks]
         relevant_cite += [float(r) for _, _, r in checks]
         if golds:
@@ -138,18 +145,19 @@ def copy_index(index: Index, workdir: Path) -> tuple[Path, Index]:
 
 
 def refusal_check(
-    services: Services, questions: dict[str, str], qrels: dict[str, dict[str, int]], workdir: Path
+    pipeline: AskPipeline, questions: dict[str, str], qrels: dict[str, dict[str, int]], workdir: Path
 ) -> dict[str, Any]:
     """Delete every relevant document of ``questions`` from a copy of the index; share of answers that refuse."""
     removed = sorted({d for q in questions for d, g in qrels.get(q, {}).items() if g > 0})
-    tmp, copy = copy_index(services.index, workdir)
+    served = pipeline.retriever
+    tmp, copy = copy_index(served.index, workdir)
     try:
         deleted = copy.delete_documents(removed)
-        stripped = Services.build(services.settings, copy, services.embedders)
-        stripped.answerer = services.answerer
+        retriever = HybridRetriever(copy, served.embedders, served.analyzer, served.fusion, served.fusion_by_language)
+        stripped = replace(pipeline, retriever=retriever)
         refused = []
         for text in questions.values():
-            answer = stripped.answer(text, stripped.retrieve(text, [PUBLIC]))
+            answer = stripped.ask(text, [PUBLIC])
             refused.append(float(not answer.found))
         copy.close()
     finally:
@@ -158,45 +166,47 @@ def refusal_check(
             "removed_chunks": deleted}  # fmt: skip
 
 
-def generators(services: Services) -> dict[str, AnswerGenerator]:
-    """The extractive generator, plus the configured LLM generator when ``llm_model`` is set."""
-    s = services.settings
+def generators(pipeline: AskPipeline, settings: Settings) -> dict[str, AnswerGenerator]:
+    """The extractive generator, plus the configured (LLM) answerer when ``llm_model`` is set."""
+    analyzer = pipeline.retriever.analyzer
     out: dict[str, AnswerGenerator] = {
-        "extractive": ExtractiveAnswerer(services.analyzer, s.answer_max_sentences, s.answer_min_support)
+        "extractive": ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
     }
-    if s.llm_enabled:
-        out["llm"] = services.answerer
+    if settings.llm_enabled:
+        out["llm"] = pipeline.answerer
     return out
 
 
 def evaluate_answers(
-    services: Services, dataset: BeirDataset, root: Path, workdir: Path, args: argparse.Namespace
+    pipeline: AskPipeline,
+    settings: Settings,
+    dataset: BeirDataset,
+    root: Path,
+    workdir: Path,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """Answer a seeded sample per generator and run the refusal check; returns the figures."""
+    """Answer a seeded sample per generator (each through ``pipeline`` with its answerer swapped in) and run the
+    refusal check; returns the figures."""
     gold = load_gold_answers(root)
     rng = random.Random(args.seed)
     qids = sorted(dataset.queries)
     sample = sorted(rng.sample(qids, min(args.answer_sample, len(qids))))
     questions = {q: dataset.queries[q] for q in sample}
     refusal_qs = {q: questions[q] for q in sample[: min(args.refusal_sample, len(sample))]}
-    original = services.answerer
     result: dict[str, Any] = {"sample": len(sample), "seed": args.seed, "generators": {}, "examples": {}}
-    try:
-        for name, generator in generators(services).items():
-            services.answerer = generator
-            figures, rows = answer_questions(services, questions, gold, dataset.qrels)
-            control = [r["found"] for r in rows if r["qid"] in refusal_qs]
-            figures["refusal_control_found_rate"] = _mean([float(f) for f in control])
-            figures.update(refusal_check(services, refusal_qs, dataset.qrels, workdir))
-            result["generators"][name] = figures
-            result["examples"][name] = rows[:5]
-            log.info("answers %s: %s", name, json.dumps(figures, ensure_ascii=False))
-    finally:
-        services.answerer = original
+    for name, generator in generators(pipeline, settings).items():
+        asking = replace(pipeline, answerer=generator)
+        figures, rows = answer_questions(asking, settings.llm_support_min, questions, gold, dataset.qrels)
+        control = [r["found"] for r in rows if r["qid"] in refusal_qs]
+        figures["refusal_control_found_rate"] = _mean([float(f) for f in control])
+        figures.update(refusal_check(asking, refusal_qs, dataset.qrels, workdir))
+        result["generators"][name] = figures
+        result["examples"][name] = rows[:5]
+        log.info("answers %s: %s", name, json.dumps(figures, ensure_ascii=False))
     result["notes"] = [
         "answer containment: of found answers / of all sampled questions with gold answers (NFKC, case and "
         "whitespace folded); '—' when the dataset has no gold answers",
-        f"citation precision (support): the cited chunk holds >= {services.settings.llm_support_min:.0%} of the "
+        f"citation precision (support): the cited chunk holds >= {settings.llm_support_min:.0%} of the "
         "snippet's content terms, or a gold answer (extractive snippets quote their chunk, so this is ~1 by design; "
         "the gold and relevance columns are the informative ones)",
         f"refusal: the {len(refusal_qs)} first sampled questions' judged-relevant documents deleted from a copy of the "

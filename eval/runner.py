@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from eval.beir import BeirDataset, RunResult, add_run_options, evaluate, load_beir, search_run, subset
 from eval.choose_embedder import CachedQueryEmbedder, build_index
@@ -291,7 +291,9 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> dict[str,
     if args.answers or args.answers_only:
         from eval.answers import evaluate_answers
 
-        results["answers"] = evaluate_answers(ctx.services, ctx.dataset, Path(args.dataset), ctx.workdir, args)
+        results["answers"] = evaluate_answers(
+            ctx.services.pipeline, ctx.settings, ctx.dataset, Path(args.dataset), ctx.workdir, args
+        )
     ctx.services.close()
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     write_report(results, out)

@@ -54,7 +54,24 @@ class RebuildCancelled(Exception):
     """Raised inside a rebuild that was asked to stop."""
 
 
-class Reindexer:
+class _OnLocations:
+    """The serving ``index``, where its physical collections are, its models, and how to write into another one."""
+
+    def __init__(
+        self,
+        index: Index,
+        embedders: LanguageEmbedders,
+        make_indexer: Callable[[Index, LanguageEmbedders], Indexer],
+    ) -> None:
+        if index.locations is None:
+            raise ValueError("the index was not opened at a location; it cannot be rebuilt or followed")
+        self.index = index
+        self.locations = index.locations
+        self.embedders = embedders
+        self.make_indexer = make_indexer
+
+
+class Reindexer(_OnLocations):
     """Rebuilds ``index`` with ``models`` (built as ``new``) and switches to it."""
 
     def __init__(
@@ -67,14 +84,9 @@ class Reindexer:
         sync_lock: threading.Lock,
         batch_docs: int = 32,
     ) -> None:
-        if index.locations is None:
-            raise ValueError("the index was not opened at a location; it cannot be rebuilt")
-        self.index = index
-        self.locations = index.locations
-        self.embedders = embedders
+        super().__init__(index, embedders, make_indexer)
         self.new = new
         self.models = models
-        self.make_indexer = make_indexer
         self.sync_lock = sync_lock
         self.batch_docs = batch_docs
         self.target: Indexer | None = None
@@ -255,7 +267,7 @@ class RebuildJob:
             self.state, self.error = "failed", str(exc)
 
 
-class Follower:
+class Follower(_OnLocations):
     """A process that did not start a rebuild (server mode: API replicas, the scheduler) sees it through the store:
     its syncs also write to the rebuild's collection while the mark is there, and it moves to the new collection
     and models once the alias does (``follow``, called before each sync and every few seconds while serving)."""
@@ -267,13 +279,8 @@ class Follower:
         build: Callable[[Models], LanguageEmbedders],
         make_indexer: Callable[[Index, LanguageEmbedders], Indexer],
     ) -> None:
-        if index.locations is None:
-            raise ValueError("the index was not opened at a location")
-        self.index = index
-        self.locations = index.locations
-        self.embedders = embedders
+        super().__init__(index, embedders, make_indexer)
         self.build = build
-        self.make_indexer = make_indexer
         self._target: tuple[str, Indexer] | None = None
         self._lock = threading.Lock()
 

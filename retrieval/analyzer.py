@@ -22,7 +22,7 @@ _HIRAGANA = re.compile(r"[\u3040-\u309f]")
 _KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # Particles, auxiliaries and symbols carry no topic; pronouns are mostly question words (何, いつ, どこ, 誰) that
-# match unrelated 何度も/何らかの. Dropping pronouns: +0.001 nDCG@10 on jsquad-ja-dev BM25 (eval, README).
+# match unrelated 何度も/何らかの. Dropping pronouns: +0.001 nDCG@10 on jsquad-ja-dev BM25 (eval/README.md).
 _SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号", "代名詞"}
 # Part-of-speech id -> whether its words are dropped; filled as ids are met (one dictionary per process).
 _SKIPPED_POS_IDS: dict[int, bool] = {}

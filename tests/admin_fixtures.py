@@ -14,7 +14,7 @@ from local_server import serve_in_thread
 
 from api.app import create_app
 from api.deps import get_principals
-from api.services import Services
+from askdocs.app import Services
 from askdocs.models import ADMIN, PUBLIC
 from askdocs.settings import Settings
 

@@ -17,7 +17,7 @@ from local_server import serve_in_thread
 from api.app import create_app
 from api.auth.keys import KeyStore, key_principals
 from api.cli import SERVER_OPTIONS
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import AuthSettings, Settings
 from connectors.files.connector import FilesConnector
 
@@ -93,3 +93,13 @@ def ask_streamed(url: str, question: str, headers: dict[str, str] | None = None)
     assert response.status_code == 200, response.text
     events = dict(sse_events(response))
     return {"hits": events["hits"]["hits"], "citations": events["citations"]["citations"]}
+
+
+def search_round(http: httpx.Client, expected: dict[str, str], problems: list[str]) -> None:
+    """One search per query of ``expected`` (query -> a document it must find); what went wrong goes to ``problems``."""
+    for query, doc_id in expected.items():
+        response = http.post("/v1/search", json={"query": query, "top_k": 10})
+        if response.status_code != 200:
+            problems.append(f"{response.status_code}: {response.text[:200]}")
+        elif doc_id not in [h["doc_id"] for h in response.json()["hits"]]:
+            problems.append(f"{doc_id} missing for {query!r}")

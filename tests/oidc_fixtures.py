@@ -28,7 +28,7 @@ from api_fixtures import LiveServer, serve
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from local_server import free_port
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import AuthSettings, Settings
 from connectors.files.connector import FilesConnector
 

@@ -16,7 +16,7 @@ from api_fixtures import WORKSPACE, LiveServer, serve
 from browser_fixtures import console_errors, screenshot
 from selenium import webdriver
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.models import Document, Section
 from askdocs.settings import AuthSettings, Settings
 from connectors.files.connector import FilesConnector

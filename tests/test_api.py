@@ -7,7 +7,7 @@ import pytest
 from api_fixtures import LiveServer, live_server  # noqa: F401
 
 from api.app import create_app
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from retrieval.answer.extractive import split_sentences
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from api_fixtures import WORKSPACE, api_key, serve
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 
 SECRET_PATH = "leadership/succession-plan.md"

@@ -20,7 +20,7 @@ from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # 
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.services import Services
+from askdocs.app import Services
 from retrieval.answer.base import NOT_FOUND
 from retrieval.answer.llm import LLMAnswerer
 
@@ -39,7 +39,7 @@ class LLMServer:
     def configure(self, **overrides: Any) -> LLMAnswerer:
         """Swap in an LLMAnswerer built from the base settings plus ``overrides``."""
         settings = self.services.settings.model_copy(update=overrides)
-        answerer = LLMAnswerer(settings, self.services.analyzer, self.services.checker)
+        answerer = LLMAnswerer(settings, self.services.analyzer)
         answerer.backoff_base_s = 0.05
         self.services.answerer = answerer
         return answerer

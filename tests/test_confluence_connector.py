@@ -20,7 +20,7 @@ from local_server import serve_in_thread
 from poll_helpers import drain
 
 from api.app import create_app
-from api.services import Services
+from askdocs.app import Services
 from askdocs.models import Document
 from askdocs.settings import AuthSettings, Settings
 from connectors.base import ConnectorFailure, DocumentDeleted

@@ -11,7 +11,7 @@ from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noq
 from local_server import serve_in_thread
 
 from api.app import create_app
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from connectors.confluence.connector import from_settings
 from ingest.runner import run_source

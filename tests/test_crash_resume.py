@@ -20,7 +20,7 @@ CHILD = r"""
 import os, signal, sys
 from pathlib import Path
 from askdocs.settings import Settings
-from api.services import Services
+from askdocs.app import Services
 from connectors.files.connector import FilesConnector
 from ingest.runner import run_source
 from ingest.state import CheckpointStore

@@ -46,7 +46,7 @@ def test_use_query_runs_on_one_blas_thread_and_matches_the_batch_vector(
     embedders: LanguageEmbedders, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The thread limit must really apply (threadpoolctl installed): a query on two BLAS threads waits for the
-    second one whenever another process keeps a core busy (p99 127 vs 4 ms, README "Performance")."""
+    second one whenever another process keeps a core busy (p99 127 vs 4 ms, eval/README.md "Performance")."""
     from threadpoolctl import threadpool_info
 
     use = embedders.for_language("ja")

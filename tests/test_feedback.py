@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from api.cli import app as cli
 from api.feedback import Feedback, FeedbackStore, query_id
 from api.routes.ui import ui_language
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from connectors.files.connector import FilesConnector
 from eval.beir import load_beir

@@ -21,7 +21,7 @@ from google_fixtures import ALICE, BOB, CAROL, ENG, FAST_RETRY, connector_for, s
 from index_state import chunk_payloads
 
 from api.app import create_app
-from api.services import Services
+from askdocs.app import Services
 from connectors.google.connector import from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore

@@ -10,7 +10,7 @@ from drive_server import DriveServer, drive_server_fixture, drive_server_session
 from google_fixtures import ALICE, BOB, FAST_RETRY, SAMPLES, seed, settings_for
 from test_google_docs_sync import _serve
 
-from api.services import Services
+from askdocs.app import Services
 from connectors.google.connector import from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from api_fixtures import WORKSPACE, api_key, serve
+from poll_helpers import wait_until
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from ingest import integrity
 from retrieval.embedders import LanguageEmbedders
@@ -56,15 +56,6 @@ def _results(url: str) -> list[list[tuple[str, float]]]:
         assert response.status_code == 200, response.text
         found.append([(h["doc_id"], round(h["score"], 4)) for h in response.json()["hits"]])
     return found
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def _delete_spec(shard: Path) -> None:
@@ -112,7 +103,7 @@ def test_damaged_index_reports_503_then_heals_to_the_fresh_index(
             assert "problem" not in health.json() and str(tmp_path) not in health.text, "detail for the admin only"
             assert httpx.get(f"{url}/healthz", headers=api_key(settings, admin=True)).json()["problem"]
             services.start_scheduler(tick_seconds=0.2)
-            _wait(lambda: httpx.get(f"{url}/healthz").status_code == 200)
+            wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, timeout=120)
             assert _results(url) == fresh
             stored, counted = services.index.recount_bm25_stats()
             assert stored == counted, "BM25 statistics match a recount"

@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +21,17 @@ import tiktoken
 from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # noqa: F401
 from pydantic import SecretStr
 
-from askdocs.models import Hit, Passage
+from askdocs.models import Answer, Hit, Passage
 from askdocs.retry import retry_after as parse_retry_after
 from askdocs.settings import Settings
 from retrieval.analyzer import Analyzer
-from retrieval.answer import Final, LLMError, Token
+from retrieval.answer import Draft, Final, LLMError, StreamEvent, Token
 from retrieval.answer.base import NOT_FOUND
 from retrieval.answer.citations import CitationChecker
 from retrieval.answer.llm import LLMAnswerer
 from retrieval.answer.packing import encoding_for, pack_sources, tiktoken_cache_key
 from retrieval.answer.prompt import system_prompt
+from retrieval.pipeline import AskPipeline
 
 KEY = "sk-test-Zq9SECRETkey0123456789"
 VPN = "To connect to the VPN, run kumolink connect in a terminal. The VPN is required when working off-site."
@@ -55,11 +58,28 @@ def hit(doc: str, text: str, title: str = "", language: str = "en") -> Hit:
     )
 
 
+@dataclass
+class Checked:
+    """The LLM answerer behind ``AskPipeline``'s answer check, as the API asks it (the hits are handed in)."""
+
+    llm: LLMAnswerer
+    pipeline: AskPipeline
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        return self.pipeline.answer(question, hits)
+
+    def stream(self, question: str, hits: list[Hit]) -> AsyncGenerator[StreamEvent, None]:
+        return self.pipeline.events(question, hits)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.llm, name)
+
+
 @pytest.fixture
 def make(fake_openai: FakeOpenAI, tmp_path: Path, analyzer: Analyzer) -> Any:  # noqa: F811
-    """Build an LLMAnswerer pointed at the fake server, with settings overrides."""
+    """Build an LLMAnswerer pointed at the fake server, with settings overrides, behind the pipeline's check."""
 
-    def build(**overrides: Any) -> LLMAnswerer:
+    def build(**overrides: Any) -> Checked:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
             "llm_base_url": fake_openai.url,
@@ -68,9 +88,10 @@ def make(fake_openai: FakeOpenAI, tmp_path: Path, analyzer: Analyzer) -> Any:  #
             "llm_retries": 2,
             **overrides,
         }
-        answerer = LLMAnswerer(Settings(**values), analyzer, CitationChecker(analyzer, 0.5))
+        answerer = LLMAnswerer(Settings(**values), analyzer)
         answerer.backoff_base_s = 0.05
-        return answerer
+        no_retrieval: Any = None  # these tests hand the hits in
+        return Checked(answerer, AskPipeline(no_retrieval, answerer, CitationChecker(analyzer, 0.5)))
 
     return build
 
@@ -157,6 +178,21 @@ def test_prompt_injection_in_a_document_changes_nothing(make: Any, fake_openai: 
     assert answer.removed_citations == [9] and "[9]" not in answer.text
     assert [s.status for s in answer.sentences] == ["uncited", "unsupported"]
     assert answer.groundedness == 0.0
+
+
+def test_the_llm_answerer_drafts_and_the_pipeline_checks(make: Any, fake_openai: FakeOpenAI) -> None:  # noqa: F811
+    """The answerer does not check its own text: it hands the pipeline a draft with the exact sources it sent."""
+    fake_openai.queue(Reply(text="Run kumolink connect in a terminal [1]. Bogus [3]."))
+    checked = make(llm_context_tokens=120, llm_relevance_floor=0.0)
+    long_vpn = VPN + " " + "The gateway rotates its certificate every spring. " * 20
+    draft = checked.llm.answer("How do I connect to the VPN?", [hit("it/vpn.md", long_vpn)])
+    assert isinstance(draft, Draft) and draft.text == "Run kumolink connect in a terminal [1]. Bogus [3]."
+    assert list(draft.sources) == [1] and draft.source_hits[1].doc_id == "files:it/vpn.md"
+    assert draft.sources[1] in fake_openai.requests[-1].user and len(draft.sources[1]) < len(long_vpn), "packed text"
+    answer = checked.pipeline.checked(draft)
+    assert answer.text == "Run kumolink connect in a terminal [1]. Bogus." and answer.removed_citations == [3]
+    assert [(s.status, s.cites) for s in answer.sentences] == [("supported", [1]), ("uncited", [])]
+    assert answer.citations[0].doc_id == "files:it/vpn.md" and answer.usage == draft.usage
 
 
 def test_citations_are_parsed_checked_and_flagged(make: Any, fake_openai: FakeOpenAI) -> None:  # noqa: F811

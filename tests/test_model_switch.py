@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_fixtures import WORKSPACE, api_key, serve
+from api_fixtures import WORKSPACE, api_key, search_round, serve
 from openai_server import FakeOpenAI, fake_openai, fake_openai_server  # noqa: F401
 from qdrant_client import QdrantClient
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from connectors.files.connector import FilesConnector
 from ingest.reindex import REBUILD
@@ -42,6 +42,14 @@ def _settings(fake: FakeOpenAI, data: Path, workspace: Path, model: str) -> Sett
 
 def _spec(fake: FakeOpenAI, model: str) -> str:
     return f"openai-compatible:{model}@{fake.url}"
+
+
+def _indexed_with_emb_a(fake: FakeOpenAI, workspace: Path, tmp_path: Path) -> tuple[Settings, Services]:
+    """Services over ``workspace``, indexed with the model emb-a (the caller closes them)."""
+    settings = _settings(fake, tmp_path / "data", workspace, "emb-a")
+    services = Services.build(settings)
+    run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
+    return settings, services
 
 
 def _results(services: Services) -> dict[str, list[tuple[str, float]]]:
@@ -108,12 +116,7 @@ def test_switch_under_a_query_loop(built: Services, fake_openai: FakeOpenAI, wor
         with httpx.Client(base_url=url, timeout=30) as http:
             while not done.is_set() and rounds[0] < 2000:
                 rounds[0] += 1
-                for query, doc_id in QUERIES.items():
-                    response = http.post("/v1/search", json={"query": query, "top_k": 10})
-                    if response.status_code != 200:
-                        problems.append(f"{response.status_code}: {response.text[:200]}")
-                    elif doc_id not in [h["doc_id"] for h in response.json()["hits"]]:
-                        problems.append(f"{doc_id} missing for {query!r}")
+                search_round(http, QUERIES, problems)
 
     with serve(services.settings, services) as url:
         thread = threading.Thread(target=client, args=(url,))
@@ -158,9 +161,7 @@ def test_switch_under_a_query_loop(built: Services, fake_openai: FakeOpenAI, wor
 
 
 def test_a_restart_serves_the_switched_models(fake_openai: FakeOpenAI, workspace: Path, tmp_path: Path) -> None:  # noqa: F811
-    settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
-    services = Services.build(settings)
-    run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
+    settings, services = _indexed_with_emb_a(fake_openai, workspace, tmp_path)
     rebuild = services.reindexer(_spec(fake_openai, "emb-b"), _spec(fake_openai, "emb-b"))
     rebuild.start()
     rebuild.switch(keep_old=True)
@@ -180,9 +181,7 @@ def test_a_killed_rebuild_resumes_and_a_cancelled_one_cleans_up(
     workspace: Path,
     tmp_path: Path,
 ) -> None:
-    settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
-    services = Services.build(settings)
-    run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
+    settings, services = _indexed_with_emb_a(fake_openai, workspace, tmp_path)
     total = len(services.index.document_hashes())
     rebuild = services.reindexer(_spec(fake_openai, "emb-b"), _spec(fake_openai, "emb-b"))
     rebuild.start()
@@ -211,9 +210,7 @@ def test_a_killed_rebuild_resumes_and_a_cancelled_one_cleans_up(
 
 
 def test_the_reindex_command(fake_openai: FakeOpenAI, workspace: Path, tmp_path: Path) -> None:  # noqa: F811
-    settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
-    services = Services.build(settings)
-    run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
+    settings, services = _indexed_with_emb_a(fake_openai, workspace, tmp_path)
     services.close()
     env = {"ASKDOCS_DATA_DIR": str(tmp_path / "data"), "ASKDOCS_EMBEDDER_EN": settings.embedder_en,
            "ASKDOCS_EMBEDDER_JA": settings.embedder_ja}  # fmt: skip
@@ -237,9 +234,7 @@ def test_the_admin_endpoint_switches_inside_the_serving_process(
     workspace: Path,
     tmp_path: Path,
 ) -> None:
-    settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
-    services = Services.build(settings)
-    run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
+    settings, services = _indexed_with_emb_a(fake_openai, workspace, tmp_path)
     key = api_key(settings, admin=True)  # what `askdocs keys create --admin` makes
     reader = api_key(settings, "group:finance")
     try:

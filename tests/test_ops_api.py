@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from api_fixtures import WORKSPACE, api_key, serve
+from poll_helpers import wait_until
 
 from api.logs import configure_logging
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 
 
@@ -35,22 +35,13 @@ def ops(tmp_path: Path):  # type: ignore[no-untyped-def]
     services.close()
 
 
-def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 def _wiki(url: str, admin: dict[str, str]) -> dict:
     return next(s for s in httpx.get(f"{url}/v1/sources", headers=admin).json()["sources"] if s["name"] == "wiki")
 
 
 def test_scheduler_keeps_the_folder_fresh_and_reports_it(ops) -> None:  # type: ignore[no-untyped-def]
     url, root, _, admin = ops
-    _wait(lambda: _wiki(url, admin)["status"] == "succeeded")
+    wait_until(lambda: _wiki(url, admin)["status"] == "succeeded")
     first = _wiki(url, admin)
     assert first["failures"] == [] and first["next_run"] and first["last_finished"]
     assert first["last_kind"] == "incremental" and first["enabled"] is True
@@ -62,7 +53,7 @@ def test_scheduler_keeps_the_folder_fresh_and_reports_it(ops) -> None:  # type: 
         hits = httpx.post(f"{url}/v1/search", json={"query": "lobby printer Marmot", "top_k": 3}).json()["hits"]
         return bool(hits) and "Marmot" in hits[0]["text"]
 
-    _wait(searchable, timeout=30)
+    wait_until(searchable, timeout=30)
     assert _wiki(url, admin)["updated"] >= 1
 
 
@@ -81,7 +72,7 @@ def test_sync_trigger_needs_an_admin_key(ops) -> None:  # type: ignore[no-untype
     assert ok.status_code == 202 and ok.json()["source"] == "wiki" and ok.json()["full"] is True
     # the counter, not the status: the next scheduled run (every 2 s) soon turns last_kind back to incremental
     full_run = 'askdocs_sync_runs_total{kind="full",source="wiki",status="succeeded"}'
-    _wait(lambda: full_run in httpx.get(f"{url}/metrics", headers=admin).text)
+    wait_until(lambda: full_run in httpx.get(f"{url}/metrics", headers=admin).text)
 
 
 def test_ops_routes_need_admin_rights(tmp_path: Path) -> None:
@@ -100,7 +91,7 @@ def test_ops_routes_need_admin_rights(tmp_path: Path) -> None:
 
 def test_metrics_expose_runs_index_size_and_latency(ops) -> None:  # type: ignore[no-untyped-def]
     url, _, _, admin = ops
-    _wait(lambda: _wiki(url, admin)["status"] == "succeeded")
+    wait_until(lambda: _wiki(url, admin)["status"] == "succeeded")
     httpx.post(f"{url}/v1/search", json={"query": "VPN"})
     assert httpx.get(f"{url}/metrics").status_code == 401
     text = httpx.get(f"{url}/metrics", headers=admin).text

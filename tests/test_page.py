@@ -65,7 +65,7 @@ def streaming_llm(page_server: PageServer, fake_openai: FakeOpenAI) -> Iterator[
     settings = services.settings.model_copy(
         update={"llm_base_url": fake_openai.url, "llm_model": "fake-chat", "llm_api_key": SecretStr("sk-test")}
     )
-    services.answerer = LLMAnswerer(settings, services.analyzer, services.checker)
+    services.answerer = LLMAnswerer(settings, services.analyzer)
     yield fake_openai
     services.answerer = extractive
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_fixtures import WORKSPACE, serve
+from api_fixtures import WORKSPACE, search_round, serve
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from connectors.files.connector import FilesConnector
 from ingest.runner import run_source
@@ -54,12 +54,7 @@ def test_search_never_misses_a_document_during_a_full_reindex(setup) -> None:  #
         with httpx.Client(base_url=url, timeout=30) as http:
             while not done.is_set() and rounds < 400:
                 rounds += 1
-                for query, doc_id in QUERIES.items():
-                    response = http.post("/v1/search", json={"query": query, "top_k": 10})
-                    if response.status_code != 200:
-                        problems.append(f"{response.status_code}: {response.text[:200]}")
-                    elif doc_id not in [h["doc_id"] for h in response.json()["hits"]]:
-                        problems.append(f"{doc_id} missing for {query!r}")
+                search_round(http, QUERIES, problems)
 
     thread = threading.Thread(target=client)
     thread.start()

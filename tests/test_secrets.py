@@ -28,7 +28,7 @@ def _serve_with_llm(live: LiveServer, fake: FakeOpenAI, **overrides: Any) -> Ite
         update={"llm_base_url": fake.url, "llm_model": "fake-chat", "llm_retries": 0, **overrides}
     )
     services = dataclasses.replace(live.services, settings=settings)
-    services.answerer = LLMAnswerer(settings, services.analyzer, services.checker)
+    services.answerer = LLMAnswerer(settings, services.analyzer)
     with serve(settings, services) as url:
         yield url
 

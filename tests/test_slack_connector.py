@@ -302,7 +302,7 @@ def _search(url: str, query: str, user: str) -> list[str]:
 
 def test_member_removed_from_private_channel_loses_access(slack: FakeSlack, tmp_path: Path) -> None:  # noqa: F811
     from api.app import create_app
-    from api.services import Services
+    from askdocs.app import Services
 
     ws = slack.workspace
     ts = seed(ws)

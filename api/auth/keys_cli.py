@@ -16,7 +16,7 @@ err = Console(stderr=True)
 
 
 def _store() -> KeyStore:
-    from api.cli import load_settings
+    from api.cli_common import load_settings
 
     settings: Settings = load_settings()
     return KeyStore(settings.auth_dir / "keys.sqlite3")

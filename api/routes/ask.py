@@ -19,7 +19,7 @@ from api.deps import PrincipalsDep, ServicesDep
 from api.limits import check_filters
 from api.schemas import AskError, AskRequest, AskResponse
 from api.security import public_hits
-from api.services import Services
+from askdocs.app import Services
 from askdocs.models import Hit
 from askdocs.redaction import redact
 from retrieval.answer import LLMError, StreamEvent, Token

@@ -166,7 +166,7 @@ def _dense_recall(services: Any, queries: list[str], k: int = 10) -> float | Non
 def measure(data_dir: str, queries: list[str], clients: list[int], recall_queries: int = 0) -> dict[str, Any]:
     """Open the index in ``data_dir``, serve it, warm up, then run each client setting; RSS after the runs."""
     from api.app import create_app
-    from api.services import Services
+    from askdocs.app import Services
     from eval.bench.build import settings_for
 
     process = psutil.Process()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from askdocs.models import Answer, Hit
+from askdocs.models import Answer, Hit, LLMUsage
 from retrieval.analyzer import detect_language
 
 NOT_FOUND = {
@@ -27,14 +27,33 @@ def refusal(question: str, hits: list[Hit], generator: str, **extra: Any) -> Ans
     )  # fmt: skip
 
 
+@dataclass
+class Draft:
+    """Generated text with [n] markers and the numbered sources it was written from, not yet checked.
+
+    ``AskPipeline`` checks it against ``sources`` (unknown markers dropped, every sentence checked, citations
+    built from ``source_hits``), or turns it into a refusal.
+    """
+
+    question: str
+    text: str
+    sources: dict[int, str]  # n -> the text the generator was given as source n
+    source_hits: dict[int, Hit]  # n -> the hit that text came from
+    hits: list[Hit]
+    generator: str
+    model: str | None = None
+    usage: LLMUsage | None = None
+
+
 @runtime_checkable
 class AnswerGenerator(Protocol):
     """Writes an answer to ``question`` from ``hits`` only, citing them as [n]."""
 
     name: str
 
-    def answer(self, question: str, hits: list[Hit]) -> Answer:
-        """A grounded answer, or ``found=False`` with a refusal when the hits do not support one."""
+    def answer(self, question: str, hits: list[Hit]) -> Answer | Draft:
+        """A grounded answer or a draft for ``AskPipeline`` to check, or ``found=False`` with a refusal when the
+        hits do not support one."""
 
 
 class LLMError(Exception):
@@ -62,3 +81,4 @@ class Final:
 
 
 StreamEvent = Token | Final
+DraftEvent = Token | Final | Draft  # what a generator's own stream yields: tokens, then its answer or draft

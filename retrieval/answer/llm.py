@@ -1,4 +1,7 @@
-"""Answers from any OpenAI-compatible chat endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp), checked after."""
+"""Answers from any OpenAI-compatible chat endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp).
+
+The model's text comes back as a ``Draft`` with the sources it was given; ``AskPipeline`` checks it.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +24,7 @@ from askdocs.models import Answer, Hit, LLMUsage
 from askdocs.retry import Backoff, retry_after
 from askdocs.settings import Settings
 from retrieval.analyzer import Analyzer
-from retrieval.answer.base import Final, LLMError, StreamEvent, Token, refusal
-from retrieval.answer.citations import CitationChecker, build_citations, is_refusal
+from retrieval.answer.base import Draft, DraftEvent, Final, LLMError, Token, refusal
 from retrieval.answer.packing import Source, encoding_for, pack_sources, relevance, seed_tiktoken_cache
 from retrieval.answer.prompt import build_messages
 
@@ -70,7 +72,7 @@ def _where(base_url: str | None) -> str:
 
 
 class LLMAnswerer:
-    """Packs relevant hits into a token budget, asks the model, then checks every sentence's citations."""
+    """Packs relevant hits into a token budget and asks the model; its answer is a ``Draft`` to be checked."""
 
     name = "llm"
     backoff_base_s = 0.5
@@ -79,7 +81,6 @@ class LLMAnswerer:
         self,
         settings: Settings,
         analyzer: Analyzer,
-        checker: CitationChecker,
         clients: tuple[OpenAI, AsyncOpenAI] | None = None,
     ) -> None:
         if not settings.llm_model:
@@ -87,7 +88,6 @@ class LLMAnswerer:
         self.settings = settings
         self.model: str = settings.llm_model
         self.analyzer = analyzer
-        self.checker = checker
         self.client, self.aclient = clients or make_clients(settings)
         seed_tiktoken_cache(settings.data_dir / "tiktoken")
         self.encoding = encoding_for(self.model)
@@ -114,25 +114,10 @@ class LLMAnswerer:
     def _refusal(self, question: str, hits: list[Hit], usage: LLMUsage | None = None) -> Answer:
         return refusal(question, hits, self.name, model=self.model, usage=usage)
 
-    def _finish(self, question: str, hits: list[Hit], prepared: _Prepared, text: str, usage: LLMUsage) -> Answer:
-        result = self.checker.check(text, {s.n: s.text for s in prepared.sources})
-        cited = any(c.cites for c in result.sentences)
-        if not result.sentences or (is_refusal(text) and not cited):
-            return self._refusal(question, hits, usage)
-        citations = build_citations(result, {s.n: s.hit for s in prepared.sources}, self.analyzer)
-        return Answer(
-            question=question,
-            text=result.text,
-            citations=citations,
-            found=True,
-            generator=self.name,
-            hits=hits,
-            model=self.model,
-            groundedness=result.groundedness,
-            sentences=result.sentences,
-            removed_citations=result.removed,
-            usage=usage,
-        )
+    def _draft(self, question: str, hits: list[Hit], prepared: _Prepared, text: str, usage: LLMUsage) -> Draft:
+        sources = {s.n: s.text for s in prepared.sources}
+        source_hits = {s.n: s.hit for s in prepared.sources}
+        return Draft(question, text, sources, source_hits, hits, self.name, self.model, usage)
 
     def _usage(self, prepared: _Prepared, raw: Any, finish_reason: str | None) -> LLMUsage:
         return LLMUsage(
@@ -145,7 +130,7 @@ class LLMAnswerer:
 
     # --- the AnswerGenerator protocol ---
 
-    def answer(self, question: str, hits: list[Hit]) -> Answer:
+    def answer(self, question: str, hits: list[Hit]) -> Answer | Draft:
         """Ask the model (blocking); refuse without calling it when no hit clears the relevance floor."""
         prepared = self._prepare(question, hits)
         if prepared is None:
@@ -163,10 +148,10 @@ class LLMAnswerer:
             self.model, usage.sources, usage.source_tokens, usage.completion_tokens, usage.finish_reason,
             time.perf_counter() - started,
         )  # fmt: skip
-        return self._finish(question, hits, prepared, text, usage)
+        return self._draft(question, hits, prepared, text, usage)
 
-    async def stream(self, question: str, hits: list[Hit]) -> AsyncIterator[StreamEvent]:
-        """Tokens as they arrive, then the checked answer; closing this generator closes the upstream request."""
+    async def stream(self, question: str, hits: list[Hit]) -> AsyncIterator[DraftEvent]:
+        """Tokens as they arrive, then the draft; closing this generator closes the upstream request."""
         prepared = self._prepare(question, hits)
         if prepared is None:
             refusal = self._refusal(question, hits)
@@ -196,7 +181,7 @@ class LLMAnswerer:
             with anyio.CancelScope(shield=True):  # a cancelled request (client gone) must still close upstream
                 await upstream.close()
         usage = self._usage(prepared, raw_usage, finish_reason)
-        yield Final(self._finish(question, hits, prepared, "".join(parts), usage))
+        yield self._draft(question, hits, prepared, "".join(parts), usage)
 
     # --- errors and retries ---
 

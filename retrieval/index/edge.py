@@ -22,9 +22,8 @@ from retrieval.index.types import (
     HybridQuery,
     IndexFilter,
     IndexPoint,
+    PagedRecords,
     ScoredPayload,
-    StoredVectors,
-    dense_only,
     ranked,
 )
 
@@ -74,7 +73,7 @@ def _load(path: Path) -> q.EdgeShard:
         ) from None
 
 
-class EdgeBackend:
+class EdgeBackend(PagedRecords):
     """Qdrant Edge shard at ``path``; thread-safe for one process (writes are serialised)."""
 
     def __init__(self, path: Path) -> None:
@@ -184,16 +183,7 @@ class EdgeBackend:
 
     def retrieve(self, ids: list[str]) -> list[ScoredPayload]:
         records = self._open().retrieve(list(ids), True, False)
-        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]
-
-    def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
-        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in self._records(flt, fields, batch, False)]
-
-    def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
-        return [
-            StoredVectors(str(r.id), dict(r.payload or {}), dense_only(r.vector))
-            for r in self._records(flt, fields, 256, True)
-        ]
+        return self._payloads(records)
 
     def _records(self, flt: IndexFilter, fields: list[str] | None, batch: int, vectors: bool) -> Iterator[Any]:
         """Every point matching ``flt``, page by page."""

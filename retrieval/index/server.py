@@ -24,9 +24,8 @@ from retrieval.index.types import (
     HybridQuery,
     IndexFilter,
     IndexPoint,
+    PagedRecords,
     ScoredPayload,
-    StoredVectors,
-    dense_only,
     ranked,
 )
 
@@ -105,7 +104,7 @@ def checked_client(url: str, api_key: str | None = None, timeout: int = 30) -> Q
     return client
 
 
-class ServerBackend:
+class ServerBackend(PagedRecords):
     """One collection on a Qdrant server (``url``) or in a given ``QdrantClient``."""
 
     def __init__(
@@ -179,16 +178,7 @@ class ServerBackend:
 
     def retrieve(self, ids: list[str]) -> list[ScoredPayload]:
         records = self.client.retrieve(self.collection, ids=list(ids), with_payload=True)
-        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]
-
-    def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
-        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in self._records(flt, fields, batch, False)]
-
-    def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
-        return [
-            StoredVectors(str(r.id), dict(r.payload or {}), dense_only(r.vector))
-            for r in self._records(flt, fields, 256, True)
-        ]
+        return self._payloads(records)
 
     def _records(self, flt: IndexFilter, fields: list[str] | None, batch: int, vectors: bool) -> Iterator[Any]:
         """Every point matching ``flt``, page by page."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -94,6 +95,27 @@ def dense_only(vectors: Any) -> dict[str, list[float]]:
 def ranked(results: list[ScoredPayload]) -> list[ScoredPayload]:
     """Best first, ties broken by point id, so equal fused scores come back in the same order every time."""
     return sorted(results, key=lambda r: (-r.score, r.id))
+
+
+class PagedRecords:
+    """What both engines share over their own paging (``_records``): payload and vector scrolls, results."""
+
+    def _records(self, flt: IndexFilter, fields: list[str] | None, batch: int, vectors: bool) -> Iterator[Any]:
+        """Every point matching ``flt``, page by page (the engine's records: id, payload, vector)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _payloads(records: Iterable[Any]) -> list[ScoredPayload]:
+        return [ScoredPayload(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+
+    def scroll(self, flt: IndexFilter, fields: list[str] | None = None, batch: int = 1000) -> list[ScoredPayload]:
+        return self._payloads(self._records(flt, fields, batch, False))
+
+    def scroll_vectors(self, flt: IndexFilter, fields: list[str] | None) -> list[StoredVectors]:
+        return [
+            StoredVectors(str(r.id), dict(r.payload or {}), dense_only(r.vector))
+            for r in self._records(flt, fields, 256, True)
+        ]
 
 
 class IndexBackend(Protocol):

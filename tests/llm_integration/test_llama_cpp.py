@@ -26,7 +26,7 @@ import uvicorn
 from api_fixtures import LiveServer, live_server  # noqa: F401
 
 from api.app import create_app
-from api.services import Services
+from askdocs.app import Services
 from retrieval.answer.citations import MARKER, drop_invalid_markers
 from retrieval.answer.llm import LLMAnswerer
 
@@ -128,7 +128,7 @@ class Askdocs:
 
     def configure(self, **overrides: Any) -> None:
         settings = self.services.settings.model_copy(update=overrides)
-        self.services.answerer = LLMAnswerer(settings, self.services.analyzer, self.services.checker)
+        self.services.answerer = LLMAnswerer(settings, self.services.analyzer)
 
 
 @pytest.fixture(scope="session")
@@ -146,7 +146,7 @@ def askdocs(live_server: LiveServer, llama_server: str) -> Iterator[Askdocs]:  #
     }
     settings = live_server.services.settings.model_copy(update=overrides)
     services = dataclasses.replace(live_server.services, settings=settings)
-    services.answerer = LLMAnswerer(settings, services.analyzer, services.checker)
+    services.answerer = LLMAnswerer(settings, services.analyzer)
     port = free_port()
     config = uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

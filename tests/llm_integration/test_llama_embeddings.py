@@ -14,7 +14,7 @@ import pytest
 from api_fixtures import WORKSPACE
 from test_llama_cpp import running_llama_server
 
-from api.services import Services
+from askdocs.app import Services
 from askdocs.settings import Settings
 from connectors.files.connector import FilesConnector
 from ingest.runner import run_source

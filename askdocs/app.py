@@ -1,4 +1,8 @@
-"""Wiring: build the stages once from ``Settings`` (cheap), load models in ``warm_up``."""
+"""The composition root: build the stages once from ``Settings`` (cheap), load models in ``warm_up``.
+
+The one module in ``askdocs/`` that imports the stages (ingest, retrieval); the API, the CLI and the evaluation
+all start from ``Services.build``. Nothing below it imports it.
+"""
 
 from __future__ import annotations
 
@@ -89,7 +93,7 @@ class Services:
         if settings.llm_enabled:
             from retrieval.answer.llm import LLMAnswerer
 
-            answerer = LLMAnswerer(settings, analyzer, checker)
+            answerer = LLMAnswerer(settings, analyzer)
         else:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
         ocr = settings.extract_ocr_languages if settings.extract_ocr else None

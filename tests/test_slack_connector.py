@@ -143,22 +143,6 @@ def test_incremental_sync_new_message_late_reply_edit_and_deletions(slack: FakeS
     assert f"slack:C0GENERAL:{ts['vpn']}" not in sync.index.document_hashes("slack")
 
 
-def test_message_changed_and_deleted_records_are_applied(slack: FakeSlack) -> None:  # noqa: F811
-    ws = slack.workspace
-    ts = seed(ws)
-    general = ws.channels["C0GENERAL"]
-    changed_ts, deleted_ts = ws.next_ts(), ws.next_ts()
-    general.roots[changed_ts] = {"type": "message", "subtype": "message_changed", "hidden": True, "ts": changed_ts,
-                                 "message": {**general.roots[ts["lunch"]], "text": "Lunch moved to 12:30",
-                                             "edited": {"user": "U0CHIE", "ts": changed_ts}}}  # fmt: skip
-    general.roots[deleted_ts] = {"type": "message", "subtype": "message_deleted", "hidden": True, "ts": deleted_ts,
-                                 "deleted_ts": ts["deploy"]}  # fmt: skip
-    docs = docs_of(drain(make_connector(slack).poll(None))[0])
-    assert "Lunch moved to 12:30" in docs[f"slack:C0GENERAL:{ts['lunch']}"].text
-    assert f"slack:C0GENERAL:{ts['deploy']}" not in docs
-    assert not [d for d in docs if d.endswith((changed_ts, deleted_ts))]
-
-
 def test_rescan_window_uses_oldest_and_still_sees_late_replies(slack: FakeSlack) -> None:  # noqa: F811
     ws = slack.workspace
     ts = seed(ws)

@@ -175,13 +175,14 @@ class FakeSlack:
         self.minute_s = 60.0
         self.stamps: dict[str, list[float]] = {}
         self.violations: list[str] = []
+        self.answered: list[tuple[str, dict[str, str], dict[str, Any]]] = []  # calls past faults and rate limits
         self.url = ""
         self.app = FastAPI()
         self.app.add_api_route("/api/{method}", self.handle, methods=["GET", "POST"])
 
     def reset(self) -> None:
         self.workspace, self.faults, self.calls, self.fail_after = FakeWorkspace(), [], [], None
-        self.tiers, self.minute_s, self.stamps, self.violations = {}, 60.0, {}, []
+        self.tiers, self.minute_s, self.stamps, self.violations, self.answered = {}, 60.0, {}, [], []
 
     def limit(self, tier: Tier, *methods: str, minute_s: float = 60.0) -> None:
         """Enforce ``tier`` on ``methods``; a Slack minute lasts ``minute_s`` real seconds."""
@@ -221,6 +222,7 @@ class FakeSlack:
         if injected is not None:  # deliberate faults and rate limits: Slack documents them outside the spec
             return injected
         body, status = self._answer(method, request, params)
+        self.answered.append((method, params, body))
         # Slack answers errors with HTTP 200 and ``ok: false``; the spec files them under ``default``.
         self.violations += SPEC.check_response(f"/{method}", "get", "200" if body.get("ok") else "default", body)
         return JSONResponse(body, status_code=status)

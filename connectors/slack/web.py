@@ -285,8 +285,8 @@ class SlackConnector:
         channel.acl = self._acl(channel)
         if state.known and (state.acl != channel.acl or state.name != channel.name):
             state.refresh_all()
-        state.name, state.acl, state.known = channel.name, channel.acl, True
         ranges, state.gaps = state.ranges(self.rescan_days), []
+        state.name, state.acl, state.known = channel.name, channel.acl, True
         roots: dict[str, Message] = {}
         listed: list[Range] = []
         for n, gap in enumerate(ranges):

@@ -21,7 +21,7 @@ from slack_server import TOKEN, FakeSlack, Fault, seed, slack, slack_server  # n
 from askdocs.errors import SourceError
 from askdocs.models import Document
 from askdocs.settings import AuthSettings, Settings
-from connectors.base import Checkpoint, ConnectorFailure
+from connectors.base import Checkpoint, ConnectorFailure, Skipped
 from connectors.slack.web import SlackConnector, build_client, from_settings
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
@@ -73,7 +73,9 @@ def test_full_poll_builds_one_document_per_thread(slack: FakeSlack) -> None:  # 
     items, checkpoint = drain(make_connector(slack).poll(None))
     assert not [i for i in items if isinstance(i, ConnectorFailure)]
     docs = docs_of(items)
-    assert len(docs) == 7 and len(items) == 7, "3 general + 3 random + 1 finance; not the channel the bot is not in"
+    assert len(docs) == 7, "3 general + 3 random + 1 finance; not the channel the bot is not in"
+    skipped = [i for i in items if isinstance(i, Skipped)]
+    assert len(items) == 8 and [(s.reason, s.count) for s in skipped] == [("channels the bot is not in (invite it)", 1)]
     vpn = docs[f"slack:C0GENERAL:{ts['vpn']}"]
     assert vpn.title == "#general: How do I reset the VPN (https://vpn.kumo.example) token? 🤔"
     assert vpn.author == "ana" and vpn.acl == ["public"] and vpn.source == "slack"

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from poll_helpers import drain
-from slack_server import NON_MARKETPLACE, SPEC, TOKEN, FakeSlack, seed, slack, slack_server  # noqa: F401
+from slack_server import NON_MARKETPLACE, SPEC, TIER3, TOKEN, FakeSlack, seed, slack, slack_server  # noqa: F401
 from test_slack_connector import Sync, docs_of, sync  # noqa: F401
 
 from askdocs.settings import Settings
@@ -131,18 +131,32 @@ def test_the_spec_check_rejects_undocumented_methods_parameters_and_fields(slack
 
 
 # --- rate-limit realism --------------------------------------------------------------------------------------
+def big_workspace(fake: FakeSlack) -> None:
+    """One channel of 80 threads, each a root and 24 replies: 2,000 messages."""
+    ws = fake.workspace
+    ws.add_user("U0ANA", "ana", "ana@kumo.example")
+    ws.add_user("U0BEN", "ben", "ben@kumo.example")
+    ws.add_channel("C0BIGCHAN1", "big", members=["U0ANA", "U0BEN"])
+    for n in range(80):
+        root = ws.post("C0BIGCHAN1", "U0ANA", f"Incident {n}: the queue worker {n} stalled")
+        for k in range(24):
+            ws.reply("C0BIGCHAN1", root, "U0BEN", f"Step {k} for incident {n}")
+
+
+def test_a_2000_message_workspace_under_tier_3_finishes_within_its_budget(slack: FakeSlack, sync: Sync) -> None:  # noqa: F811
+    big_workspace(slack)
+    slack.limit(TIER3, "conversations.history", "conversations.replies", minute_s=0.05)
+    report = sync.run(connector(slack, rescan_days=0, budget_s=60.0))
+    assert report.status == "succeeded" and report.added == 80, report.summary()
+    history, replies = answered(slack, "conversations.history"), answered(slack, "conversations.replies")
+    assert len(history) == 2 and len(replies) == 80, "999 a page: one listing (and the prune's), one call a thread"
+
+
 def test_a_2000_message_workspace_under_the_strict_tier_stops_cleanly_and_resumes(
     slack: FakeSlack,  # noqa: F811
     sync: Sync,  # noqa: F811
 ) -> None:
-    ws = slack.workspace
-    ws.add_user("U0ANA", "ana", "ana@kumo.example")
-    ws.add_user("U0BEN", "ben", "ben@kumo.example")
-    ws.add_channel("C0BIGCHAN1", "big", members=["U0ANA", "U0BEN"])
-    for n in range(80):  # 80 threads of a root and 24 replies: 2,000 messages
-        root = ws.post("C0BIGCHAN1", "U0ANA", f"Incident {n}: the queue worker {n} stalled")
-        for k in range(24):
-            ws.reply("C0BIGCHAN1", root, "U0BEN", f"Step {k} for incident {n}")
+    big_workspace(slack)
     # One request a minute and 15 objects a page, with a Slack minute of 10 ms.
     slack.limit(NON_MARKETPLACE, "conversations.history", "conversations.replies", minute_s=0.01)
     budget_s = 2.0

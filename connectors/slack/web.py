@@ -98,6 +98,7 @@ class SlackConnector:
         self.clock = clock
         self.directory = Directory()
         self.workspace_url = "https://slack.com"
+        self.not_member = 0  # public channels of the last listing that the bot is not in
         self._deadline: float | None = None
 
     # --- Web API ---------------------------------------------------------------------------------------------
@@ -173,7 +174,7 @@ class SlackConnector:
             if {cid, name} & self.exclude:
                 continue
             channels.append(Channel(cid, name, bool(item.get("is_private") or item.get("is_group"))))
-        self.directory = directory
+        self.directory, self.not_member = directory, not_member
         if not_member:
             log.info("%d channels skipped: the bot is not a member (invite it to index them)", not_member)
         if not channels:
@@ -230,6 +231,8 @@ class SlackConnector:
         if isinstance(channels, ConnectorFailure):
             yield channels
             return checkpoint or {}
+        if self.not_member:
+            yield Skipped(source=self.source, reason="channels the bot is not in (invite it)", count=self.not_member)
         new_channels: dict[str, Any] = {}
         failed: list[str] = []
         stopped: list[Channel] = []

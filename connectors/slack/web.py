@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from askdocs.errors import SourceError
 from askdocs.models import PUBLIC, Document
+from askdocs.retry import retry_after
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from connectors.slack.client import SlackError, SlackRetryHandler, build_client
@@ -118,7 +119,8 @@ class SlackConnector:
         except SlackApiError as exc:
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
             status = getattr(exc.response, "status_code", "?")
-            if status == 429 and self._deadline is not None:
+            wait = retry_after(getattr(exc.response, "headers", None)) or 0.0
+            if status == 429 and self._deadline is not None and time.monotonic() + wait > self._deadline:
                 raise OutOfBudget from None  # waiting as asked would overrun the budget
             raise SlackError(method, str(data.get("error") or f"HTTP {status}")) from None
         except (SlackClientError, OSError, ValueError) as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from connectors.slack.markup import ts_key
+from connectors.slack.markup import Message, fingerprint, ts_key
 
 Range = tuple[str | None, str | None]  # (oldest, latest), exclusive; None: unbounded
 
@@ -74,7 +74,24 @@ class ChannelState:
         if not self.known or rescan_days is None:
             return [(None, None)]
         oldest = max(ts_key(self.latest) - Decimal(int(rescan_days * 86400)), Decimal(0))
-        return [(f"{oldest:.6f}", None), *self.gaps]
+        ranges: list[Range] = [(f"{oldest:.6f}", None)]
+        for lo, hi in self.gaps:  # the window lists its part of a gap anyway
+            if lo is not None and ts_key(lo) >= oldest:
+                continue
+            if hi is None or ts_key(hi) > oldest:
+                hi = f"{oldest + Decimal('0.000001'):.6f}"
+            ranges.append((lo, hi))
+        return ranges
+
+    def to_read(self, roots: dict[str, Message], edits_since: float | None) -> list[str]:
+        """Listed roots to read: those that changed or have a reply newer than ``edits_since`` (a reply edit
+        leaves the root unchanged), newest first; pending threads are read by ``ts`` on their own."""
+        work: list[str] = []
+        for ts, root in sorted(roots.items(), key=lambda item: ts_key(item[0]), reverse=True):
+            recent = edits_since is not None and float(ts_key(root.get("latest_reply"))) >= edits_since
+            if ts not in self.pending and (self.marks(ts)[0] != fingerprint(root) or recent):
+                work.append(ts)
+        return work
 
     def advance(self, ts: str | None) -> None:
         """Move ``latest`` to ``ts`` when it is newer."""

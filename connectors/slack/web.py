@@ -8,8 +8,9 @@ thread is emitted only when its fingerprint over every message changed. Roots th
 are deleted. Threads older than the window change only on a full run (the scheduler's prune).
 
 A run has a time budget (``budget_s``): under Slack's rate limits (Tier 3, or one request a minute and 15 objects
-for non-Marketplace apps) a first read can take hours; when the budget is spent the run stops cleanly, reports
-what is left, and its checkpoint (``connectors.slack.state``) lets the next run resume without re-reading.
+for non-Marketplace apps) a first read can take hours. Each history page's threads are read before the next page,
+so every run indexes something; when the budget is spent the run stops cleanly, reports what is left, and its
+checkpoint (``connectors.slack.state``) lets the next run resume without reading anything twice.
 """
 
 from __future__ import annotations
@@ -101,18 +102,21 @@ class SlackConnector:
         self.workspace_url = "https://slack.com"
         self.not_member = 0  # public channels of the last listing that the bot is not in
         self._deadline: float | None = None
+        self._spent = False  # the budget ran out: no more requests this run
 
     # --- Web API ---------------------------------------------------------------------------------------------
 
     def _arm(self, budget_s: float | None) -> None:
         """Start (or, with None, lift) the run's time budget, here and in the client's retry handlers."""
         self._deadline = None if budget_s is None else time.monotonic() + budget_s
+        self._spent = False
         for handler in self.client.retry_handlers or []:
             if isinstance(handler, SlackRetryHandler):
                 handler.deadline = self._deadline
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
-        if self._deadline is not None and time.monotonic() >= self._deadline:
+        if self._spent or (self._deadline is not None and time.monotonic() >= self._deadline):
+            self._spent = True
             raise OutOfBudget
         try:
             response = self.client.api_call(method, http_verb="GET", params=params)
@@ -121,7 +125,8 @@ class SlackConnector:
             status = getattr(exc.response, "status_code", "?")
             wait = retry_after(getattr(exc.response, "headers", None)) or 0.0
             if status == 429 and self._deadline is not None and time.monotonic() + wait > self._deadline:
-                raise OutOfBudget from None  # waiting as asked would overrun the budget
+                self._spent = True  # waiting as asked would overrun the budget
+                raise OutOfBudget from None
             raise SlackError(method, str(data.get("error") or f"HTTP {status}")) from None
         except (SlackClientError, OSError, ValueError) as exc:
             raise SlackError(method, f"{type(exc).__name__}: {self._redact(str(exc))[:200]}") from None
@@ -135,11 +140,15 @@ class SlackConnector:
         return text.replace(token, "***") if token else text
 
     def _pages(self, method: str, key: str, **params: Any) -> Iterator[Any]:
+        for page in self._page_lists(method, key, **params):
+            yield from page
+
+    def _page_lists(self, method: str, key: str, **params: Any) -> Iterator[list[Any]]:
         cursor = ""
         for _ in range(MAX_PAGES):
             limit = self.page_size or PAGE_LIMITS[method]
             data = self._call(method, limit=limit, **params, **({"cursor": cursor} if cursor else {}))
-            yield from data.get(key) or []
+            yield list(data.get(key) or [])
             cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 return
@@ -190,18 +199,11 @@ class SlackConnector:
         members = list(self._pages("conversations.members", "members", channel=channel.id)) if channel.private else []
         return channel_acl(channel.private, members, self.directory, self.public_principal)
 
-    def _history(self, channel: Channel, gap: Range) -> tuple[list[Message], Range | None]:
-        """Top-level messages in ``gap`` (newest first), and what is left of it when the budget ran out."""
+    def _history(self, channel: Channel, gap: Range) -> Iterator[list[Message]]:
+        """Pages of top-level messages in ``gap`` (``(oldest, latest)``), newest first."""
         params: dict[str, Any] = {"channel": channel.id}
         params.update({k: v for k, v in zip(("oldest", "latest"), gap, strict=True) if v})
-        got: list[Message] = []
-        try:
-            for message in self._pages("conversations.history", "messages", **params):
-                got.append(message)
-        except OutOfBudget:
-            reached = min((str(m["ts"]) for m in got if m.get("ts")), key=ts_key, default=gap[1])
-            return got, (gap[0], reached)
-        return got, None
+        return self._page_lists("conversations.history", "messages", **params)
 
     @staticmethod
     def _roots(messages: list[Message]) -> list[Message]:
@@ -292,48 +294,47 @@ class SlackConnector:
             state.refresh_all()
         ranges, state.gaps = state.ranges(self.rescan_days), []
         state.name, state.acl, state.known = channel.name, channel.acl, True
-        roots: dict[str, Message] = {}
+        done = list(state.pending)  # deferred, failed or re-permissioned threads first, by ts
+        yield from self._read_threads(channel, state, done, {})
+        edits_since = self.clock() - self.reply_edit_hours * 3600 if self.reply_edit_hours > 0 else None
+        listed_roots: set[str] = set()
         listed: list[Range] = []
         for n, gap in enumerate(ranges):
-            messages, left = self._history(channel, gap)
-            for root in self._roots(messages):
-                roots[str(root["ts"])] = root
-            if left is not None:
-                state.gaps = [left, *ranges[n + 1 :]]
+            reached = gap[1]
+            try:
+                for page in self._history(channel, gap):  # each page's threads are read before the next page
+                    roots = {str(root["ts"]): root for root in self._roots(page)}
+                    listed_roots.update(roots)
+                    for root in roots.values():
+                        state.advance(root.get("ts"))
+                        state.advance(root.get("latest_reply"))
+                    work = [ts for ts in state.to_read(roots, edits_since) if ts not in done]
+                    yield from self._read_threads(channel, state, work, roots)
+                    reached = min((str(m["ts"]) for m in page if m.get("ts")), key=ts_key, default=reached)
+                    if self._spent:
+                        raise OutOfBudget
+            except OutOfBudget:
+                state.gaps = [(gap[0], reached), *ranges[n + 1 :]]
                 break
             listed.append(gap)
-        work = self._changed(state, roots)
-        for ts in [t for t in state.threads if t not in roots and t not in state.pending and covers(listed, t)]:
+        gone = [t for t in state.threads if t not in listed_roots and t not in state.pending and covers(listed, t)]
+        for ts in gone:
             del state.threads[ts]
             yield DocumentDeleted(document_id=self._doc_id(channel.id, ts))
-        for root in roots.values():
-            state.advance(root.get("ts"))
-            state.advance(root.get("latest_reply"))
-        if state.gaps:
-            state.defer(work)
+        if self._spent:
             raise OutOfBudget
-        yield from self._read_threads(channel, state, work, roots)
-
-    def _changed(self, state: ChannelState, roots: dict[str, Message]) -> list[str]:
-        """Threads to read: pending ones, then listed roots that changed or have recent replies (edits)."""
-        recent = self.clock() - self.reply_edit_hours * 3600
-        work = list(state.pending)
-        for ts, root in sorted(roots.items(), key=lambda item: ts_key(item[0]), reverse=True):
-            edits_possible = self.reply_edit_hours > 0 and float(ts_key(root.get("latest_reply"))) >= recent
-            if ts not in work and (state.marks(ts)[0] != fingerprint(root) or edits_possible):
-                work.append(ts)
-        return work
 
     def _read_threads(
         self, channel: Channel, state: ChannelState, work: list[str], roots: dict[str, Message]
     ) -> Generator[Change, None, None]:
-        for n, ts in enumerate(work):
+        """Read ``work``; out of budget, threads that need a request wait (those listed whole are still read)."""
+        for ts in work:
             doc_id = self._doc_id(channel.id, ts)
             try:
                 messages = self._thread(channel, ts, roots.get(ts))
             except OutOfBudget:
-                state.defer(work[n:])
-                raise
+                state.defer([ts])
+                continue
             except SlackError as exc:
                 if exc.error in AUTH_ERRORS:
                     raise
@@ -376,7 +377,7 @@ class SlackConnector:
             return
         for channel in channels:
             try:
-                messages, _ = self._history(channel, (None, None))
+                messages = [m for page in self._history(channel, (None, None)) for m in page]
             except SlackError as exc:
                 yield ConnectorFailure(source=self.source, message=self._redact(f"#{channel.name}: {exc}"))
                 continue

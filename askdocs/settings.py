@@ -216,6 +216,15 @@ class Settings(BaseSettings):
     slack_channels_exclude: list[str] = Field(default_factory=list, description="Never these channel names/ids.")
     slack_export_path: Path | None = Field(None, description="An admin export ZIP/folder, for --type slack-export.")
     slack_workspace_url: str = Field("https://slack.com", description="e.g. https://kumo.slack.com (export links).")
+    slack_rescan_days: float | None = Field(
+        7, ge=0, description="Polls list history from the newest message seen minus this (unset: the whole history)."
+    )
+    slack_reply_edit_hours: float = Field(
+        24, ge=0, description="Threads with a reply this recent are re-read on each poll to catch edits (0: never)."
+    )
+    slack_run_budget_minutes: float = Field(
+        30, ge=0, description="A run stops cleanly after this long (rate limits) and the next resumes (0: no limit)."
+    )
 
     # --- Confluence connector ---
     confluence_base_url: str | None = Field(None, description="e.g. https://your-site.atlassian.net")

@@ -4,6 +4,11 @@ Response shapes follow Slack's documented examples (conversations.history / repl
 users.list, auth.test, chat.getPermalink): ``ok``, ``error``, ``has_more``, ``response_metadata.next_cursor``,
 newest-first history without replies, replies with the root first, tombstones for deleted roots that still
 have replies. Bearer tokens are enforced and faults (429 with Retry-After, 500, slow responses) can be queued.
+
+Every request and every answer is checked against Slack's published Web API spec (``tests/specs/slack``, with its
+errata): the ``slack`` fixture fails the test on any undocumented method, parameter or response field. Rate-limit
+tiers (``FakeSlack.limit``) answer 429 with ``Retry-After`` past a method's requests per minute and cap its page
+size, on a clock that tests scale down (``minute_s``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from local_server import serve_in_thread
+from spec_check import SPECS, SwaggerSpec
 
 TOKEN = "xoxb-test-0000000000-SECRETSECRET"
 ALL_SCOPES = {"channels:history", "groups:history", "channels:read", "groups:read", "users:read", "users:read.email"}
@@ -43,6 +49,19 @@ class Fault:
     retry_after: int = 1
     delay: float = 0.0
     channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A rate-limit tier: requests per minute per method, and the most objects a page may hold (None: as asked)."""
+
+    per_minute: int
+    max_limit: int | None = None
+
+
+TIER3 = Tier(50)  # conversations.history / replies for Marketplace and internal customer-built apps
+NON_MARKETPLACE = Tier(1, 15)  # the same methods for commercially distributed non-Marketplace apps since 2025
+SPEC = SwaggerSpec(SPECS / "slack" / "slack_web_openapi_v2.json", SPECS / "slack" / "errata.json")
 
 
 @dataclass
@@ -152,12 +171,37 @@ class FakeSlack:
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.fail_after: int | None = None
+        self.tiers: dict[str, Tier] = {}
+        self.minute_s = 60.0
+        self.stamps: dict[str, list[float]] = {}
+        self.violations: list[str] = []
+        self.answered: list[tuple[str, dict[str, str], dict[str, Any]]] = []  # calls past faults and rate limits
         self.url = ""
         self.app = FastAPI()
         self.app.add_api_route("/api/{method}", self.handle, methods=["GET", "POST"])
 
     def reset(self) -> None:
         self.workspace, self.faults, self.calls, self.fail_after = FakeWorkspace(), [], [], None
+        self.tiers, self.minute_s, self.stamps, self.violations, self.answered = {}, 60.0, {}, [], []
+
+    def limit(self, tier: Tier, *methods: str, minute_s: float = 60.0) -> None:
+        """Enforce ``tier`` on ``methods``; a Slack minute lasts ``minute_s`` real seconds."""
+        self.tiers.update(dict.fromkeys(methods, tier))
+        self.minute_s = minute_s
+
+    def _rate_limited(self, method: str, params: dict[str, str]) -> float | None:
+        """Seconds to wait when ``method`` is over its tier's budget, else None (and the call is counted)."""
+        tier = self.tiers.get(method)
+        if tier is None:
+            return None
+        now = time.monotonic()
+        stamps = self.stamps[method] = [t for t in self.stamps.get(method, []) if t > now - self.minute_s]
+        if len(stamps) >= tier.per_minute:
+            return stamps[0] + self.minute_s - now
+        stamps.append(now)
+        if tier.max_limit is not None:
+            params["limit"] = str(min(int(params.get("limit") or tier.max_limit), tier.max_limit))
+        return None
 
     def _fault(self, method: str, channel: str | None) -> Fault | None:
         for fault in self.faults:
@@ -171,7 +215,19 @@ class FakeSlack:
         if request.method == "POST":
             if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
                 params.update(parse_qsl((await request.body()).decode(), keep_blank_values=True))
-        self.calls.append((method, params))
+        self.calls.append((method, dict(params)))
+        # Slack takes any method by GET or POST with the same (query or form) arguments; the spec lists GET.
+        self.violations += SPEC.check_request(f"/{method}", "get", params)
+        injected = await self._injected(method, params)
+        if injected is not None:  # deliberate faults and rate limits: Slack documents them outside the spec
+            return injected
+        body, status = self._answer(method, request, params)
+        self.answered.append((method, params, body))
+        # Slack answers errors with HTTP 200 and ``ok: false``; the spec files them under ``default``.
+        self.violations += SPEC.check_response(f"/{method}", "get", "200" if body.get("ok") else "default", body)
+        return JSONResponse(body, status_code=status)
+
+    async def _injected(self, method: str, params: dict[str, str]) -> JSONResponse | None:
         if self.fail_after is not None and len(self.calls) > self.fail_after:
             return JSONResponse({"ok": False, "error": "fatal_error"}, status_code=500)
         fault = self._fault(method, params.get("channel"))
@@ -181,19 +237,25 @@ class FakeSlack:
             return JSONResponse({"ok": False, "error": "internal_error"}, status_code=500)
         if fault and fault.kind == "slow":
             await asyncio.sleep(fault.delay)
+        wait = self._rate_limited(method, params)
+        if wait is not None:  # Slack sends whole seconds; the scaled clock needs fractions
+            return JSONResponse({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": f"{max(wait, 0.001):.3f}"})
+        return None
+
+    def _answer(self, method: str, request: Request, params: dict[str, str]) -> tuple[dict[str, Any], int]:
         token = request.headers.get("authorization", "").removeprefix("Bearer ") or params.get("token", "")
         if not token:
-            return JSONResponse({"ok": False, "error": "not_authed"})
+            return {"ok": False, "error": "not_authed"}, 200
         if token != TOKEN:
-            return JSONResponse({"ok": False, "error": "invalid_auth"})
+            return {"ok": False, "error": "invalid_auth"}, 200
         needed = NEEDS.get(method)
         if needed and not set(needed) & self.workspace.scopes:
             provided = ",".join(sorted(self.workspace.scopes))
-            return JSONResponse({"ok": False, "error": "missing_scope", "needed": needed[0], "provided": provided})
+            return {"ok": False, "error": "missing_scope", "needed": needed[0], "provided": provided}, 200
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
         if handler is None:
-            return JSONResponse({"ok": False, "error": "unknown_method"}, status_code=404)
-        return JSONResponse(handler(params))
+            return {"ok": False, "error": "unknown_method"}, 404
+        return handler(params), 200
 
     def _channel(self, params: dict[str, str]) -> FakeChannel | None:
         channel = self.workspace.channels.get(params.get("channel", ""))
@@ -201,7 +263,7 @@ class FakeSlack:
 
     def m_auth_test(self, params: dict[str, str]) -> dict[str, Any]:
         return {"ok": True, "url": self.workspace.url, "team": "Kumo", "user": "askdocs", "team_id": "T0KUMO",
-                "user_id": "U0BOT", "bot_id": "B0BOT", "is_enterprise_install": False}  # fmt: skip
+                "user_id": "U0BOT", "bot_id": "B0BOTAPP01", "is_enterprise_install": False}  # fmt: skip
 
     def m_users_list(self, params: dict[str, str]) -> dict[str, Any]:
         members = [dict(u) for u in self.workspace.users]
@@ -248,7 +310,8 @@ class FakeSlack:
         messages = [dict(m) for ts, m in channel.roots.items() if oldest < Decimal(ts) < latest]
         messages.sort(key=lambda m: Decimal(m["ts"]), reverse=True)
         page, cursor = _page(messages, params)
-        body: dict[str, Any] = {"ok": True, "messages": page, "has_more": bool(cursor), "pin_count": 0}
+        body: dict[str, Any] = {"ok": True, "messages": page, "has_more": bool(cursor), "pin_count": 0,
+                                "channel_actions_ts": None, "channel_actions_count": 0}  # fmt: skip
         body["response_metadata"] = {"next_cursor": cursor}
         return body
 
@@ -282,10 +345,12 @@ def slack_server() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def slack(slack_server: FakeSlack) -> FakeSlack:
-    """The fake Slack with a fresh, empty workspace for one test."""
+def slack(slack_server: FakeSlack) -> Iterator[FakeSlack]:
+    """The fake Slack with a fresh, empty workspace for one test; fails the test on any traffic the spec lacks."""
     slack_server.reset()
-    return slack_server
+    yield slack_server
+    violations = sorted(set(slack_server.violations))
+    assert not violations, f"{len(violations)} spec violations:\n" + "\n".join(violations[:40])
 
 
 def seed(ws: FakeWorkspace) -> dict[str, str]:

@@ -151,3 +151,21 @@ def test_cli_imports_into_the_configured_index(tmp_path: Path) -> None:
 def test_markup_becomes_readable_text(markup: str, text: str) -> None:
     directory = Directory(names={"U1": "Ann"})
     assert readable(markup, directory) == text
+
+
+def test_message_changed_and_deleted_records_are_applied(tmp_path: Path) -> None:
+    """Exports keep edit and deletion records (the Web API's history answers with the current messages)."""
+    ws = FakeWorkspace()
+    ts = seed(ws)
+    general = ws.channels["C0GENERAL"]
+    changed_ts, deleted_ts = ws.next_ts(), ws.next_ts()
+    general.roots[changed_ts] = {"type": "message", "subtype": "message_changed", "hidden": True, "ts": changed_ts,
+                                 "message": {**general.roots[ts["lunch"]], "text": "Lunch moved to 12:30",
+                                             "edited": {"user": "U0CHIE", "ts": changed_ts}}}  # fmt: skip
+    general.roots[deleted_ts] = {"type": "message", "subtype": "message_deleted", "hidden": True, "ts": deleted_ts,
+                                 "deleted_ts": ts["deploy"]}  # fmt: skip
+    path = write_export(ws, tmp_path / "export")
+    docs = {d.id: d for d in SlackExportConnector(path, ws.url).load_all() if isinstance(d, Document)}
+    assert "Lunch moved to 12:30" in docs[f"slack:C0GENERAL:{ts['lunch']}"].text
+    assert f"slack:C0GENERAL:{ts['deploy']}" not in docs
+    assert not [d for d in docs if d.endswith((changed_ts, deleted_ts))]

@@ -21,7 +21,7 @@ from askdocs.errors import SourceError
 from askdocs.models import PUBLIC, Document
 from askdocs.settings import Settings
 from connectors.base import ConnectorFailure
-from connectors.slack.markup import SOURCE, Directory, Message, channel_acl, thread_document, ts_key
+from connectors.slack.markup import SOURCE, Directory, Message, apply_events, channel_acl, thread_document, ts_key
 
 DMS = ("dms.json", "mpims.json")
 
@@ -128,7 +128,7 @@ class SlackExportConnector:
                     return
                 acl = channel_acl(private, channel.get("members") or [], directory, self.public_principal)
                 threads: dict[str, list[Message]] = defaultdict(list)
-                for message in messages:
+                for message in apply_events(messages):  # edit and deletion records fold into their messages first
                     threads[str(message.get("thread_ts") or message["ts"])].append(message)
                 for thread_ts in sorted(threads, key=ts_key):
                     thread = sorted(threads[thread_ts], key=lambda m: ts_key(m.get("ts")))

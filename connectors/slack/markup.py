@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from askdocs.models import PUBLIC, Document, Section
+from connectors.slack.blocks import rich_content
 
 SOURCE = "slack"
 Message = dict[str, Any]
@@ -144,12 +145,25 @@ def is_tombstone(message: Message) -> bool:
     return message.get("subtype") == "tombstone"
 
 
+def _digest(message: Message) -> str:
+    """A short hash of everything a message shows: text, blocks, attachments, file names."""
+    files = [f.get("title") or f.get("name") for f in message.get("files") or [] if isinstance(f, dict)]
+    shown = [message.get("text"), message.get("blocks"), message.get("attachments"), files]
+    return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def fingerprint(root: Message) -> str:
     """What a thread root reveals about its thread: changes when it is edited, replied to or loses replies."""
     parts = [
         root.get("latest_reply"), root.get("reply_count"), (root.get("edited") or {}).get("ts"),
-        root.get("subtype"), hashlib.sha256(str(root.get("text", "")).encode()).hexdigest()[:12],
+        root.get("subtype"), _digest(root),
     ]  # fmt: skip
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def thread_fingerprint(messages: Iterable[Message]) -> str:
+    """Every message of a thread, edits included: changes when any reply is edited, added or deleted."""
+    parts = [[m.get("ts"), (m.get("edited") or {}).get("ts"), m.get("subtype"), _digest(m)] for m in messages]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -162,6 +176,9 @@ def author_name(message: Message, directory: Directory) -> str:
 
 def _message_text(message: Message, directory: Directory) -> str:
     text = readable(str(message.get("text") or ""), directory).strip()
+    extra = rich_content(message, text, lambda markup: readable(markup, directory))
+    if extra:
+        text = (text + "\n" if text else "") + extra
     files = [str(f.get("title") or f.get("name") or "") for f in message.get("files") or [] if isinstance(f, dict)]
     files = [name for name in files if name]
     if files:

@@ -1,33 +1,35 @@
 """Slack connector: one document per thread, late replies, edits and deletions, private channels as member ACLs.
 
-Every poll lists each channel's top-level messages (``conversations.history``, cursor-paginated) and compares
-them with the checkpoint: new roots, roots whose ``latest_reply`` is newer than the channel's checkpoint (late
-replies to old threads), edited roots, roots that gained or lost replies are re-read with
-``conversations.replies``; roots that vanished are deleted. ``rescan_days`` bounds that listing with ``oldest``
-for very large channels (threads older than the window are then left as they are).
+A poll reads only what changed. It lists each channel's top-level messages (``conversations.history``) from the
+newest message it saw minus ``rescan_days`` (``oldest``; everything on a first read or a full run) and re-reads
+with ``conversations.replies`` only threads whose root changed (new, edited, ``latest_reply``/``reply_count``
+moved) or whose last reply is younger than ``reply_edit_hours`` (reply edits leave the root untouched); a re-read
+thread is emitted only when its fingerprint over every message changed. Roots that vanished inside a listed range
+are deleted. Threads older than the window change only on a full run (the scheduler's prune).
+
+A run has a time budget (``budget_s``): under Slack's rate limits (Tier 3, or one request a minute and 15 objects
+for non-Marketplace apps) a first read can take hours. Each history page's threads are read before the next page,
+so every run indexes something; when the budget is spent the run stops cleanly, reports what is left, and its
+checkpoint (``connectors.slack.state``) lets the next run resume without reading anything twice.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import RetryHandler, RetryState
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
 
 from askdocs.errors import SourceError
 from askdocs.models import PUBLIC, Document
-from askdocs.retry import Backoff, retry_after
+from askdocs.retry import retry_after
 from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
+from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
+from connectors.slack.client import SlackError, SlackRetryHandler, build_client
 from connectors.slack.markup import (
     SOURCE,
     Directory,
@@ -38,75 +40,26 @@ from connectors.slack.markup import (
     is_thread_root,
     is_tombstone,
     thread_document,
+    thread_fingerprint,
     ts_key,
 )
+from connectors.slack.state import ChannelState, Range, covers
+
+__all__ = ["SlackConnector", "SlackError", "SlackRetryHandler", "build_client", "from_settings"]
 
 log = logging.getLogger(__name__)
 AUTH_ERRORS = {"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive", "no_permission"}
 SCOPE_ERRORS = {"missing_scope", "not_allowed_token_type"}
+GONE_ERRORS = {"thread_not_found", "message_not_found"}
 MAX_PAGES = 10_000
-Change = Document | DocumentDeleted | ConnectorFailure
+# The largest ``limit`` each paginated method takes (history: "maximum of 999"; users.list: "no more than 200").
+PAGE_LIMITS = {"conversations.history": 999, "conversations.replies": 999, "conversations.list": 999,
+               "conversations.members": 999, "users.list": 200}  # fmt: skip
+Change = Document | DocumentDeleted | ConnectorFailure | Skipped
 
 
-class SlackError(Exception):
-    """A Web API call that failed after retries; the message never contains the token."""
-
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"{method}: {error}")
-        self.method, self.error = method, error
-
-
-RATE_LIMIT_MAX_WAIT_S = 300.0
-
-
-class SlackRetryHandler(RetryHandler):
-    """429: wait ``Retry-After`` seconds; 5xx, timeouts, dropped connections: exponential backoff.
-
-    Each kind has its own budget (slack_sdk's shared attempt counter would let a 429 storm use up the 5xx retries).
-    """
-
-    def __init__(self, retries: int = 4, backoff: float = 0.5, rate_limit_retries: int = 8, jitter: float = 0.25):
-        super().__init__(max_retry_count=retries + rate_limit_retries)
-        self.budget = {"429": rate_limit_retries, "5xx": retries, "network": retries}
-        self.backoff, self.jitter = backoff, jitter
-
-    @staticmethod
-    def _kind(response: HttpResponse | None, error: Exception | None) -> str | None:
-        if response is not None:
-            if response.status_code == 429:
-                return "429"
-            return "5xx" if response.status_code in (500, 502, 503, 504) else None
-        if isinstance(error, TimeoutError | ConnectionError | URLError):
-            return "network"
-        return None
-
-    def can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        kind = self._kind(response, error)
-        return kind is not None and (state.custom_values or {}).get(kind, 0) < self.budget[kind]
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        kind = self._kind(response, error) or "network"
-        counts = state.custom_values = state.custom_values or {}
-        counts[kind] = counts.get(kind, 0) + 1
-        asked = retry_after(response.headers) if kind == "429" and response is not None else None
-        wait = Backoff(self.backoff, RATE_LIMIT_MAX_WAIT_S).delay(counts[kind] - 1, asked)
-        time.sleep(wait + random.random() * self.jitter)
-        state.next_attempt_requested = True
-        state.increment_current_attempt()
+class OutOfBudget(Exception):
+    """The run's time budget is spent: stop, keep what was read, resume on the next run."""
 
 
 @dataclass
@@ -131,7 +84,10 @@ class SlackConnector:
         exclude: list[str] | None = None,
         public_principal: str = PUBLIC,
         rescan_days: float | None = None,
-        page_size: int = 200,
+        page_size: int | None = None,
+        reply_edit_hours: float = 0.0,
+        budget_s: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.include = {name.strip().lstrip("#") for name in include or [] if name.strip()}
@@ -139,17 +95,38 @@ class SlackConnector:
         self.public_principal = public_principal
         self.rescan_days = rescan_days
         self.page_size = page_size
+        self.reply_edit_hours = reply_edit_hours
+        self.budget_s = budget_s
+        self.clock = clock
         self.directory = Directory()
         self.workspace_url = "https://slack.com"
+        self.not_member = 0  # public channels of the last listing that the bot is not in
+        self._deadline: float | None = None
+        self._spent = False  # the budget ran out: no more requests this run
 
     # --- Web API ---------------------------------------------------------------------------------------------
 
+    def _arm(self, budget_s: float | None) -> None:
+        """Start (or, with None, lift) the run's time budget, here and in the client's retry handlers."""
+        self._deadline = None if budget_s is None else time.monotonic() + budget_s
+        self._spent = False
+        for handler in self.client.retry_handlers or []:
+            if isinstance(handler, SlackRetryHandler):
+                handler.deadline = self._deadline
+
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        if self._spent or (self._deadline is not None and time.monotonic() >= self._deadline):
+            self._spent = True
+            raise OutOfBudget
         try:
             response = self.client.api_call(method, http_verb="GET", params=params)
         except SlackApiError as exc:
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
             status = getattr(exc.response, "status_code", "?")
+            wait = retry_after(getattr(exc.response, "headers", None)) or 0.0
+            if status == 429 and self._deadline is not None and time.monotonic() + wait > self._deadline:
+                self._spent = True  # waiting as asked would overrun the budget
+                raise OutOfBudget from None
             raise SlackError(method, str(data.get("error") or f"HTTP {status}")) from None
         except (SlackClientError, OSError, ValueError) as exc:
             raise SlackError(method, f"{type(exc).__name__}: {self._redact(str(exc))[:200]}") from None
@@ -163,10 +140,15 @@ class SlackConnector:
         return text.replace(token, "***") if token else text
 
     def _pages(self, method: str, key: str, **params: Any) -> Iterator[Any]:
+        for page in self._page_lists(method, key, **params):
+            yield from page
+
+    def _page_lists(self, method: str, key: str, **params: Any) -> Iterator[list[Any]]:
         cursor = ""
         for _ in range(MAX_PAGES):
-            data = self._call(method, limit=self.page_size, **params, **({"cursor": cursor} if cursor else {}))
-            yield from data.get(key) or []
+            limit = self.page_size or PAGE_LIMITS[method]
+            data = self._call(method, limit=limit, **params, **({"cursor": cursor} if cursor else {}))
+            yield list(data.get(key) or [])
             cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 return
@@ -203,7 +185,7 @@ class SlackConnector:
             if {cid, name} & self.exclude:
                 continue
             channels.append(Channel(cid, name, bool(item.get("is_private") or item.get("is_group"))))
-        self.directory = directory
+        self.directory, self.not_member = directory, not_member
         if not_member:
             log.info("%d channels skipped: the bot is not a member (invite it to index them)", not_member)
         if not channels:
@@ -217,22 +199,25 @@ class SlackConnector:
         members = list(self._pages("conversations.members", "members", channel=channel.id)) if channel.private else []
         return channel_acl(channel.private, members, self.directory, self.public_principal)
 
-    def _roots(self, channel: Channel, oldest: str | None) -> list[Message]:
+    def _history(self, channel: Channel, gap: Range) -> Iterator[list[Message]]:
+        """Pages of top-level messages in ``gap`` (``(oldest, latest)``), newest first."""
         params: dict[str, Any] = {"channel": channel.id}
-        if oldest:
-            params["oldest"] = oldest
-        messages = apply_events(self._pages("conversations.history", "messages", **params))
-        return [m for m in messages if is_thread_root(m) and (not is_tombstone(m) or m.get("reply_count"))]
+        params.update({k: v for k, v in zip(("oldest", "latest"), gap, strict=True) if v})
+        return self._page_lists("conversations.history", "messages", **params)
 
-    def _thread(self, channel: Channel, root: Message) -> Document | None:
-        messages = [root]
-        if root.get("reply_count") or root.get("latest_reply"):
-            messages = list(self._pages("conversations.replies", "messages", channel=channel.id, ts=root["ts"]))
-            if not messages or messages[0].get("ts") != root["ts"]:
-                messages = [root, *messages]
-        return thread_document(
-            channel.id, channel.name, messages, self.directory, channel.acl, self.workspace_url, channel.private
-        )
+    @staticmethod
+    def _roots(messages: list[Message]) -> list[Message]:
+        folded = apply_events(messages)
+        return [m for m in folded if is_thread_root(m) and (not is_tombstone(m) or m.get("reply_count"))]
+
+    def _thread(self, channel: Channel, ts: str, root: Message | None) -> list[Message]:
+        """A thread's messages, root first (``root`` from the listing, or None to read it by ``ts``)."""
+        if root is not None and not (root.get("reply_count") or root.get("latest_reply")):
+            return [root]
+        messages = list(self._pages("conversations.replies", "messages", channel=channel.id, ts=ts))
+        if root is not None and (not messages or messages[0].get("ts") != ts):
+            messages = [root, *messages]
+        return messages
 
     def _doc_id(self, channel_id: str, ts: str) -> str:
         return f"{self.source}:{channel_id}:{ts}"
@@ -242,99 +227,162 @@ class SlackConnector:
     def poll(self, checkpoint: Checkpoint | None) -> Generator[Change, None, Checkpoint]:
         """New and changed threads since ``checkpoint`` (None: all), deletions; returns the new checkpoint."""
         old_channels: dict[str, Any] = dict((checkpoint or {}).get("channels") or {})
-        channels = self._start()
+        self._arm(self.budget_s)
+        try:
+            channels = self._start()
+        except OutOfBudget:
+            channels = self._fatal("the run budget was spent before any channel was read; raise the budget")
         if isinstance(channels, ConnectorFailure):
             yield channels
             return checkpoint or {}
+        if self.not_member:
+            yield Skipped(source=self.source, reason="channels the bot is not in (invite it)", count=self.not_member)
         new_channels: dict[str, Any] = {}
         failed: list[str] = []
+        stopped: list[Channel] = []
         for channel in channels:
             old = old_channels.get(channel.id)
-            state: dict[str, Any] | None = None
+            if stopped:
+                stopped.append(channel)
+                if old is not None:
+                    new_channels[channel.id] = old
+                continue
+            state = ChannelState.load(old)
             try:
-                state = yield from self._poll_channel(channel, old)
+                yield from self._poll_channel(channel, state)
+            except OutOfBudget:
+                stopped.append(channel)
+                if not state.known:  # stopped before anything was read
+                    continue
             except SlackError as exc:
                 failed.append(exc.error)
                 yield ConnectorFailure(source=self.source, message=self._redact(f"#{channel.name}: {exc}"))
-                state = old
-            if state is not None:
-                new_channels[channel.id] = state
-        if len(failed) == len(channels):
+                if old is not None:
+                    new_channels[channel.id] = old
+                continue
+            new_channels[channel.id] = state.dump()
+        if stopped:
+            yield from self._stopped(channels, stopped, new_channels)
+        elif len(failed) == len(channels):
             hint = " (check the app's scopes)" if set(failed) & (SCOPE_ERRORS | AUTH_ERRORS) else ""
             yield self._fatal(f"every channel failed, nothing fetched{hint}: {', '.join(sorted(set(failed)))}")
             return checkpoint or {}
-        for cid, state in old_channels.items():
+        for cid, saved in old_channels.items():
             if cid not in new_channels and cid not in {c.id for c in channels}:
-                for ts in state.get("threads") or {}:
+                for ts in saved.get("threads") or {}:
                     yield DocumentDeleted(document_id=self._doc_id(cid, ts))
-        return {"version": 1, "channels": new_channels}
+        return {"version": 2, "channels": new_channels}
 
-    def _poll_channel(self, channel: Channel, old: dict[str, Any] | None) -> Generator[Change, None, dict[str, Any]]:
-        """One channel: re-read what changed, delete what vanished; returns the channel's new state."""
+    def _stopped(self, channels: list[Channel], stopped: list[Channel], states: dict[str, Any]) -> Iterator[Change]:
+        """The report of a run that spent its budget: what is left, and that the next run resumes there."""
+        threads = sum(len(states.get(c.id, {}).get("pending") or []) for c in channels)
+        if threads:
+            yield Skipped(source=self.source, reason="threads left for the next run (run budget spent)", count=threads)
+        minutes = (self.budget_s or 0) / 60
+        yield ConnectorFailure(
+            source=self.source,
+            message=f"stopped when the run budget of {minutes:g} min was spent (Slack rate limits): "
+            f"{len(channels) - len(stopped)} of {len(channels)} channels done, #{stopped[0].name} part read, "
+            f"{threads} threads waiting; the next run resumes where this one stopped",
+        )
+
+    def _poll_channel(self, channel: Channel, state: ChannelState) -> Generator[Change, None, None]:
+        """One channel: list what may have changed, re-read changed threads, delete vanished ones; ``state`` is
+        kept consistent at every step, so a run that stops (``OutOfBudget``) still saves what it read."""
         channel.acl = self._acl(channel)
-        old = old or {}
-        refresh_all = old.get("acl") != channel.acl or old.get("name") != channel.name
-        latest = str(old.get("latest") or "0")
-        old_threads: dict[str, str] = dict(old.get("threads") or {})
-        oldest = None
-        if self.rescan_days is not None and old and not refresh_all:
-            oldest = f"{max(ts_key(latest) - int(self.rescan_days * 86400), 0):.6f}"
-        threads: dict[str, str] = {ts: fp for ts, fp in old_threads.items() if oldest and ts_key(ts) < ts_key(oldest)}
-        newest = ts_key(latest)
-        for root in self._roots(channel, oldest):
-            ts = str(root["ts"])
-            mark = fingerprint(root)
-            late_reply = ts_key(root.get("latest_reply")) > ts_key(latest)
-            newest = max(newest, ts_key(ts), ts_key(root.get("latest_reply")))
-            if not refresh_all and not late_reply and old_threads.get(ts) == mark:
-                threads[ts] = mark
-                continue
+        if state.known and (state.acl != channel.acl or state.name != channel.name):
+            state.refresh_all()
+        ranges, state.gaps = state.ranges(self.rescan_days), []
+        state.name, state.acl, state.known = channel.name, channel.acl, True
+        done = list(state.pending)  # deferred, failed or re-permissioned threads first, by ts
+        yield from self._read_threads(channel, state, done, {})
+        edits_since = self.clock() - self.reply_edit_hours * 3600 if self.reply_edit_hours > 0 else None
+        listed_roots: set[str] = set()
+        listed: list[Range] = []
+        for n, gap in enumerate(ranges):
+            reached = gap[1]
             try:
-                doc = self._thread(channel, root)
+                for page in self._history(channel, gap):  # each page's threads are read before the next page
+                    roots = {str(root["ts"]): root for root in self._roots(page)}
+                    listed_roots.update(roots)
+                    for root in roots.values():
+                        state.advance(root.get("ts"))
+                        state.advance(root.get("latest_reply"))
+                    work = [ts for ts in state.to_read(roots, edits_since) if ts not in done]
+                    yield from self._read_threads(channel, state, work, roots)
+                    reached = min((str(m["ts"]) for m in page if m.get("ts")), key=ts_key, default=reached)
+                    if self._spent:
+                        raise OutOfBudget
+            except OutOfBudget:
+                state.gaps = [(gap[0], reached), *ranges[n + 1 :]]
+                break
+            listed.append(gap)
+        gone = [t for t in state.threads if t not in listed_roots and t not in state.pending and covers(listed, t)]
+        for ts in gone:
+            del state.threads[ts]
+            yield DocumentDeleted(document_id=self._doc_id(channel.id, ts))
+        if self._spent:
+            raise OutOfBudget
+
+    def _read_threads(
+        self, channel: Channel, state: ChannelState, work: list[str], roots: dict[str, Message]
+    ) -> Generator[Change, None, None]:
+        """Read ``work``; out of budget, threads that need a request wait (those listed whole are still read)."""
+        for ts in work:
+            doc_id = self._doc_id(channel.id, ts)
+            try:
+                messages = self._thread(channel, ts, roots.get(ts))
+            except OutOfBudget:
+                state.defer([ts])
+                continue
             except SlackError as exc:
                 if exc.error in AUTH_ERRORS:
                     raise
-                yield ConnectorFailure(
-                    source=self.source, document_id=self._doc_id(channel.id, ts), message=f"#{channel.name}: {exc}"
-                )
-                threads[ts] = "!retry"
+                if exc.error in GONE_ERRORS:
+                    state.pending = [t for t in state.pending if t != ts]
+                    if state.threads.pop(ts, None) is not None:
+                        yield DocumentDeleted(document_id=doc_id)
+                    continue
+                state.defer([ts])
+                yield ConnectorFailure(source=self.source, document_id=doc_id, message=f"#{channel.name}: {exc}")
                 continue
-            threads[ts] = mark
+            root = roots.get(ts) or (messages[0] if messages and messages[0].get("ts") == ts else {"ts": ts})
+            thread_mark, known = thread_fingerprint(messages), ts in state.threads
+            unchanged = known and state.marks(ts)[1] == thread_mark
+            state.remember(ts, fingerprint(root), thread_mark)
+            state.advance(messages[-1].get("ts") if messages else None)
+            if unchanged:
+                continue
+            doc = thread_document(
+                channel.id, channel.name, messages, self.directory, channel.acl, self.workspace_url, channel.private
+            )
             if doc is None:
-                if ts in old_threads:
-                    yield DocumentDeleted(document_id=self._doc_id(channel.id, ts))
+                if known:
+                    yield DocumentDeleted(document_id=doc_id)
                 continue
             yield doc
-        for ts in sorted(set(old_threads) - set(threads)):
-            yield DocumentDeleted(document_id=self._doc_id(channel.id, ts))
-        return {"name": channel.name, "acl": channel.acl, "latest": str(newest), "threads": threads}
 
-    def load_all(self) -> Iterator[Document | ConnectorFailure]:
+    def load_all(self) -> Iterator[Document | ConnectorFailure | Skipped]:
         """Every current thread."""
         for item in self.poll(None):
             if not isinstance(item, DocumentDeleted):
                 yield item
 
     def list_ids(self) -> Iterator[str | ConnectorFailure]:
-        """Ids of every current thread (one history listing per channel, no replies)."""
+        """Ids of every current thread (one history listing per channel, no replies, no time budget)."""
+        self._arm(None)
         channels = self._start()
         if isinstance(channels, ConnectorFailure):
             yield channels
             return
         for channel in channels:
             try:
-                roots = self._roots(channel, None)
+                messages = [m for page in self._history(channel, (None, None)) for m in page]
             except SlackError as exc:
                 yield ConnectorFailure(source=self.source, message=self._redact(f"#{channel.name}: {exc}"))
                 continue
-            for root in roots:
+            for root in self._roots(messages):
                 yield self._doc_id(channel.id, str(root["ts"]))
-
-
-def build_client(token: str, base_url: str, timeout: int = 30, **retry: Any) -> WebClient:
-    """A WebClient with :class:`SlackRetryHandler` (``retry`` goes to it)."""
-    url = base_url if base_url.endswith("/") else base_url + "/"
-    return WebClient(token=token, base_url=url, timeout=timeout, retry_handlers=[SlackRetryHandler(**retry)])
 
 
 def from_settings(settings: Settings) -> SlackConnector:
@@ -342,4 +390,12 @@ def from_settings(settings: Settings) -> SlackConnector:
     if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value().strip():
         raise SourceError("the slack source needs ASKDOCS_SLACK_BOT_TOKEN (a bot token, xoxb-…)")
     client = build_client(settings.slack_bot_token.get_secret_value().strip(), settings.slack_base_url)
-    return SlackConnector(client, settings.slack_channels_include, settings.slack_channels_exclude)
+    budget = settings.slack_run_budget_minutes * 60 if settings.slack_run_budget_minutes else None
+    return SlackConnector(
+        client,
+        settings.slack_channels_include,
+        settings.slack_channels_exclude,
+        rescan_days=settings.slack_rescan_days,
+        reply_edit_hours=settings.slack_reply_edit_hours,
+        budget_s=budget,
+    )

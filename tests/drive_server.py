@@ -49,7 +49,9 @@ class FakeFile:
     trashed: bool = False
     can_share: bool = True  # False: no ``permissions`` in the resource and permissions.list answers 403
     formats: tuple[str, ...] | None = None  # export formats offered (default: all for the type)
-    pretend_size: int = 0  # export size (or file size) to report, for the size limits
+    pretend_size: int = 0  # export size of every format (or file size) to report, for the size limits
+    image_bytes: int = 0  # a Doc's images: embedded (base64) in its Markdown export, linked from its HTML
+    limited: bool = False  # a folder with inherited permissions disabled (limited access)
     content: bytes = b""
     modified: datetime = field(default_factory=lambda: datetime(2026, 3, 1, tzinfo=UTC))
 
@@ -67,6 +69,8 @@ class FakeFile:
         elif not self.mime_type.startswith("application/vnd.google-apps."):  # a file with bytes: Drive says its size
             res["size"] = str(self.pretend_size or len(self.content))
             res["webViewLink"] = f"https://drive.google.com/file/d/{self.id}/view"
+        if self.mime_type == FOLDER:
+            res["inheritedPermissionsDisabled"] = self.limited
         if self.drive_id:
             res["driveId"] = self.drive_id
         else:
@@ -122,6 +126,9 @@ class FakeDrive:
         self.next_change = 1
         self.clock = datetime(2026, 3, 1, tzinfo=UTC)
         self.tokens: dict[str, str] = {"test-token": SCOPE}  # access token -> scope
+        self.subjects: dict[str, str] = {}  # access token -> the user it acts as (domain-wide delegation)
+        self.admins: set[str] = set()  # users who are Workspace domain administrators
+        self.drives: dict[str, list[dict[str, Any]]] = {}  # shared drive id -> its members (permissions)
         self.service_accounts: dict[str, Any] = {}  # client email -> public key
         self.delegated: set[str] = set()  # subjects a service account may impersonate
         self.refresh_tokens: set[str] = set()
@@ -162,8 +169,7 @@ class FakeDrive:
     # --- requests -----------------------------------------------------------------------------
     def gate(self, op: str, request: Request, params: dict[str, Any]) -> None:
         """Authorization, injected faults and the rate-limit storm, then log the request."""
-        auth = request.headers.get("authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else ""
+        token = _bearer(request)
         with self.lock:
             if token not in self.tokens:
                 raise ApiError(401, "authError", "Request had invalid authentication credentials.")
@@ -189,6 +195,11 @@ class FakeDrive:
         if f is None or not self.visible(f, all_drives):
             raise ApiError(404, "notFound", f"File not found: {file_id}.")
         return f
+
+
+def _bearer(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    return auth[7:] if auth.startswith("Bearer ") else ""
 
 
 def _page(items: list[Any], token: str | None, size: int) -> tuple[list[Any], str | None]:
@@ -228,7 +239,7 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
     async def token(request: Request) -> JSONResponse:
         form = dict(parse_qsl((await request.body()).decode()))
         drive = holder["drive"]
-        scope = ""
+        scope, subject = "", None
         if form.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             head, payload, sig = str(form.get("assertion", "")).split(".")
             claims = _b64json(payload)
@@ -241,6 +252,7 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
             except Exception:  # noqa: BLE001 - any bad assertion is an invalid grant
                 return JSONResponse({"error": "invalid_grant", "error_description": "Invalid JWT."}, 400)
             scope = claims.get("scope", "")
+            subject = claims.get("sub")
         elif form.get("grant_type") == "refresh_token" and form.get("refresh_token") in drive.refresh_tokens:
             scope = str(form.get("scope") or SCOPE)
         else:
@@ -248,6 +260,8 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
         with drive.lock:
             access = f"ya29.fake-{len(drive.tokens)}"
             drive.tokens[access] = scope
+            if subject:
+                drive.subjects[access] = subject
         return JSONResponse({"access_token": access, "expires_in": 3600, "token_type": "Bearer", "scope": scope})
 
     @app.get("/drive/v3/files")
@@ -318,10 +332,15 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
     def permissions_list(file_id: str, request: Request) -> Any:
         drive, p = begin("permissions.list", request)
         with drive.lock:
-            f = drive.get(file_id, p.get("supportsAllDrives", False))
-            if not f.can_share:
-                raise ApiError(403, "insufficientFilePermissions", "The user does not have sufficient permissions.")
-            perms = [dict(x, kind="drive#permission") for x in f.permissions]
+            if p.get("useDomainAdminAccess") and file_id in drive.drives:
+                if drive.subjects.get(_bearer(request)) not in drive.admins:
+                    raise ApiError(403, "insufficientFilePermissions", "The user is not a domain administrator.")
+                perms = [dict(x, kind="drive#permission") for x in drive.drives[file_id]]
+            else:
+                f = drive.get(file_id, p.get("supportsAllDrives", False))
+                if not f.can_share:
+                    raise ApiError(403, "insufficientFilePermissions", "The user does not have sufficient permissions.")
+                perms = [dict(x, kind="drive#permission") for x in f.permissions]
         items, token = _page(perms, p.get("pageToken"), p.get("pageSize", 100))
         body: dict[str, Any] = {"kind": "drive#permissionList", "permissions": items}
         if token:

@@ -19,7 +19,7 @@ from typing import Any
 from askdocs.errors import SourceError
 from askdocs.models import Document
 from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
+from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from connectors.google.content import FILE_FIELDS, FOLDER
 from connectors.google.drive import DriveClient, DriveError, RetryPolicy, load_credentials
 from connectors.google.reader import MAX_PAGES, DriveReader
@@ -27,7 +27,8 @@ from connectors.google.reader import MAX_PAGES, DriveReader
 SOURCE = "google-docs"
 CHECKPOINT_VERSION = 1
 CHANGE_FIELDS = f"nextPageToken,newStartPageToken,changes(changeType,removed,fileId,time,file({FILE_FIELDS}))"
-Change = Generator[Document | DocumentDeleted | ConnectorFailure, None, None]
+Item = Document | DocumentDeleted | ConnectorFailure | Skipped
+Change = Generator[Item, None, None]
 
 
 @dataclass
@@ -46,8 +47,9 @@ class GoogleDocsConnector(DriveReader):
     source = SOURCE
 
     # --- capabilities --------------------------------------------------------------------------------
-    def load_all(self) -> Iterator[Document | ConnectorFailure]:
+    def load_all(self) -> Iterator[Document | ConnectorFailure | Skipped]:
         """Every document in scope, exported."""
+        self.sharing.start_run()
         try:
             for file in self._walk({}):
                 item = self._fetch(file)
@@ -58,6 +60,7 @@ class GoogleDocsConnector(DriveReader):
             return
         if self._incomplete:
             yield self._incomplete_failure()
+        yield from self._owners_only()
 
     def list_ids(self) -> Iterator[str | ConnectorFailure]:
         """Ids of every document in scope (listing only, no export)."""
@@ -70,23 +73,27 @@ class GoogleDocsConnector(DriveReader):
         if self._incomplete:
             yield self._incomplete_failure()
 
-    def poll(
-        self, checkpoint: Checkpoint | None
-    ) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    def poll(self, checkpoint: Checkpoint | None) -> Generator[Item, None, Checkpoint]:
         """Everything (no or foreign checkpoint) or the changes since the stored page token."""
         old = checkpoint or {}
+        self.sharing.start_run()
         try:
             state = self._restore(old)
             if state is None:
-                return (yield from self._full_run(old))
-            return (yield from self._changes_run(state))
+                new = yield from self._full_run(old)
+            else:
+                new = yield from self._changes_run(state)
         except DriveError as exc:
             yield self._fatal(exc)
             return old
+        yield from self._owners_only()
+        return new
 
     # --- runs --------------------------------------------------------------------------------------
     def _scope_key(self) -> str:
         scope = [self.folder_ids, self.include_shared_drives, self.include_sheets_slides, self.link_sharing_public]
+        if self.sharing.use_domain_admin_access:  # readers change: a full run (kept out of older scope keys)
+            scope.append("domain-admin")
         return hashlib.sha256(json.dumps(scope).encode()).hexdigest()[:16]
 
     def _restore(self, old: Checkpoint) -> _State | None:
@@ -108,7 +115,7 @@ class GoogleDocsConnector(DriveReader):
             "retry": sorted(state.retry),
         }
 
-    def _full_run(self, old: Checkpoint) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    def _full_run(self, old: Checkpoint) -> Generator[Item, None, Checkpoint]:
         # The token comes first, so changes made while listing are seen by the next poll.
         token = self._call("changes", "getStartPageToken", supportsAllDrives=True)["startPageToken"]
         state = _State(str(token))
@@ -121,7 +128,7 @@ class GoogleDocsConnector(DriveReader):
             yield DocumentDeleted(document_id=f"{self.source}:{file_id}")
         return self._checkpoint(state)
 
-    def _changes_run(self, state: _State) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    def _changes_run(self, state: _State) -> Generator[Item, None, Checkpoint]:
         token, handled = state.page_token, set()
         params: dict[str, Any] = {
             "pageSize": self.page_size,
@@ -162,6 +169,10 @@ class GoogleDocsConnector(DriveReader):
         file_id = file["id"]
         if item is None:
             yield from self._forget(file_id, state, explicit=True)
+            return
+        if isinstance(item, Skipped):  # not retried until the file changes; an older indexed copy is dropped
+            yield from self._forget(file_id, state, explicit=True)
+            yield item
             return
         state.docs[file_id] = list(file.get("parents") or [])
         if isinstance(item, ConnectorFailure):
@@ -271,4 +282,5 @@ def from_settings(settings: Settings) -> GoogleDocsConnector:
         link_sharing_public=settings.google_link_sharing_public,
         include_files=settings.google_include_files,
         max_file_mb=settings.extract_max_file_mb,
+        use_domain_admin_access=settings.google_use_domain_admin_access,
     )

@@ -3,9 +3,16 @@
 Sharing maps to principals as follows (emails lower-cased):
 
 - ``type=user`` -> ``user:<email>``; ``type=group`` -> ``group:<email>``
-- ``type=domain`` -> ``group:domain:<domain>`` (send ``domain:<domain>`` in ``X-Askdocs-Groups``)
+- ``type=domain`` -> ``group:domain:<domain>`` when the domain may find the file (``allowFileDiscovery``);
+  "anyone in the domain with the link" grants nothing unless link sharing is configured to count, like
+  "anyone with the link"
 - ``type=anyone`` -> ``public`` when the file is published (``allowFileDiscovery``); "anyone with the link"
   counts as public only when the connector is configured so, otherwise it grants nothing.
+
+Limited access (``inheritedPermissionsDisabled`` on the item, on a permission or on a folder above it): "only
+organizers, owners, and users with permissions added directly on the item can access it" (Drive v3 Permission
+schema), so an inherited permission grants nothing there; one whose ``permissionDetails`` do not say it is direct
+counts as inherited (fail closed).
 """
 
 from __future__ import annotations
@@ -33,9 +40,15 @@ EXPORTS: dict[str, tuple[str, ...]] = {
 }
 EXTRACTED_EXPORTS = frozenset({XLSX, PPTX})
 MAX_EXPORT_BYTES = 10 * 1024 * 1024
-PERMISSION_FIELDS = "id,type,role,emailAddress,domain,allowFileDiscovery,deleted"
+PERMISSION_FIELDS = (
+    "id,type,role,emailAddress,domain,allowFileDiscovery,deleted,inheritedPermissionsDisabled,"
+    "permissionDetails(inherited,inheritedFrom,permissionType,role)"
+)
+# Roles that keep access to a limited-access item whatever is inherited (owner: My Drive, organizer: shared drive).
+ALWAYS_ACCESS_ROLES = frozenset({"owner", "organizer"})
 FILE_FIELDS = (
     "id,name,mimeType,parents,trashed,createdTime,modifiedTime,webViewLink,driveId,exportLinks,size,"
+    "inheritedPermissionsDisabled,"
     f"owners(displayName,emailAddress),permissions({PERMISSION_FIELDS})"
 )
 # Inline images come out of the Markdown export as base64 data URIs: noise for search.
@@ -43,11 +56,25 @@ _DATA_IMAGE_REF = re.compile(r"^\[[^\]]+\]:\s*<?data:[^\s>]*>?\s*$", re.MULTILIN
 _DATA_IMAGE_INLINE = re.compile(r"!\[[^\]]*\]\((?:data:[^)]*|)\)|!\[[^\]]*\]\[[^\]]*\]")
 
 
-def principals_from_permissions(permissions: list[dict[str, Any]], link_sharing_public: bool = False) -> list[str]:
-    """ACL principals from Drive ``permissions`` (every role can read); sorted, without duplicates."""
+def _direct(perm: dict[str, Any]) -> bool:
+    """Whether a permission is on the item itself: a role that always keeps access, or a detail saying so."""
+    if perm.get("role") in ALWAYS_ACCESS_ROLES:
+        return True
+    details = perm.get("permissionDetails") or []
+    return any(isinstance(d, dict) and d.get("inherited") is False for d in details)
+
+
+def principals_from_permissions(
+    permissions: list[dict[str, Any]], link_sharing_public: bool = False, limited: bool = False
+) -> list[str]:
+    """ACL principals from Drive ``permissions`` (every role can read); sorted, without duplicates.
+
+    ``limited``: the item or a folder above it has inherited permissions disabled (only direct ones count)."""
     found: set[str] = set()
     for perm in permissions:
         if perm.get("deleted"):
+            continue
+        if (limited or perm.get("inheritedPermissionsDisabled")) and not _direct(perm):
             continue
         kind = perm.get("type")
         email = str(perm.get("emailAddress") or "").strip().lower()
@@ -56,7 +83,7 @@ def principals_from_permissions(permissions: list[dict[str, Any]], link_sharing_
             found.add(f"user:{email}")
         elif kind == "group" and email:
             found.add(f"group:{email}")
-        elif kind == "domain" and domain:
+        elif kind == "domain" and domain and (perm.get("allowFileDiscovery") or link_sharing_public):
             found.add(f"group:domain:{domain}")
         elif kind == "anyone" and (perm.get("allowFileDiscovery") or link_sharing_public):
             found.add(PUBLIC)

@@ -1,10 +1,13 @@
 """A fake Google Drive v3 server on 127.0.0.1 for the Google Docs connector tests.
 
-Contract from the discovery document (``drive_contract``): parameters, ``fields`` masks (Drive's default
-file fields are only kind/id/name/mimeType), the ``q`` language subset, Google's error shape. It holds
-files, folders, shared drives, permissions, exports (Markdown / HTML / plain / CSV, 10 MB limit), the
-changes feed (one entry per file, newest state), paging, an OAuth ``/token`` endpoint that verifies
-service-account JWTs (RS256) and refresh tokens, and fault injection (rate-limit storms, hard failures).
+Every request and JSON response is checked against the published discovery documents (``google_spec``): a test
+using the ``drive_server`` fixture fails on a violation. Contract from the discovery document
+(``drive_contract``): parameters, ``fields`` masks (Drive's default file fields are only kind/id/name/mimeType),
+the ``q`` language subset, Google's error shape. It holds files, folders (limited access too), shared drives and
+their members, permissions, exports (Markdown with embedded images / HTML / plain / CSV of the first sheet; the
+10 MB limit per format), the changes feed (one entry per file, newest state), paging, an OAuth ``/token``
+endpoint that verifies service-account JWTs (RS256) and refresh tokens, domain administrators
+(``useDomainAdminAccess``), and fault injection (rate-limit storms, hard failures).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from drive_contract import ApiError, apply_mask, check_mask, check_params, compi
 from drive_exports import DOC, EXPORTS, SHEET, SLIDES, export_file, sheet_titles, slide_count
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from google_spec import check_request, check_response
 from local_server import serve_in_thread
 
 FOLDER = "application/vnd.google-apps.folder"
@@ -136,7 +140,8 @@ class FakeDrive:
         self.storm = 0.0
         self.rng = random.Random(7)
         self.log: list[tuple[str, dict[str, Any]]] = []
-        self.stats = {"served": 0, "throttled": 0}
+        self.stats = {"served": 0, "throttled": 0, "spec_requests": 0, "spec_responses": 0}
+        self.violations: list[str] = []  # requests and responses that break the published API specs
 
     # --- building and changing the drive (each change lands in the feed) ----------------------
     def add(self, f: FakeFile) -> FakeFile:
@@ -223,6 +228,23 @@ def _b64json(part: str) -> Any:
 def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
     """The Drive v3 app; ``holder['drive']`` is the current state (tests swap it)."""
     app = FastAPI()
+
+    @app.middleware("http")
+    async def _check_against_spec(request: Request, call_next: Any) -> Any:
+        """Every Drive/Sheets/Slides request and JSON response against the discovery documents."""
+        if request.url.path == "/token":  # OAuth, not part of the APIs
+            return await call_next(request)
+        query = [key for key, _ in request.query_params.multi_items()]
+        method, problems = check_request(request.method, request.url.path, query)
+        holder["drive"].stats["spec_requests"] += 1
+        response = await call_next(request)
+        if method is not None and response.status_code < 300 and "json" in response.headers.get("content-type", ""):
+            body = b"".join([chunk async for chunk in response.body_iterator])
+            problems += check_response(method, json.loads(body))
+            holder["drive"].stats["spec_responses"] += 1
+            response = Response(body, status_code=response.status_code, headers=dict(response.headers))
+        holder["drive"].violations.extend(problems)
+        return response
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -428,7 +450,11 @@ def drive_server_session_fixture() -> Iterator[DriveServer]:
 
 
 @pytest.fixture(name="drive_server")
-def drive_server_fixture(drive_server_session: DriveServer) -> DriveServer:
-    """The running fake Drive with a fresh, empty state for this test."""
+def drive_server_fixture(drive_server_session: DriveServer) -> Iterator[DriveServer]:
+    """The running fake Drive with a fresh, empty state for this test; the test fails if any request or response
+    broke the published API specs (``google_spec``)."""
     drive_server_session.holder["drive"] = FakeDrive()
-    return drive_server_session
+    yield drive_server_session
+    violations = drive_server_session.drive.violations
+    if violations:
+        pytest.fail("traffic that breaks the Google API discovery documents:\n" + "\n".join(violations[:20]))

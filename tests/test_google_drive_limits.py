@@ -160,3 +160,17 @@ def test_limited_access_folder_inherited_permissions_grant_nothing(drive_server:
     disabled = dict(group(ENG), inheritedPermissionsDisabled=True)
     assert principals_from_permissions([disabled]) == []
     assert principals_from_permissions([dict(disabled, permissionDetails=DIRECT)]) == [f"group:{ENG}"]
+
+
+def test_a_folder_made_limited_later_narrows_the_documents_below(drive_server: DriveServer, tmp_path: Path) -> None:
+    drive = drive_server.drive
+    seed(drive)
+    for folders in (["fold-root", "sd-folder"], []):
+        drive.change("fold-sub", limited=False)
+        connector = connector_for(drive_server, tmp_path, google_folder_ids=folders)
+        items, checkpoint = drain(connector.poll(None))
+        assert split(items)[0]["google-docs:doc-vpn"].acl == [f"user:{ALICE}", f"user:{BOB}"]
+        drive.change("fold-sub", limited=True)  # only the folder changes: Bob's share on the VPN runbook is inherited
+        docs, deleted, failures = split(drain(connector.poll(checkpoint))[0])
+        assert not failures and not deleted and set(docs) == {"google-docs:doc-vpn"}, folders
+        assert docs["google-docs:doc-vpn"].acl == [f"user:{ALICE}"], folders

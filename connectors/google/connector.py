@@ -39,6 +39,7 @@ class _State:
     folders: dict[str, list[str]] = field(default_factory=dict)  # in-scope folder -> its parents
     docs: dict[str, list[str]] = field(default_factory=dict)  # indexed file -> its parents
     retry: set[str] = field(default_factory=set)  # files whose last fetch failed
+    limited: set[str] = field(default_factory=set)  # folders seen with inherited permissions disabled
 
 
 class GoogleDocsConnector(DriveReader):
@@ -102,7 +103,11 @@ class GoogleDocsConnector(DriveReader):
         if not isinstance(old.get("page_token"), str):
             return None
         return _State(
-            old["page_token"], dict(old.get("folders") or {}), dict(old.get("docs") or {}), set(old.get("retry") or [])
+            old["page_token"],
+            dict(old.get("folders") or {}),
+            dict(old.get("docs") or {}),
+            set(old.get("retry") or []),
+            set(old.get("limited") or []),
         )
 
     def _checkpoint(self, state: _State) -> Checkpoint:
@@ -113,6 +118,7 @@ class GoogleDocsConnector(DriveReader):
             "folders": state.folders,
             "docs": state.docs,
             "retry": sorted(state.retry),
+            "limited": sorted(state.limited | self.sharing.limited_folders()),
         }
 
     def _full_run(self, old: Checkpoint) -> Generator[Item, None, Checkpoint]:
@@ -211,6 +217,7 @@ class GoogleDocsConnector(DriveReader):
             yield DocumentDeleted(document_id=f"{self.source}:{file_id}")
 
     def _folder_changed(self, folder: dict[str, Any], state: _State) -> Change:
+        yield from self._limited_changed(folder, state)
         if not self.folder_ids:
             return
         folder_id, parents = folder["id"], list(folder.get("parents") or [])
@@ -226,6 +233,22 @@ class GoogleDocsConnector(DriveReader):
                 yield from self._index(file, state)
         elif now_in:
             state.folders[folder_id] = parents
+
+    def _limited_changed(self, folder: dict[str, Any], state: _State) -> Change:
+        """A folder that became (or stopped being) limited-access: the indexed documents below it are read again,
+        as their inherited permissions now grant more or less."""
+        folder_id = folder["id"]
+        limited = bool(folder.get("inheritedPermissionsDisabled")) and not folder.get("trashed")
+        self.sharing.remember(folder, replace=True)
+        if limited == (folder_id in state.limited):
+            return
+        if limited:
+            state.limited.add(folder_id)
+        else:
+            state.limited.discard(folder_id)
+        for file in self._crawl(deque([folder_id]), {}):
+            if file["id"] in state.docs:
+                yield from self._index(file, state)
 
     def _folder_gone(self, folder_id: str, state: _State) -> Change:
         """Drop a folder, the folders that were in scope only through it, and the documents under them."""

@@ -55,9 +55,16 @@ class Sharing:
         self._folders.clear()
         self._members.clear()
 
-    def remember(self, folder: dict[str, Any]) -> None:
-        """A folder already read by a listing (saves a ``files.get`` when climbing to it)."""
-        self._folders.setdefault(folder["id"], folder)
+    def remember(self, folder: dict[str, Any], replace: bool = False) -> None:
+        """A folder already read by a listing or a change (saves a ``files.get`` when climbing to it)."""
+        if replace:
+            self._folders[folder["id"]] = folder
+        else:
+            self._folders.setdefault(folder["id"], folder)
+
+    def limited_folders(self) -> set[str]:
+        """The folders read in this run that have inherited permissions disabled."""
+        return {fid for fid, meta in self._folders.items() if meta and meta.get("inheritedPermissionsDisabled")}
 
     def principals(self, file: dict[str, Any]) -> list[str]:
         """The file's readers; raises ``UnreadableSharing`` when they cannot be known (fail closed)."""

@@ -132,6 +132,17 @@ def sheet_titles(f: Any) -> list[str]:
     return list(openpyxl.load_workbook(io.BytesIO(f.content), read_only=True).sheetnames)
 
 
+def sheet_values(f: Any) -> dict[str, list[list[str]]]:
+    """Each sheet's formatted values (Sheets API), by title: those of its XLSX ``content``, else its CSV body."""
+    if not f.content:
+        return {"Sheet1": [row for row in csv.reader(io.StringIO(f.body)) if row]}
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(f.content), read_only=True)
+    return {ws.title: [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+            for ws in book.worksheets}  # fmt: skip
+
+
 def slide_count(f: Any) -> int:
     """How many slides a fake deck has: those of its PPTX ``content``, else one per block of its text body."""
     if not f.content:

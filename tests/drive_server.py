@@ -26,7 +26,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from drive_contract import ApiError, apply_mask, check_mask, check_params, compile_query, parse_fields
-from drive_exports import DOC, EXPORTS, SHEET, SLIDES, export_file, sheet_titles, slide_count
+from drive_exports import DOC, EXPORTS, SHEET, SLIDES, export_file, sheet_titles, sheet_values, slide_count
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from google_spec import check_request, check_response
@@ -343,6 +343,23 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
         f = editor_file("spreadsheets.get", spreadsheet_id, request, SHEET, {"includeGridData", "ranges"})
         return {"sheets": [{"properties": {"sheetId": 0 if i == 0 else 1000 + i, "title": t}}
                            for i, t in enumerate(sheet_titles(f))]}  # fmt: skip
+
+    @app.get("/v4/spreadsheets/{spreadsheet_id}/values:batchGet")
+    def values_batch_get(spreadsheet_id: str, request: Request) -> Any:
+        """Sheets API v4 ``spreadsheets.values.batchGet`` of whole sheets (ranges are quoted sheet titles)."""
+        allowed = {"ranges", "majorDimension", "valueRenderOption", "dateTimeRenderOption"}
+        f = editor_file("spreadsheets.values.batchGet", spreadsheet_id, request, SHEET, allowed)
+        tabs = sheet_values(f)
+        found = []
+        for quoted in request.query_params.getlist("ranges"):
+            title = quoted[1:-1].replace("''", "'") if quoted.startswith("'") else quoted
+            if title not in tabs:
+                raise ApiError(400, "badRequest", f"Unable to parse range: {quoted}")
+            found.append({"range": f"{quoted}!A1:Z{max(1, len(tabs[title]))}", "majorDimension": "ROWS",
+                          "values": tabs[title]})  # fmt: skip
+        body = {"spreadsheetId": f.id, "valueRanges": found}
+        fields = request.query_params.get("fields")
+        return apply_mask(body, parse_fields(fields)) if fields else body
 
     @app.get("/v1/presentations/{presentation_id}")
     def presentations_get(presentation_id: str, request: Request) -> Any:

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openpyxl
 from drive_server import DriveServer, drive_server_fixture, drive_server_session_fixture, group, user  # noqa: F401
 from google_fixtures import ALICE, BOB, CAROL, ENG, connector_for, seed, skips, split
@@ -94,10 +95,18 @@ def test_every_tab_of_a_sheet_is_indexed(drive_server: DriveServer, tmp_path: Pa
     by_tab = {s.location.sheet: s.text for s in sheet.sections if s.location}
     assert set(by_tab) == set(tabs)
     assert "Albatross" in by_tab["Budget"] and "Cormorant outage" in by_tab["Risks"]
-    # The CSV export Drive offers is "first-sheet only": the fake agrees, which is why XLSX is asked for.
-    drive.change("sheet-1", formats=("text/csv",))
-    csv_only = extract_document(extractor, split(list(connector.load_all()))[0]["google-docs:sheet-1"])
-    assert "Search" in csv_only.text and "Albatross" not in csv_only.text
+    # Over the export limit as XLSX: the Sheets API gives every tab's values (CSV would be the first tab only).
+    drive.change("sheet-1", pretend_size=11 * MB)
+    docs, _, failures = split(list(connector.load_all()))
+    big = extract_document(extractor, docs["google-docs:sheet-1"])
+    assert not failures and {s.location.sheet for s in big.sections if s.location} == set(tabs)
+    assert "Cormorant outage" in big.text and big.sections[0].location.anchor == "gid=0"  # type: ignore[union-attr]
+    assert [op for op, _ in drive.log].count("spreadsheets.values.batchGet") == 1
+    headers = {"authorization": "Bearer test-token"}
+    drive.change("sheet-1", pretend_size=0)
+    csv_export = httpx.get(f"{drive_server.endpoint}files/sheet-1/export", params={"mimeType": "text/csv"},
+                           headers=headers)  # fmt: skip
+    assert b"Search" in csv_export.content and b"Albatross" not in csv_export.content, "the fake: first sheet only"
 
 
 def test_unreadable_sharing_fails_closed_and_is_counted(

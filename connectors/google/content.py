@@ -31,11 +31,12 @@ DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
 SLIDES = "application/vnd.google-apps.presentation"
 FOLDER = "application/vnd.google-apps.folder"
-# Export formats in order of preference (structure first): Sheets as XLSX keep every sheet by name, Slides as
-# PPTX keep slide numbers; both are extracted by ingest like files, the text formats are the fallback.
+# Export formats in order of preference (structure first): Sheets as XLSX keep every sheet by name (CSV is
+# "first-sheet only": a Sheet over the export limit is read through the Sheets API instead), Slides as PPTX keep
+# slide numbers; both are extracted by ingest like files, the text formats are the fallback.
 EXPORTS: dict[str, tuple[str, ...]] = {
     DOC: ("text/markdown", "text/html", "text/plain"),
-    SHEET: (XLSX, "text/csv"),
+    SHEET: (XLSX,),
     SLIDES: (PPTX, "text/plain"),
 }
 EXTRACTED_EXPORTS = frozenset({XLSX, PPTX})
@@ -51,6 +52,7 @@ FILE_FIELDS = (
     "inheritedPermissionsDisabled,"
     f"owners(displayName,emailAddress),permissions({PERMISSION_FIELDS})"
 )
+_XLSX_BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
 # Inline images come out of the Markdown export as base64 data URIs: noise for search.
 _DATA_IMAGE_REF = re.compile(r"^\[[^\]]+\]:\s*<?data:[^\s>]*>?\s*$", re.MULTILINE)
 _DATA_IMAGE_INLINE = re.compile(r"!\[[^\]]*\]\((?:data:[^)]*|)\)|!\[[^\]]*\]\[[^\]]*\]")
@@ -102,6 +104,22 @@ def export_formats(file: dict[str, Any]) -> list[str]:
     links = file.get("exportLinks") or {}
     offered = [m for m in wanted if m in links] if links else list(wanted)
     return offered or list(wanted)
+
+
+def workbook_of(tabs: list[tuple[str, list[list[Any]]]]) -> bytes:
+    """An XLSX workbook with one sheet per ``(title, rows)``, so Sheets API values extract like an export."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for n, (title, rows) in enumerate(tabs):
+        name = _XLSX_BAD_TITLE.sub("_", title)[:31] or f"Sheet{n + 1}"  # what an XLSX sheet name may hold
+        sheet = book.create_sheet(name if name not in book.sheetnames else f"{name[:26]} ({n + 1})")
+        for row in rows:
+            sheet.append([str(cell) for cell in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def _clean_markdown(text: str) -> str:

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from askdocs.formats import EXTRACTED_MIMES, too_big
+from askdocs.formats import EXTRACTED_MIMES, XLSX, too_big
 from askdocs.models import Blob, Document
 from connectors.base import ConnectorFailure, Skipped
 from connectors.google.content import (
@@ -21,6 +21,7 @@ from connectors.google.content import (
     build_document,
     export_formats,
     sections_from_export,
+    workbook_of,
 )
 from connectors.google.drive import DriveClient, DriveError
 from connectors.google.sharing import OWNERS_ONLY, UNREADABLE, Sharing, UnreadableSharing
@@ -158,9 +159,34 @@ class DriveReader:
                 too_large = True
                 continue
             return data, mime
+        if too_large and file.get("mimeType") == SHEET:
+            return self._sheet_values(file), XLSX
         if too_large:
             raise DriveError(403, EXPORT_LIMIT_REASON, "every export format is larger than 10 MB")
         raise DriveError(400, "notExportable", f"no export format for {file.get('mimeType')}")
+
+    def _sheet_tabs(self, file_id: str) -> dict[str, int]:
+        """A Sheet's tab titles -> sheet ids, in order (Sheets API ``spreadsheets.get``)."""
+        fields = "sheets.properties(sheetId,title)"
+        found = self.client.call(lambda api: api.spreadsheets().get(spreadsheetId=file_id, fields=fields), api="sheets")
+        props = [s.get("properties") or {} for s in found.get("sheets") or []]
+        return {str(p["title"]): int(p["sheetId"]) for p in props if "title" in p and "sheetId" in p}
+
+    def _sheet_values(self, file: dict[str, Any]) -> bytes:
+        """Every tab's values from the Sheets API (no export size limit there), as an XLSX workbook, for a Sheet
+        whose XLSX export is over 10 MB (the CSV export would be its first sheet only)."""
+        file_id, titles = file["id"], list(self._sheet_tabs(file["id"]))
+        ranges = ["'" + title.replace("'", "''") + "'" for title in titles]  # A1 notation: the whole sheet
+        found = self.client.call(
+            lambda api: (
+                api.spreadsheets()
+                .values()
+                .batchGet(spreadsheetId=file_id, ranges=ranges, majorDimension="ROWS", fields="valueRanges(values)")
+            ),
+            api="sheets",
+        )
+        values = [r.get("values") or [] for r in found.get("valueRanges") or []]
+        return workbook_of(list(zip(titles, values, strict=False)))
 
     def _place_anchors(self, file: dict[str, Any]) -> dict[str, str]:
         """A Sheet's sheet titles -> ``gid=<sheetId>`` (Sheets API), a deck's ``slide N`` -> ``slide=id.<pageId>``
@@ -168,12 +194,7 @@ class DriveReader:
         kind, file_id = file.get("mimeType"), file["id"]
         try:
             if kind == SHEET:
-                fields = "sheets.properties(sheetId,title)"
-                found = self.client.call(
-                    lambda api: api.spreadsheets().get(spreadsheetId=file_id, fields=fields), api="sheets"
-                )
-                props = [s.get("properties") or {} for s in found.get("sheets") or []]
-                return {str(p["title"]): f"gid={p['sheetId']}" for p in props if "title" in p and "sheetId" in p}
+                return {title: f"gid={sheet_id}" for title, sheet_id in self._sheet_tabs(file_id).items()}
             if kind == SLIDES:
                 found = self.client.call(
                     lambda api: api.presentations().get(presentationId=file_id, fields="slides.objectId"),

@@ -165,6 +165,12 @@ def test_limited_access_folder_inherited_permissions_grant_nothing(drive_server:
     for folders in (["fold-root", "sd-folder"], []):  # the folder tree listed, or climbed with files.get
         docs, _, failures = split(list(connector_for(drive_server, tmp_path, google_folder_ids=folders).load_all()))
         assert not failures and docs["google-docs:doc-vpn"].acl == expected, folders
+    # The folder's own sharing unreadable: only what is direct on the document, and its owner (the folder is not
+    # counted as a skipped document).
+    drive.change("fold-sub", can_share=False)
+    items = list(connector_for(drive_server, tmp_path).load_all())
+    assert split(items)[0]["google-docs:doc-vpn"].acl == [f"user:{ALICE}", f"user:{CAROL}"]
+    assert skips(items) == {OWNERS_ONLY: 1}, "Salaries only"
     # A permission Drive marks as disabled by limited access counts only when it is direct.
     disabled = dict(group(ENG), inheritedPermissionsDisabled=True)
     assert principals_from_permissions([disabled]) == []

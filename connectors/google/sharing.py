@@ -66,25 +66,26 @@ class Sharing:
         """The folders read in this run that have inherited permissions disabled."""
         return {fid for fid, meta in self._folders.items() if meta and meta.get("inheritedPermissionsDisabled")}
 
-    def principals(self, file: dict[str, Any]) -> list[str]:
-        """The file's readers; raises ``UnreadableSharing`` when they cannot be known (fail closed)."""
+    def principals(self, file: dict[str, Any], for_below: bool = False) -> list[str]:
+        """The file's readers; raises ``UnreadableSharing`` when they cannot be known (fail closed).
+        ``for_below``: a folder read for the documents below it (not counted in the report)."""
         permissions = self._permissions_of(file)
         if permissions is None:
             owners = owner_principals(file)
             if not owners:
                 raise UnreadableSharing(file["id"])
             log.info("sharing of %s is not readable; restricted to its owners", file["id"])
-            self.owners_only += 1
+            self.owners_only += 0 if for_below else 1
             return owners
         direct = principals_from_permissions(permissions, self.link_sharing_public, limited=True)
         if file.get("inheritedPermissionsDisabled"):
             return direct
         every = principals_from_permissions(permissions, self.link_sharing_public)
-        folder = self._limited_ancestor(file)
-        if folder is None:
+        limited_folder = self._limited_ancestor(file)
+        if limited_folder is None:
             return every
         try:
-            through_folder = set(self.principals(folder))
+            through_folder = set(self.principals(limited_folder, for_below=True))
         except UnreadableSharing:
             through_folder = set()
         return sorted(set(direct) | (set(every) & through_folder))

@@ -40,6 +40,11 @@ def test_responses_must_match_the_schema_without_unknown_fields() -> None:
     ]
     assert check_response(files_list, {"files": [{"id": "a", "size": 12}]}), "int64 travels as a string"
     assert check_response(files_list, {"files": [{"permissions": [{"permissionDetails": [{"inherited": "no"}]}]}]})
+    docs_get = find_method("GET", "/v1/documents/doc-1")
+    assert docs_get is not None and docs_get.id == "docs.documents.get"
+    paragraph = {"paragraph": {"elements": [{"textRun": {"content": "Hello\n"}}]}}
+    assert check_response(docs_get, {"documentId": "d", "title": "T", "body": {"content": [paragraph]}}) == []
+    assert check_response(docs_get, {"documentId": "d", "body": {"text": "Hello"}}), "Docs has no body.text"
     export = find_method("GET", "/drive/v3/files/abc/export")
     assert export is not None and check_response(export, {}), "export answers bytes, never JSON"
 

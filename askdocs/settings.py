@@ -251,6 +251,11 @@ class Settings(BaseSettings):
     google_link_sharing_public: bool = Field(
         False, description="Index documents shared 'anyone with the link' as public (default: only named access)."
     )
+    google_use_domain_admin_access: bool = Field(
+        False,
+        description="When a shared-drive item's sharing is unreadable, read the drive's members as a domain "
+        "administrator (useDomainAdminAccess; the subject must be a Workspace admin).",
+    )
 
     # --- Extraction of PDF, Word, PowerPoint, Excel and CSV files (in a worker process) ---
     extract_timeout_s: float = Field(30.0, gt=0, le=3600, description="Longest extraction of one file.")

@@ -1,16 +1,14 @@
-"""The Drive v3 contract the fake server enforces, read from the discovery document shipped with
-google-api-python-client (the same file as ``shared/api-samples/google/drive.v3.json``, revision 20261106):
+"""The Drive v3 contract the fake server enforces, read from the discovery document copied into
+``tests/specs/google/drive.v3.json`` (revision 20261106; see ``SOURCE.md`` there):
 query parameters per method, ``fields`` masks against the schemas, and the ``q`` search language subset.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from functools import cache
 from typing import Any
 
-from googleapiclient.discovery_cache import get_static_doc
+from google_spec import document
 
 
 class ApiError(Exception):
@@ -35,10 +33,9 @@ class ApiError(Exception):
         }
 
 
-@cache
 def discovery() -> dict[str, Any]:
-    """The Drive v3 discovery document bundled with the client library."""
-    return json.loads(get_static_doc("drive", "v3"))  # type: ignore[no-any-return]
+    """The Drive v3 discovery document (``tests/specs/google``)."""
+    return document("drive.v3")
 
 
 def method(name: str) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """A fake Google Drive v3 server on 127.0.0.1 for the Google Docs connector tests.
 
-Contract from the discovery document (``drive_contract``): parameters, ``fields`` masks (Drive's default
-file fields are only kind/id/name/mimeType), the ``q`` language subset, Google's error shape. It holds
-files, folders, shared drives, permissions, exports (Markdown / HTML / plain / CSV, 10 MB limit), the
-changes feed (one entry per file, newest state), paging, an OAuth ``/token`` endpoint that verifies
-service-account JWTs (RS256) and refresh tokens, and fault injection (rate-limit storms, hard failures).
+Every request and JSON response is checked against the published discovery documents (``google_spec``): a test
+using the ``drive_server`` fixture fails on a violation. Contract from the discovery document
+(``drive_contract``): parameters, ``fields`` masks (Drive's default file fields are only kind/id/name/mimeType),
+the ``q`` language subset, Google's error shape. It holds files, folders (limited access too), shared drives and
+their members, permissions, exports (Markdown with embedded images / HTML / plain / CSV of the first sheet; the
+10 MB limit per format), the changes feed (one entry per file, newest state), paging, an OAuth ``/token``
+endpoint that verifies service-account JWTs (RS256) and refresh tokens, domain administrators
+(``useDomainAdminAccess``), and fault injection (rate-limit storms, hard failures).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from drive_contract import ApiError, apply_mask, check_mask, check_params, compile_query, parse_fields
-from drive_exports import DOC, EXPORTS, SHEET, SLIDES, export_file, sheet_titles, slide_count
+from drive_exports import DOC, EXPORTS, SHEET, SLIDES, export_file, sheet_titles, sheet_values, slide_count
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from google_spec import check_request, check_response
 from local_server import serve_in_thread
 
 FOLDER = "application/vnd.google-apps.folder"
@@ -49,7 +53,9 @@ class FakeFile:
     trashed: bool = False
     can_share: bool = True  # False: no ``permissions`` in the resource and permissions.list answers 403
     formats: tuple[str, ...] | None = None  # export formats offered (default: all for the type)
-    pretend_size: int = 0  # export size (or file size) to report, for the size limits
+    pretend_size: int = 0  # export size of every format (or file size) to report, for the size limits
+    image_bytes: int = 0  # a Doc's images: embedded (base64) in its Markdown export, linked from its HTML
+    limited: bool = False  # a folder with inherited permissions disabled (limited access)
     content: bytes = b""
     modified: datetime = field(default_factory=lambda: datetime(2026, 3, 1, tzinfo=UTC))
 
@@ -67,6 +73,8 @@ class FakeFile:
         elif not self.mime_type.startswith("application/vnd.google-apps."):  # a file with bytes: Drive says its size
             res["size"] = str(self.pretend_size or len(self.content))
             res["webViewLink"] = f"https://drive.google.com/file/d/{self.id}/view"
+        if self.mime_type == FOLDER:
+            res["inheritedPermissionsDisabled"] = self.limited
         if self.drive_id:
             res["driveId"] = self.drive_id
         else:
@@ -122,6 +130,9 @@ class FakeDrive:
         self.next_change = 1
         self.clock = datetime(2026, 3, 1, tzinfo=UTC)
         self.tokens: dict[str, str] = {"test-token": SCOPE}  # access token -> scope
+        self.subjects: dict[str, str] = {}  # access token -> the user it acts as (domain-wide delegation)
+        self.admins: set[str] = set()  # users who are Workspace domain administrators
+        self.drives: dict[str, list[dict[str, Any]]] = {}  # shared drive id -> its members (permissions)
         self.service_accounts: dict[str, Any] = {}  # client email -> public key
         self.delegated: set[str] = set()  # subjects a service account may impersonate
         self.refresh_tokens: set[str] = set()
@@ -129,7 +140,8 @@ class FakeDrive:
         self.storm = 0.0
         self.rng = random.Random(7)
         self.log: list[tuple[str, dict[str, Any]]] = []
-        self.stats = {"served": 0, "throttled": 0}
+        self.stats = {"served": 0, "throttled": 0, "spec_requests": 0, "spec_responses": 0}
+        self.violations: list[str] = []  # requests and responses that break the published API specs
 
     # --- building and changing the drive (each change lands in the feed) ----------------------
     def add(self, f: FakeFile) -> FakeFile:
@@ -162,8 +174,7 @@ class FakeDrive:
     # --- requests -----------------------------------------------------------------------------
     def gate(self, op: str, request: Request, params: dict[str, Any]) -> None:
         """Authorization, injected faults and the rate-limit storm, then log the request."""
-        auth = request.headers.get("authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else ""
+        token = _bearer(request)
         with self.lock:
             if token not in self.tokens:
                 raise ApiError(401, "authError", "Request had invalid authentication credentials.")
@@ -191,6 +202,11 @@ class FakeDrive:
         return f
 
 
+def _bearer(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    return auth[7:] if auth.startswith("Bearer ") else ""
+
+
 def _page(items: list[Any], token: str | None, size: int) -> tuple[list[Any], str | None]:
     start = int(token[2:]) if token and token.startswith("p:") and token[2:].isdigit() else 0
     if token and not start:
@@ -213,6 +229,23 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
     """The Drive v3 app; ``holder['drive']`` is the current state (tests swap it)."""
     app = FastAPI()
 
+    @app.middleware("http")
+    async def _check_against_spec(request: Request, call_next: Any) -> Any:
+        """Every Drive/Sheets/Slides request and JSON response against the discovery documents."""
+        if request.url.path == "/token":  # OAuth, not part of the APIs
+            return await call_next(request)
+        query = [key for key, _ in request.query_params.multi_items()]
+        method, problems = check_request(request.method, request.url.path, query)
+        holder["drive"].stats["spec_requests"] += 1
+        response = await call_next(request)
+        if method is not None and response.status_code < 300 and "json" in response.headers.get("content-type", ""):
+            body = b"".join([chunk async for chunk in response.body_iterator])
+            problems += check_response(method, json.loads(body))
+            holder["drive"].stats["spec_responses"] += 1
+            response = Response(body, status_code=response.status_code, headers=dict(response.headers))
+        holder["drive"].violations.extend(problems)
+        return response
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         headers = {"Retry-After": "0"} if exc.code == 429 else None
@@ -228,7 +261,7 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
     async def token(request: Request) -> JSONResponse:
         form = dict(parse_qsl((await request.body()).decode()))
         drive = holder["drive"]
-        scope = ""
+        scope, subject = "", None
         if form.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             head, payload, sig = str(form.get("assertion", "")).split(".")
             claims = _b64json(payload)
@@ -241,6 +274,7 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
             except Exception:  # noqa: BLE001 - any bad assertion is an invalid grant
                 return JSONResponse({"error": "invalid_grant", "error_description": "Invalid JWT."}, 400)
             scope = claims.get("scope", "")
+            subject = claims.get("sub")
         elif form.get("grant_type") == "refresh_token" and form.get("refresh_token") in drive.refresh_tokens:
             scope = str(form.get("scope") or SCOPE)
         else:
@@ -248,6 +282,8 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
         with drive.lock:
             access = f"ya29.fake-{len(drive.tokens)}"
             drive.tokens[access] = scope
+            if subject:
+                drive.subjects[access] = subject
         return JSONResponse({"access_token": access, "expires_in": 3600, "token_type": "Bearer", "scope": scope})
 
     @app.get("/drive/v3/files")
@@ -308,6 +344,23 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
         return {"sheets": [{"properties": {"sheetId": 0 if i == 0 else 1000 + i, "title": t}}
                            for i, t in enumerate(sheet_titles(f))]}  # fmt: skip
 
+    @app.get("/v4/spreadsheets/{spreadsheet_id}/values:batchGet")
+    def values_batch_get(spreadsheet_id: str, request: Request) -> Any:
+        """Sheets API v4 ``spreadsheets.values.batchGet`` of whole sheets (ranges are quoted sheet titles)."""
+        allowed = {"ranges", "majorDimension", "valueRenderOption", "dateTimeRenderOption"}
+        f = editor_file("spreadsheets.values.batchGet", spreadsheet_id, request, SHEET, allowed)
+        tabs = sheet_values(f)
+        found = []
+        for quoted in request.query_params.getlist("ranges"):
+            title = quoted[1:-1].replace("''", "'") if quoted.startswith("'") else quoted
+            if title not in tabs:
+                raise ApiError(400, "badRequest", f"Unable to parse range: {quoted}")
+            found.append({"range": f"{quoted}!A1:Z{max(1, len(tabs[title]))}", "majorDimension": "ROWS",
+                          "values": tabs[title]})  # fmt: skip
+        body = {"spreadsheetId": f.id, "valueRanges": found}
+        fields = request.query_params.get("fields")
+        return apply_mask(body, parse_fields(fields)) if fields else body
+
     @app.get("/v1/presentations/{presentation_id}")
     def presentations_get(presentation_id: str, request: Request) -> Any:
         """Slides API v1 ``presentations.get``: the slides' page object ids, in order."""
@@ -318,10 +371,15 @@ def create_app(holder: dict[str, FakeDrive]) -> FastAPI:
     def permissions_list(file_id: str, request: Request) -> Any:
         drive, p = begin("permissions.list", request)
         with drive.lock:
-            f = drive.get(file_id, p.get("supportsAllDrives", False))
-            if not f.can_share:
-                raise ApiError(403, "insufficientFilePermissions", "The user does not have sufficient permissions.")
-            perms = [dict(x, kind="drive#permission") for x in f.permissions]
+            if p.get("useDomainAdminAccess") and file_id in drive.drives:
+                if drive.subjects.get(_bearer(request)) not in drive.admins:
+                    raise ApiError(403, "insufficientFilePermissions", "The user is not a domain administrator.")
+                perms = [dict(x, kind="drive#permission") for x in drive.drives[file_id]]
+            else:
+                f = drive.get(file_id, p.get("supportsAllDrives", False))
+                if not f.can_share:
+                    raise ApiError(403, "insufficientFilePermissions", "The user does not have sufficient permissions.")
+                perms = [dict(x, kind="drive#permission") for x in f.permissions]
         items, token = _page(perms, p.get("pageToken"), p.get("pageSize", 100))
         body: dict[str, Any] = {"kind": "drive#permissionList", "permissions": items}
         if token:
@@ -409,7 +467,11 @@ def drive_server_session_fixture() -> Iterator[DriveServer]:
 
 
 @pytest.fixture(name="drive_server")
-def drive_server_fixture(drive_server_session: DriveServer) -> DriveServer:
-    """The running fake Drive with a fresh, empty state for this test."""
+def drive_server_fixture(drive_server_session: DriveServer) -> Iterator[DriveServer]:
+    """The running fake Drive with a fresh, empty state for this test; the test fails if any request or response
+    broke the published API specs (``google_spec``)."""
     drive_server_session.holder["drive"] = FakeDrive()
-    return drive_server_session
+    yield drive_server_session
+    violations = drive_server_session.drive.violations
+    if violations:
+        pytest.fail("traffic that breaks the Google API discovery documents:\n" + "\n".join(violations[:20]))

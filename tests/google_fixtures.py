@@ -10,7 +10,7 @@ from drive_exports import DOC, SHEET, SLIDES
 from drive_server import FOLDER, DriveServer, FakeDrive, FakeFile, group, service_account_info, user
 
 from askdocs.settings import Settings
-from connectors.base import ConnectorFailure, DocumentDeleted
+from connectors.base import ConnectorFailure, DocumentDeleted, Skipped
 from connectors.google.connector import GoogleDocsConnector, from_settings
 from connectors.google.drive import RetryPolicy
 
@@ -47,7 +47,7 @@ def seed(drive: FakeDrive) -> None:
     docs = [
         FakeFile("doc-handbook", "Engineering handbook", body=HANDBOOK, parents=["fold-root"], owners=[ALICE],
                  permissions=[*owner, group(ENG), {"id": "d1", "type": "domain", "role": "reader",
-                                                   "domain": "Kumo.example"}]),
+                                                   "domain": "Kumo.example", "allowFileDiscovery": True}]),
         FakeFile("doc-vpn", "VPN runbook", body="# VPN runbook\n\nReconnect the kumolink tunnel with `kumolink up`.",
                  parents=["fold-sub"], owners=[ALICE], permissions=[*owner, user(BOB)]),
         FakeFile("doc-budget", "Budget 2026", body="# Budget 2026\n\nThe falcon budget line reserves 40000 EUR.",
@@ -107,10 +107,19 @@ def connector_for(server: DriveServer, tmp: Path, page_size: int = 2, **override
 
 
 def split(items: list[Any]) -> tuple[dict[str, Any], set[str], list[ConnectorFailure]]:
-    """Documents by id, deleted ids, failures."""
-    docs = {i.id: i for i in items if not isinstance(i, ConnectorFailure | DocumentDeleted)}
+    """Documents by id, deleted ids, failures (skips: ``skips``)."""
+    docs = {i.id: i for i in items if not isinstance(i, ConnectorFailure | DocumentDeleted | Skipped)}
     deleted = {i.document_id for i in items if isinstance(i, DocumentDeleted)}
     return docs, deleted, [i for i in items if isinstance(i, ConnectorFailure)]
 
 
-__all__ = ["DOC", "split", "seed", "connector_for", "settings_for", "write_credentials"]
+def skips(items: list[Any]) -> dict[str, int]:
+    """Skipped counts by reason, as the sync report adds them up."""
+    counts: dict[str, int] = {}
+    for item in items:
+        if isinstance(item, Skipped):
+            counts[item.reason] = counts.get(item.reason, 0) + item.count
+    return counts
+
+
+__all__ = ["DOC", "split", "skips", "seed", "connector_for", "settings_for", "write_credentials"]

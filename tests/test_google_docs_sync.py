@@ -32,7 +32,7 @@ from retrieval.index.edge import EdgeBackend
 REPO = Path(__file__).resolve().parent.parent
 BOB_PRINCIPALS = (f"user:{BOB}",)
 ERIN_PRINCIPALS = ("user:erin@kumo.example", "group:domain:kumo.example")  # a member of the kumo.example domain
-DOMAIN = {"id": "dom", "type": "domain", "role": "reader", "domain": "kumo.example"}
+DOMAIN = {"id": "dom", "type": "domain", "role": "reader", "domain": "kumo.example", "allowFileDiscovery": True}
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from typing import Any
 from askdocs.errors import SourceError
 from askdocs.models import Document
 from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
+from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from connectors.google.content import FILE_FIELDS, FOLDER
 from connectors.google.drive import DriveClient, DriveError, RetryPolicy, load_credentials
 from connectors.google.reader import MAX_PAGES, DriveReader
@@ -27,7 +27,8 @@ from connectors.google.reader import MAX_PAGES, DriveReader
 SOURCE = "google-docs"
 CHECKPOINT_VERSION = 1
 CHANGE_FIELDS = f"nextPageToken,newStartPageToken,changes(changeType,removed,fileId,time,file({FILE_FIELDS}))"
-Change = Generator[Document | DocumentDeleted | ConnectorFailure, None, None]
+Item = Document | DocumentDeleted | ConnectorFailure | Skipped
+Change = Generator[Item, None, None]
 
 
 @dataclass
@@ -38,6 +39,7 @@ class _State:
     folders: dict[str, list[str]] = field(default_factory=dict)  # in-scope folder -> its parents
     docs: dict[str, list[str]] = field(default_factory=dict)  # indexed file -> its parents
     retry: set[str] = field(default_factory=set)  # files whose last fetch failed
+    limited: set[str] = field(default_factory=set)  # folders seen with inherited permissions disabled
 
 
 class GoogleDocsConnector(DriveReader):
@@ -46,8 +48,9 @@ class GoogleDocsConnector(DriveReader):
     source = SOURCE
 
     # --- capabilities --------------------------------------------------------------------------------
-    def load_all(self) -> Iterator[Document | ConnectorFailure]:
+    def load_all(self) -> Iterator[Document | ConnectorFailure | Skipped]:
         """Every document in scope, exported."""
+        self.sharing.start_run()
         try:
             for file in self._walk({}):
                 item = self._fetch(file)
@@ -58,6 +61,7 @@ class GoogleDocsConnector(DriveReader):
             return
         if self._incomplete:
             yield self._incomplete_failure()
+        yield from self._owners_only()
 
     def list_ids(self) -> Iterator[str | ConnectorFailure]:
         """Ids of every document in scope (listing only, no export)."""
@@ -70,23 +74,27 @@ class GoogleDocsConnector(DriveReader):
         if self._incomplete:
             yield self._incomplete_failure()
 
-    def poll(
-        self, checkpoint: Checkpoint | None
-    ) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    def poll(self, checkpoint: Checkpoint | None) -> Generator[Item, None, Checkpoint]:
         """Everything (no or foreign checkpoint) or the changes since the stored page token."""
         old = checkpoint or {}
+        self.sharing.start_run()
         try:
             state = self._restore(old)
             if state is None:
-                return (yield from self._full_run(old))
-            return (yield from self._changes_run(state))
+                new = yield from self._full_run(old)
+            else:
+                new = yield from self._changes_run(state)
         except DriveError as exc:
             yield self._fatal(exc)
             return old
+        yield from self._owners_only()
+        return new
 
     # --- runs --------------------------------------------------------------------------------------
     def _scope_key(self) -> str:
         scope = [self.folder_ids, self.include_shared_drives, self.include_sheets_slides, self.link_sharing_public]
+        if self.sharing.use_domain_admin_access:  # readers change: a full run (kept out of older scope keys)
+            scope.append("domain-admin")
         return hashlib.sha256(json.dumps(scope).encode()).hexdigest()[:16]
 
     def _restore(self, old: Checkpoint) -> _State | None:
@@ -95,7 +103,11 @@ class GoogleDocsConnector(DriveReader):
         if not isinstance(old.get("page_token"), str):
             return None
         return _State(
-            old["page_token"], dict(old.get("folders") or {}), dict(old.get("docs") or {}), set(old.get("retry") or [])
+            old["page_token"],
+            dict(old.get("folders") or {}),
+            dict(old.get("docs") or {}),
+            set(old.get("retry") or []),
+            set(old.get("limited") or []),
         )
 
     def _checkpoint(self, state: _State) -> Checkpoint:
@@ -106,9 +118,10 @@ class GoogleDocsConnector(DriveReader):
             "folders": state.folders,
             "docs": state.docs,
             "retry": sorted(state.retry),
+            "limited": sorted(state.limited | self.sharing.limited_folders()),
         }
 
-    def _full_run(self, old: Checkpoint) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    def _full_run(self, old: Checkpoint) -> Generator[Item, None, Checkpoint]:
         # The token comes first, so changes made while listing are seen by the next poll.
         token = self._call("changes", "getStartPageToken", supportsAllDrives=True)["startPageToken"]
         state = _State(str(token))
@@ -121,7 +134,7 @@ class GoogleDocsConnector(DriveReader):
             yield DocumentDeleted(document_id=f"{self.source}:{file_id}")
         return self._checkpoint(state)
 
-    def _changes_run(self, state: _State) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    def _changes_run(self, state: _State) -> Generator[Item, None, Checkpoint]:
         token, handled = state.page_token, set()
         params: dict[str, Any] = {
             "pageSize": self.page_size,
@@ -163,6 +176,10 @@ class GoogleDocsConnector(DriveReader):
         if item is None:
             yield from self._forget(file_id, state, explicit=True)
             return
+        if isinstance(item, Skipped):  # not retried until the file changes; an older indexed copy is dropped
+            yield from self._forget(file_id, state, explicit=True)
+            yield item
+            return
         state.docs[file_id] = list(file.get("parents") or [])
         if isinstance(item, ConnectorFailure):
             state.retry.add(file_id)
@@ -200,6 +217,7 @@ class GoogleDocsConnector(DriveReader):
             yield DocumentDeleted(document_id=f"{self.source}:{file_id}")
 
     def _folder_changed(self, folder: dict[str, Any], state: _State) -> Change:
+        yield from self._limited_changed(folder, state)
         if not self.folder_ids:
             return
         folder_id, parents = folder["id"], list(folder.get("parents") or [])
@@ -215,6 +233,22 @@ class GoogleDocsConnector(DriveReader):
                 yield from self._index(file, state)
         elif now_in:
             state.folders[folder_id] = parents
+
+    def _limited_changed(self, folder: dict[str, Any], state: _State) -> Change:
+        """A folder that became (or stopped being) limited-access: the indexed documents below it are read again,
+        as their inherited permissions now grant more or less."""
+        folder_id = folder["id"]
+        limited = bool(folder.get("inheritedPermissionsDisabled")) and not folder.get("trashed")
+        self.sharing.remember(folder, replace=True)
+        if limited == (folder_id in state.limited):
+            return
+        if limited:
+            state.limited.add(folder_id)
+        else:
+            state.limited.discard(folder_id)
+        for file in self._crawl(deque([folder_id]), {}):
+            if file["id"] in state.docs:
+                yield from self._index(file, state)
 
     def _folder_gone(self, folder_id: str, state: _State) -> Change:
         """Drop a folder, the folders that were in scope only through it, and the documents under them."""
@@ -271,4 +305,5 @@ def from_settings(settings: Settings) -> GoogleDocsConnector:
         link_sharing_public=settings.google_link_sharing_public,
         include_files=settings.google_include_files,
         max_file_mb=settings.extract_max_file_mb,
+        use_domain_admin_access=settings.google_use_domain_admin_access,
     )

@@ -3,9 +3,16 @@
 Sharing maps to principals as follows (emails lower-cased):
 
 - ``type=user`` -> ``user:<email>``; ``type=group`` -> ``group:<email>``
-- ``type=domain`` -> ``group:domain:<domain>`` (send ``domain:<domain>`` in ``X-Askdocs-Groups``)
+- ``type=domain`` -> ``group:domain:<domain>`` when the domain may find the file (``allowFileDiscovery``);
+  "anyone in the domain with the link" grants nothing unless link sharing is configured to count, like
+  "anyone with the link"
 - ``type=anyone`` -> ``public`` when the file is published (``allowFileDiscovery``); "anyone with the link"
   counts as public only when the connector is configured so, otherwise it grants nothing.
+
+Limited access (``inheritedPermissionsDisabled`` on the item, on a permission or on a folder above it): "only
+organizers, owners, and users with permissions added directly on the item can access it" (Drive v3 Permission
+schema), so an inherited permission grants nothing there; one whose ``permissionDetails`` do not say it is direct
+counts as inherited (fail closed).
 """
 
 from __future__ import annotations
@@ -24,30 +31,52 @@ DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
 SLIDES = "application/vnd.google-apps.presentation"
 FOLDER = "application/vnd.google-apps.folder"
-# Export formats in order of preference (structure first): Sheets as XLSX keep every sheet by name, Slides as
-# PPTX keep slide numbers; both are extracted by ingest like files, the text formats are the fallback.
+# Export formats in order of preference (structure first): Sheets as XLSX keep every sheet by name (CSV is
+# "first-sheet only": a Sheet over the export limit is read through the Sheets API instead), Slides as PPTX keep
+# slide numbers; both are extracted by ingest like files, the text formats are the fallback.
 EXPORTS: dict[str, tuple[str, ...]] = {
     DOC: ("text/markdown", "text/html", "text/plain"),
-    SHEET: (XLSX, "text/csv"),
+    SHEET: (XLSX,),
     SLIDES: (PPTX, "text/plain"),
 }
 EXTRACTED_EXPORTS = frozenset({XLSX, PPTX})
 MAX_EXPORT_BYTES = 10 * 1024 * 1024
-PERMISSION_FIELDS = "id,type,role,emailAddress,domain,allowFileDiscovery,deleted"
+PERMISSION_FIELDS = (
+    "id,type,role,emailAddress,domain,allowFileDiscovery,deleted,inheritedPermissionsDisabled,"
+    "permissionDetails(inherited,inheritedFrom,permissionType,role)"
+)
+# Roles that keep access to a limited-access item whatever is inherited (owner: My Drive, organizer: shared drive).
+ALWAYS_ACCESS_ROLES = frozenset({"owner", "organizer"})
 FILE_FIELDS = (
     "id,name,mimeType,parents,trashed,createdTime,modifiedTime,webViewLink,driveId,exportLinks,size,"
+    "inheritedPermissionsDisabled,"
     f"owners(displayName,emailAddress),permissions({PERMISSION_FIELDS})"
 )
+_XLSX_BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
 # Inline images come out of the Markdown export as base64 data URIs: noise for search.
 _DATA_IMAGE_REF = re.compile(r"^\[[^\]]+\]:\s*<?data:[^\s>]*>?\s*$", re.MULTILINE)
 _DATA_IMAGE_INLINE = re.compile(r"!\[[^\]]*\]\((?:data:[^)]*|)\)|!\[[^\]]*\]\[[^\]]*\]")
 
 
-def principals_from_permissions(permissions: list[dict[str, Any]], link_sharing_public: bool = False) -> list[str]:
-    """ACL principals from Drive ``permissions`` (every role can read); sorted, without duplicates."""
+def _direct(perm: dict[str, Any]) -> bool:
+    """Whether a permission is on the item itself: a role that always keeps access, or a detail saying so."""
+    if perm.get("role") in ALWAYS_ACCESS_ROLES:
+        return True
+    details = perm.get("permissionDetails") or []
+    return any(isinstance(d, dict) and d.get("inherited") is False for d in details)
+
+
+def principals_from_permissions(
+    permissions: list[dict[str, Any]], link_sharing_public: bool = False, limited: bool = False
+) -> list[str]:
+    """ACL principals from Drive ``permissions`` (every role can read); sorted, without duplicates.
+
+    ``limited``: the item or a folder above it has inherited permissions disabled (only direct ones count)."""
     found: set[str] = set()
     for perm in permissions:
         if perm.get("deleted"):
+            continue
+        if (limited or perm.get("inheritedPermissionsDisabled")) and not _direct(perm):
             continue
         kind = perm.get("type")
         email = str(perm.get("emailAddress") or "").strip().lower()
@@ -56,7 +85,7 @@ def principals_from_permissions(permissions: list[dict[str, Any]], link_sharing_
             found.add(f"user:{email}")
         elif kind == "group" and email:
             found.add(f"group:{email}")
-        elif kind == "domain" and domain:
+        elif kind == "domain" and domain and (perm.get("allowFileDiscovery") or link_sharing_public):
             found.add(f"group:domain:{domain}")
         elif kind == "anyone" and (perm.get("allowFileDiscovery") or link_sharing_public):
             found.add(PUBLIC)
@@ -75,6 +104,22 @@ def export_formats(file: dict[str, Any]) -> list[str]:
     links = file.get("exportLinks") or {}
     offered = [m for m in wanted if m in links] if links else list(wanted)
     return offered or list(wanted)
+
+
+def workbook_of(tabs: list[tuple[str, list[list[Any]]]]) -> bytes:
+    """An XLSX workbook with one sheet per ``(title, rows)``, so Sheets API values extract like an export."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for n, (title, rows) in enumerate(tabs):
+        name = _XLSX_BAD_TITLE.sub("_", title)[:31] or f"Sheet{n + 1}"  # what an XLSX sheet name may hold
+        sheet = book.create_sheet(name if name not in book.sheetnames else f"{name[:26]} ({n + 1})")
+        for row in rows:
+            sheet.append([str(cell) for cell in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def _clean_markdown(text: str) -> str:

@@ -7,29 +7,30 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from askdocs.formats import EXTRACTED_MIMES, too_big
+from askdocs.formats import EXTRACTED_MIMES, XLSX, too_big
 from askdocs.models import Blob, Document
-from connectors.base import ConnectorFailure
+from connectors.base import ConnectorFailure, Skipped
 from connectors.google.content import (
     DOC,
     EXTRACTED_EXPORTS,
     FILE_FIELDS,
     FOLDER,
     MAX_EXPORT_BYTES,
-    PERMISSION_FIELDS,
     SHEET,
     SLIDES,
     build_document,
     export_formats,
-    owner_principals,
-    principals_from_permissions,
     sections_from_export,
+    workbook_of,
 )
 from connectors.google.drive import DriveClient, DriveError
+from connectors.google.sharing import OWNERS_ONLY, UNREADABLE, Sharing, UnreadableSharing
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 100_000
+EXPORT_LIMIT = "export limit"  # the skip reason in the sync report
+EXPORT_LIMIT_REASON = "exportSizeLimitExceeded"  # Drive's 403 reason
 
 
 def _quote(value: str) -> str:
@@ -51,16 +52,26 @@ class DriveReader:
         page_size: int = 1000,
         include_files: bool = True,
         max_file_mb: int = 50,
+        use_domain_admin_access: bool = False,
     ) -> None:
         self.client = client
         self.folder_ids = sorted(set(folder_ids))
         self.include_shared_drives = include_shared_drives
         self.include_sheets_slides = include_sheets_slides
-        self.link_sharing_public = link_sharing_public
         self.page_size = max(1, min(1000, page_size))
         self.include_files = include_files
         self.max_file_mb = max_file_mb
+        self.sharing = Sharing(self._call, link_sharing_public, use_domain_admin_access)
         self._incomplete = False
+
+    @property
+    def link_sharing_public(self) -> bool:
+        """Whether "anyone with the link" (and "anyone in the domain with the link") counts as a grant."""
+        return self.sharing.link_sharing_public
+
+    @link_sharing_public.setter
+    def link_sharing_public(self, value: bool) -> None:
+        self.sharing.link_sharing_public = value
 
     # --- Drive calls ---------------------------------------------------------------------------------
     def _call(self, resource: str, method: str, **params: Any) -> Any:
@@ -103,6 +114,7 @@ class DriveReader:
                 f"{_quote(parent)} in parents and trashed = false and {self._type_clause(True)}"
             ):
                 if file.get("mimeType") == FOLDER:
+                    self.sharing.remember(file)
                     if file["id"] not in folders:
                         folders[file["id"]] = file.get("parents") or []
                         queue.append(file["id"])
@@ -126,46 +138,55 @@ class DriveReader:
                 queue.append(root)
         yield from self._crawl(queue, folders)
 
-    def _permissions(self, file_id: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        params: dict[str, Any] = {
-            "fileId": file_id,
-            "supportsAllDrives": True,
-            "pageSize": 100,
-            "fields": f"nextPageToken,permissions({PERMISSION_FIELDS})",
-        }
-        for _ in range(MAX_PAGES):
-            page = self._call("permissions", "list", **params)
-            found.extend(page.get("permissions") or [])
-            if not page.get("nextPageToken"):
-                return found
-            params["pageToken"] = page["nextPageToken"]
-        raise DriveError(0, "tooManyPages", "permissions.list returned too many pages")
-
-    def _acl(self, file: dict[str, Any]) -> list[str]:
-        """Principals from sharing; owners only when sharing cannot be read (fail closed, never public)."""
-        permissions = file.get("permissions")
-        if permissions is None:  # not in the file resource: shared drives, or the caller cannot share
-            try:
-                permissions = self._permissions(file["id"])
-            except DriveError as exc:
-                if exc.fatal or exc.status not in (403, 404):
-                    raise
-                log.info("sharing of %s is not readable (%s); restricted to its owners", file["id"], exc.reason)
-                return owner_principals(file)
-        return principals_from_permissions(permissions, self.link_sharing_public)
-
     def _export(self, file: dict[str, Any]) -> tuple[bytes, str]:
-        formats = export_formats(file)
-        for i, mime in enumerate(formats):
+        """The first export format Drive converts to and that fits the 10 MB export limit; a Doc's Markdown
+        embeds its images (base64), so the HTML and plain-text fallbacks are smaller."""
+        too_large = False
+        for mime in export_formats(file):
             try:
                 body = self._call("files", "export", fileId=file["id"], mimeType=mime)
             except DriveError as exc:
-                if exc.status == 400 and i + 1 < len(formats):  # conversion not offered: next format
+                if exc.fatal:
+                    raise
+                if exc.reason == EXPORT_LIMIT_REASON:
+                    too_large = True
+                    continue
+                if exc.status == 400:  # conversion not offered: next format
                     continue
                 raise
-            return (body.encode("utf-8") if isinstance(body, str) else bytes(body)), mime
+            data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+            if len(data) > MAX_EXPORT_BYTES:
+                too_large = True
+                continue
+            return data, mime
+        if too_large and file.get("mimeType") == SHEET:
+            return self._sheet_values(file), XLSX
+        if too_large:
+            raise DriveError(403, EXPORT_LIMIT_REASON, "every export format is larger than 10 MB")
         raise DriveError(400, "notExportable", f"no export format for {file.get('mimeType')}")
+
+    def _sheet_tabs(self, file_id: str) -> dict[str, int]:
+        """A Sheet's tab titles -> sheet ids, in order (Sheets API ``spreadsheets.get``)."""
+        fields = "sheets.properties(sheetId,title)"
+        found = self.client.call(lambda api: api.spreadsheets().get(spreadsheetId=file_id, fields=fields), api="sheets")
+        props = [s.get("properties") or {} for s in found.get("sheets") or []]
+        return {str(p["title"]): int(p["sheetId"]) for p in props if "title" in p and "sheetId" in p}
+
+    def _sheet_values(self, file: dict[str, Any]) -> bytes:
+        """Every tab's values from the Sheets API (no export size limit there), as an XLSX workbook, for a Sheet
+        whose XLSX export is over 10 MB (the CSV export would be its first sheet only)."""
+        file_id, titles = file["id"], list(self._sheet_tabs(file["id"]))
+        ranges = ["'" + title.replace("'", "''") + "'" for title in titles]  # A1 notation: the whole sheet
+        found = self.client.call(
+            lambda api: (
+                api.spreadsheets()
+                .values()
+                .batchGet(spreadsheetId=file_id, ranges=ranges, majorDimension="ROWS", fields="valueRanges(values)")
+            ),
+            api="sheets",
+        )
+        values = [r.get("values") or [] for r in found.get("valueRanges") or []]
+        return workbook_of(list(zip(titles, values, strict=False)))
 
     def _place_anchors(self, file: dict[str, Any]) -> dict[str, str]:
         """A Sheet's sheet titles -> ``gid=<sheetId>`` (Sheets API), a deck's ``slide N`` -> ``slide=id.<pageId>``
@@ -173,12 +194,7 @@ class DriveReader:
         kind, file_id = file.get("mimeType"), file["id"]
         try:
             if kind == SHEET:
-                fields = "sheets.properties(sheetId,title)"
-                found = self.client.call(
-                    lambda api: api.spreadsheets().get(spreadsheetId=file_id, fields=fields), api="sheets"
-                )
-                props = [s.get("properties") or {} for s in found.get("sheets") or []]
-                return {str(p["title"]): f"gid={p['sheetId']}" for p in props if "title" in p and "sheetId" in p}
+                return {title: f"gid={sheet_id}" for title, sheet_id in self._sheet_tabs(file_id).items()}
             if kind == SLIDES:
                 found = self.client.call(
                     lambda api: api.presentations().get(presentationId=file_id, fields="slides.objectId"),
@@ -197,15 +213,16 @@ class DriveReader:
         body = self._call("files", "get_media", fileId=file["id"], supportsAllDrives=True)
         return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
-    def _fetch(self, file: dict[str, Any]) -> Document | ConnectorFailure | None:
-        """The file as a document, a per-file failure, or None when nobody askdocs knows may see it."""
+    def _fetch(self, file: dict[str, Any]) -> Document | ConnectorFailure | Skipped | None:
+        """The file as a document, a per-file failure, a skip (export limit, unreadable sharing), or None when
+        nobody askdocs knows may see it."""
         name = f"{file.get('name', '')} ({file['id']})"
         size = int(file.get("size") or 0)
         if file.get("mimeType") in EXTRACTED_MIMES and size > self.max_file_mb * 2**20:  # refused unread
             message = f"{name}: {too_big(size, self.max_file_mb)}"
             return ConnectorFailure(source=self.source, document_id=f"{self.source}:{file['id']}", message=message)
         try:
-            acl = self._acl(file)
+            acl = self.sharing.principals(file)
             if not acl:
                 log.info("%s: its sharing grants no principal askdocs can represent; not indexed", file["id"])
                 return None
@@ -213,17 +230,24 @@ class DriveReader:
                 body, mime = self._download(file), str(file["mimeType"])
             else:
                 body, mime = self._export(file)
-            if len(body) > MAX_EXPORT_BYTES and mime not in EXTRACTED_MIMES:
-                raise DriveError(403, "exportSizeLimitExceeded", "export larger than 10 MB")
+        except UnreadableSharing:
+            return Skipped(source=self.source, reason=UNREADABLE)
         except DriveError as exc:
             if exc.fatal:
                 raise
-            detail = "too large to export (Drive exports at most 10 MB)" if "SizeLimit" in exc.reason else str(exc)
+            if exc.reason == EXPORT_LIMIT_REASON:
+                log.info("%s: every export format is over Drive's 10 MB export limit; skipped", file["id"])
+                return Skipped(source=self.source, reason=EXPORT_LIMIT)
             return ConnectorFailure(
-                source=self.source, document_id=f"{self.source}:{file['id']}", message=f"{name}: {detail}"
+                source=self.source, document_id=f"{self.source}:{file['id']}", message=f"{name}: {exc}"
             )
         title = file.get("name") or file["id"]
         if mime in EXTRACTED_MIMES or mime in EXTRACTED_EXPORTS:
             anchors = self._place_anchors(file)
             return build_document(self.source, file, [], acl, mime, Blob.of(title, body, mime, anchors))
         return build_document(self.source, file, sections_from_export(body, mime, title), acl, mime)
+
+    def _owners_only(self) -> Iterator[Skipped]:
+        """This run's files indexed for their owners only (sharing unreadable), as one count for the report."""
+        if self.sharing.owners_only:
+            yield Skipped(source=self.source, reason=OWNERS_ONLY, count=self.sharing.owners_only)

@@ -136,7 +136,7 @@ def _problem(exc: Exception) -> str:
         return str(exc.__cause__ or exc)
     found = []
     for error in errors:
-        where = "/".join(str(p) for p in error.absolute_path) or "(body)"
+        where = "/".join(str(p) for p in error.absolute_path) or "(value)"
         found.append(f"{where}: {error.message[:200]}")
         found += [f"  {where}: {c.message[:200]}" for c in (error.context or [])[:4]]
     return "; ".join(found)

@@ -1,10 +1,12 @@
-"""Confluence Cloud connector: pages (with footer comments) and text attachments, restrictions as ACL.
+"""Confluence Cloud connector: pages (with footer comments and their replies) and attachments, restrictions as ACL.
 
 Listing uses REST v2 (``/spaces/{id}/pages``, ``/pages?id=…&body-format=storage``) with cursor pagination;
 incremental polls ask v1 CQL search for pages, comments and attachments modified since the checkpoint (minus an
 overlap window) and compare a slim listing of every page (id, parent, version) with the checkpoint, so edits,
-moves (an ancestor's restrictions now apply), new pages, deletions and archiving are all seen. Restriction-only
-changes that touch no page are picked up by ``--full`` runs.
+moves (an ancestor's restrictions now apply), new pages, deletions and archiving are all seen. Deleted comments
+and moved folders change no page version: polls compare comment fingerprints and folder ancestors (``changes``).
+Restriction-only changes that touch no page are picked up by ``--full`` runs. Skipped items are counted by reason:
+restricted readers whose e-mail the API hides, pages under an ancestor of unknown type (hidden).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from askdocs.errors import SourceError
-from askdocs.formats import extracted_mime, too_big
-from askdocs.models import Blob, Document, Section
+from askdocs.models import Document, Section
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from connectors.confluence.acl import NOBODY, Restriction, RestrictionReader, effective_acl
+from connectors.confluence.attachments import SOURCE, attachment_doc_id, attachment_document
+from connectors.confluence.changes import changed_since, tree_changes
 from connectors.confluence.client import (
     ConfluenceClient,
     ConfluenceError,
@@ -31,21 +34,17 @@ from connectors.confluence.client import (
     moved_pages,
     parse_time,
 )
-from connectors.confluence.storage import attachment_kind, attachment_sections, storage_to_sections
+from connectors.confluence.storage import storage_to_sections
 from connectors.confluence.tree import (
     ANCESTOR_TYPES,
     RESTRICTED_TYPES,
     UnknownAncestor,
     ancestors,
     comment_tree,
-    folder_chains,
-    site_fingerprints,
     tree_fingerprint,
 )
 
 log = logging.getLogger(__name__)
-SOURCE = "confluence"
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 NO_EMAIL = "restricted reader without a visible e-mail (kept as user:confluence:<accountId>)"
 UNKNOWN_ANCESTOR = "page under an ancestor of unknown type (hidden)"
 
@@ -67,11 +66,6 @@ class Built:
 def page_doc_id(page_id: str) -> str:
     """Document id of a page."""
     return f"{SOURCE}:page:{page_id}"
-
-
-def attachment_doc_id(attachment_id: str) -> str:
-    """Document id of an attachment."""
-    return f"{SOURCE}:attachment:{attachment_id}"
 
 
 class ConfluenceConnector:
@@ -180,41 +174,6 @@ class ConfluenceConnector:
         except (ZoneInfoNotFoundError, ValueError):
             return None
 
-    def _changed_since(
-        self, since: datetime, zone: ZoneInfo | None, window: dict[str, str]
-    ) -> tuple[set[str], datetime | None, dict[str, str]]:
-        """Pages whose content, comments or attachments changed since ``since`` (minus the overlap).
-
-        ``window`` holds the content ids and modification times the previous poll already handled, so the
-        overlap re-reads nothing it has seen; the hits of this poll are returned as the next window.
-        """
-        start = since - self.overlap - (timedelta(hours=14) if zone is None else timedelta(0))
-        literal = start.astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M")
-        cql = f'{self._scope()} and type in (page,comment,attachment) and lastmodified >= "{literal}"'
-        pages: set[str] = set()
-        hits: dict[str, str] = {}
-        newest: datetime | None = None
-        params = {"cql": cql, "limit": 100, "expand": "content.container,content.version"}
-        for result in self.client.paginate("/rest/api/search", params):
-            content = result.get("content") or {}
-            key, stamp = f"{content.get('type')}:{content.get('id')}", str(result.get("lastModified") or "")
-            hits[key] = stamp
-            when = parse_time(stamp)
-            newest = max(newest, when) if newest and when else (when or newest)
-            if window.get(key) == stamp and stamp:
-                continue
-            if content.get("type") == "page":
-                pages.add(str(content.get("id")))
-            else:
-                container = content.get("container") or {}
-                container_id = (
-                    container.get("id")
-                    or str((content.get("_expandable") or {}).get("container") or "").rstrip("/").rpartition("/")[2]
-                )
-                if container_id:
-                    pages.add(str(container_id))
-        return pages, newest, hits
-
     # --- documents ---------------------------------------------------------------------
     def _seen(self, when: datetime | None) -> None:
         """Remember the newest server-side modification time seen (the next poll's CQL window starts there)."""
@@ -257,46 +216,6 @@ class ConfluenceConnector:
         ids = [str(a["id"]) for a in chain]
         folders = {ids[n]: [a["type"], ids[:n]] for n, a in enumerate(chain) if a["type"] != "page"}
         return acl, crumbs, folders
-
-    def _attachment(self, item: dict[str, Any], page: Document) -> Document | None:
-        """A text-like, PDF or Office attachment as its own document (files extracted by ingest); None for others."""
-        filename = str(item.get("title") or "")
-        kind = attachment_kind(filename, str(item.get("mediaType") or ""))
-        binary = None if kind else extracted_mime(filename, str(item.get("mediaType") or ""))
-        link = item.get("downloadLink") or (item.get("_links") or {}).get("download")
-        if not (kind or binary) or not link:
-            return None
-        sections, blob = [], None
-        if binary:  # the size Confluence reports is checked before the download
-            if int(item.get("fileSize") or 0) > self.max_file_mb * 2**20:
-                raise ConfluenceError(too_big(int(item["fileSize"]), self.max_file_mb))
-            blob = Blob.of(filename, self.client.get_bytes(str(link), self.max_file_mb * 2**20), binary)
-        else:
-            raw = self.client.get_bytes(str(link), MAX_ATTACHMENT_BYTES).decode("utf-8-sig", errors="replace")
-            sections = attachment_sections(raw, kind or "text", filename)
-        version = item.get("version") or {}
-        self._seen(parse_time(version.get("createdAt")))
-        webui = item.get("webuiLink") or (item.get("_links") or {}).get("webui")
-        return Document(
-            id=attachment_doc_id(str(item["id"])),
-            source=SOURCE,
-            title=filename,
-            url=self.client.url(str(webui)) if webui else page.url,
-            sections=sections,
-            created_at=parse_time(item.get("createdAt")),
-            updated_at=parse_time(version.get("createdAt")),
-            acl=page.acl,
-            metadata={
-                **{k: page.metadata[k] for k in ("space", "space_name")},
-                "kind": "attachment",
-                "page_id": page.metadata["page_id"],
-                "page_title": page.title,
-                "page_url": page.url,
-                "media_type": str(item.get("mediaType") or ""),
-                "breadcrumb": f"{page.metadata['breadcrumb']} > {filename}",
-            },
-            blob=blob,
-        )
 
     def _build(self, item: dict[str, Any], listing: Listing) -> Built:
         """A page's documents, failures and skips, and what the checkpoint keeps of it."""
@@ -353,7 +272,8 @@ class ConfluenceConnector:
             for att in self.client.paginate(f"/api/v2/pages/{stub.id}/attachments", {"limit": self.page_size}):
                 att_id = attachment_doc_id(str(att.get("id")))
                 try:
-                    doc = self._attachment(att, page)
+                    doc = attachment_document(self.client, att, page, self.max_file_mb)
+                    self._seen(doc.updated_at if doc else None)
                 except ConfluenceError as exc:
                     attachments.add(att_id)
                     built.complete = False
@@ -366,24 +286,6 @@ class ConfluenceConnector:
             built.complete = False
             out.append(ConnectorFailure(source=SOURCE, document_id=doc_id, message=f"page {stub.id}: {exc}"))
         return built
-
-    def _tree_changes(
-        self, stubs: dict[str, PageStub], old_pages: dict[str, Any], old_folders: Folders
-    ) -> Generator[ConnectorFailure, None, set[str]]:
-        """Pages whose comments changed (a deletion changes no page version) or that sit under a moved folder."""
-        found: set[str] = set()
-        known = [pid for pid in stubs if pid in old_pages]
-        try:
-            prints = site_fingerprints(self.client, self.page_size)
-            found |= {pid for pid in known if prints.get(pid, "") != old_pages[pid].get("c", "")}
-        except ConfluenceError as exc:
-            yield ConnectorFailure(source=SOURCE, message=f"comment listing failed, deletions wait a poll: {exc}")
-        try:
-            moved = folder_chains(self.client, old_folders)
-        except ConfluenceError as exc:
-            yield ConnectorFailure(source=SOURCE, message=f"folder check failed, re-reading pages in folders: {exc}")
-            moved = set(old_folders)
-        return found | {pid for pid in known if moved & set(old_pages[pid].get("f", []))}
 
     # --- capabilities ------------------------------------------------------------------
     def poll(
@@ -410,7 +312,9 @@ class ConfluenceConnector:
         since = parse_time(old.get("since")) if checkpoint else None
         if since is not None:
             try:
-                changed, cql_newest, window = self._changed_since(since, zone, old.get("window") or {})
+                changed, cql_newest, window = changed_since(
+                    self.client, self._scope(), since, self.overlap, zone, old.get("window") or {}
+                )
                 newest = max(newest, cql_newest or newest)
             except ConfluenceError as exc:
                 yield ConnectorFailure(source=SOURCE, message=f"CQL search failed, re-reading every page: {exc}")
@@ -418,7 +322,7 @@ class ConfluenceConnector:
         old_folders: Folders = old["folders"] if isinstance(old.get("folders"), dict) else {}
         moved = moved_pages(stubs, old_pages)
         if checkpoint is not None:
-            moved |= yield from self._tree_changes(stubs, old_pages, old_folders)
+            moved |= yield from tree_changes(self.client, self.page_size, stubs, old_pages, old_folders)
         folders = dict(old_folders)
         todo = [
             pid

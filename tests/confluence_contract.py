@@ -13,8 +13,10 @@ as every one of their descriptions says, rather than the OpenAPI default of repe
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import warnings
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,12 @@ class Contract:
 
     def __init__(self, strict: bool = True) -> None:
         self.strict = strict
+        self._seen: dict[tuple[Any, ...], list[str]] = {}  # polls repeat exchanges: each is validated once
+
+    def _once(self, key: tuple[Any, ...], check: Callable[[], list[str]]) -> list[str]:
+        if key not in self._seen:
+            self._seen[key] = check()
+        return self._seen[key]
 
     def _generation(self, path: str) -> str | None:
         return next((prefix for prefix in GENERATIONS if path.startswith(prefix)), None)
@@ -156,6 +164,9 @@ class Contract:
 
     def check_request(self, host: str, method: str, path: str, query: list[tuple[str, str]]) -> list[str]:
         """Violations of the request: an undocumented path or method, undeclared or invalid parameters."""
+        return self._once((method, path, tuple(query)), lambda: self._check_request(host, method, path, query))
+
+    def _check_request(self, host: str, method: str, path: str, query: list[tuple[str, str]]) -> list[str]:
         if path.startswith(DOWNLOADS):
             return []
         prefix = self._generation(path)
@@ -183,6 +194,12 @@ class Contract:
         self, host: str, method: str, path: str, query: list[tuple[str, str]], status: int, body: bytes, media: str
     ) -> list[str]:
         """Violations of a successful JSON response against the operation's response schema."""
+        key = (method, path, tuple(query), status, hashlib.sha256(body).digest(), media)
+        return self._once(key, lambda: self._check_response(host, method, path, query, status, body, media))
+
+    def _check_response(
+        self, host: str, method: str, path: str, query: list[tuple[str, str]], status: int, body: bytes, media: str
+    ) -> list[str]:
         prefix = self._generation(path)
         if prefix is None or path.startswith(DOWNLOADS) or status >= 300:
             return []

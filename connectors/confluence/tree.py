@@ -34,6 +34,8 @@ class UnknownAncestor(ConfluenceError):
 def ancestor_kind(item: dict[str, Any]) -> str:
     """The ancestor's type; UnknownAncestor when it is missing or not one the spec lists."""
     kind = str(item.get("type") or "")
+    if not item.get("id"):
+        raise ConfluenceError("ancestors response lists an ancestor without an id")
     if kind not in ANCESTOR_TYPES:
         raise UnknownAncestor(f"ancestor {item.get('id')} has unknown type {kind or '(none)'!r}")
     return kind
@@ -61,7 +63,11 @@ def ancestors(client: ConfluenceClient, content_id: str, kind: str = "page") -> 
 def folder_chains(client: ConfluenceClient, folders: dict[str, Any]) -> set[str]:
     """Non-page ancestors (``{id: [type, [ancestor ids]]}`` from the checkpoint) that moved or went away."""
     moved = set()
-    for folder_id, (kind, chain) in folders.items():
+    for folder_id, entry in folders.items():
+        kind, chain = entry if isinstance(entry, list) and len(entry) == 2 else ("", None)
+        if kind not in ANCESTOR_TYPES:  # a checkpoint from elsewhere: read the pages beneath again
+            moved.add(folder_id)
+            continue
         try:
             now = [str(a.get("id")) for a in ancestors(client, folder_id, kind)]
         except ConfluenceError as exc:

@@ -3,7 +3,10 @@
 Payload shapes follow Atlassian's documented responses: v2 lists are ``{"results": [...], "_links": {"next":
 "/wiki/api/v2/...?cursor=..."}}``, v1 search links are relative to ``/wiki`` and page with ``cursor``, the
 restrictions endpoint answers ``{"operation": "read", "restrictions": {"user": {...}, "group": {...}}}``. Listing
-endpoints cap ``limit`` at ``max_limit`` so tests exercise pagination. Faults: ``fail`` rules (status, times,
+endpoints, and the restrictions endpoint too, cap ``limit`` at ``max_limit`` so tests exercise pagination. Most
+users hide their e-mail; ancestors carry their real type (folders and whiteboards are not pages); footer comments
+have replies. Every exchange is checked against Atlassian's OpenAPI specs (``confluence_contract``): an off-spec
+request answers 400, and any violation fails the test using the fixture. Faults: ``fail`` rules (status, times,
 Retry-After) matched by path, and ``outage_after`` (every request after the N-th answers 500).
 """
 

@@ -3,7 +3,10 @@
 Payload shapes follow Atlassian's documented responses: v2 lists are ``{"results": [...], "_links": {"next":
 "/wiki/api/v2/...?cursor=..."}}``, v1 search links are relative to ``/wiki`` and page with ``cursor``, the
 restrictions endpoint answers ``{"operation": "read", "restrictions": {"user": {...}, "group": {...}}}``. Listing
-endpoints cap ``limit`` at ``max_limit`` so tests exercise pagination. Faults: ``fail`` rules (status, times,
+endpoints, and the restrictions endpoint too, cap ``limit`` at ``max_limit`` so tests exercise pagination. Most
+users hide their e-mail; ancestors carry their real type (folders and whiteboards are not pages); footer comments
+have replies. Every exchange is checked against Atlassian's OpenAPI specs (``confluence_contract``): an off-spec
+request answers 400, and any violation fails the test using the fixture. Faults: ``fail`` rules (status, times,
 Retry-After) matched by path, and ``outage_after`` (every request after the N-th answers 500).
 """
 
@@ -19,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from confluence_contract import Contract
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from local_server import serve_in_thread
@@ -40,8 +44,9 @@ class FakePage:
     modified: datetime = START
     users: list[str] | None = None  # read restriction: account ids (None: unrestricted)
     groups: list[str] | None = None
-    comments: list[dict[str, Any]] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)  # replies name their "parent" comment
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    kind: str = "page"  # or an AncestorType that is not a page: folder, whiteboard, database, embed
 
 
 @dataclass
@@ -55,7 +60,9 @@ class Fail:
 class FakeConfluence:
     """State of the fake site plus the mutations tests apply (each advances the fake clock one minute)."""
 
-    def __init__(self, max_limit: int = 2, timezone: str = "UTC") -> None:
+    def __init__(self, max_limit: int = 2, timezone: str = "UTC", contract: Contract | None = None) -> None:
+        self.contract = contract or Contract()
+        self.violations: list[str] = []  # every departure from Atlassian's spec, request or response
         self.max_limit = max_limit
         self.timezone = timezone
         self.now = START
@@ -77,6 +84,10 @@ class FakeConfluence:
     def add_space(self, key: str, name: str, space_id: str) -> None:
         self.spaces[key] = {"id": space_id, "key": key, "name": name}
 
+    def add_folder(self, folder_id: str, title: str, space: str, parent: str | None, kind: str = "folder") -> None:
+        """Content that is not a page (a folder by default): listed as an ancestor, never as a page."""
+        self.add_page(folder_id, title, space, parent, "", kind=kind)
+
     def add_page(self, page_id: str, title: str, space: str, parent: str | None, body: str, **kw: Any) -> FakePage:
         page = FakePage(page_id, title, space, parent, body, created=self.now, modified=self.now, **kw)
         self.pages[page_id] = page
@@ -92,9 +103,15 @@ class FakeConfluence:
     def move(self, page_id: str, parent: str) -> None:  # Cloud records no new version for a move
         self.pages[page_id].parent = parent
 
-    def add_comment(self, page_id: str, body: str) -> None:
+    def add_comment(self, page_id: str, body: str, parent: str | None = None) -> str:
+        """A footer comment, or a reply to comment ``parent``; returns its id."""
         self._ids += 1
-        self.pages[page_id].comments.append({"id": str(self._ids), "body": body, "when": self.tick()})
+        comment = {"id": str(self._ids), "body": body, "when": self.tick(), "parent": parent}
+        self.pages[page_id].comments.append(comment)
+        return str(comment["id"])
+
+    def delete_comment(self, page_id: str, comment_id: str) -> None:  # no new page version, as in Cloud
+        self.pages[page_id].comments = [c for c in self.pages[page_id].comments if c["id"] != comment_id]
 
     def add_attachment(self, page_id: str, filename: str, media_type: str, data: bytes) -> str:
         self._ids += 1
@@ -112,8 +129,6 @@ class FakeConfluence:
             "status": page.status,
             "title": page.title,
             "spaceId": self.spaces[page.space]["id"],
-            "parentId": page.parent,
-            "parentType": "page" if page.parent else None,
             "position": 0,
             "authorId": "acc-author",
             "ownerId": "acc-author",
@@ -132,6 +147,8 @@ class FakeConfluence:
                 "tinyui": f"/x/{page.id}",
             },
         }
+        if page.parent:
+            out["parentId"], out["parentType"] = page.parent, self.pages[page.parent].kind
         return out
 
     def ancestors(self, page: FakePage) -> list[FakePage]:
@@ -142,7 +159,7 @@ class FakeConfluence:
         return chain
 
     def listed(self, page: FakePage, statuses: set[str]) -> bool:
-        return page.status in statuses and page.space not in self.hidden_spaces
+        return page.kind == "page" and page.status in statuses and page.space not in self.hidden_spaces
 
     # --- CQL ---------------------------------------------------------------------------
     def cql_match(self, cql: str) -> list[dict[str, Any]]:
@@ -208,6 +225,10 @@ def _page_of(request: Request, items: list[Any], cap: int) -> tuple[list[Any], d
     return chunk, links
 
 
+COLLECTIONS = {"pages": "page", "folders": "folder", "whiteboards": "whiteboard", "databases": "database",
+               "embeds": "embed"}  # fmt: skip
+
+
 def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per documented endpoint
     """The FastAPI app serving ``fake``."""
     app = FastAPI()
@@ -230,6 +251,23 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
             return JSONResponse({"code": 401, "message": "Unauthorized; scope does not match"}, 401)
         return await call_next(request)
 
+    @app.middleware("http")
+    async def validate(request: Request, call_next: Any) -> Response:
+        """Outermost: hold every exchange to the spec; violations are recorded and fail the test at teardown."""
+        host, path, query = str(request.base_url).rstrip("/"), request.url.path, request.query_params.multi_items()
+        problems = fake.contract.check_request(host, request.method, path, query)
+        fake.violations += problems
+        if problems:
+            return JSONResponse({"statusCode": 400, "message": "; ".join(problems)}, 400)
+        response = await call_next(request)
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        media = response.headers.get("content-type", "")
+        if "json" in media:
+            fake.violations += fake.contract.check_response(
+                host, request.method, path, query, response.status_code, body, media
+            )
+        return Response(body, response.status_code, dict(response.headers))
+
     def statuses(request: Request) -> set[str]:
         return set(request.query_params.get("status", "current,archived").split(","))
 
@@ -239,9 +277,30 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
         chunk, links = _page_of(request, pages, fake.max_limit)
         return {"results": [fake.page_json(p, body) for p in chunk], "_links": links}
 
-    def found(page_id: str) -> FakePage | None:
+    def found(page_id: str, kinds: tuple[str, ...] = ("page",)) -> FakePage | None:
         page = fake.pages.get(page_id)
-        return page if page and page.status in ("current", "archived") else None
+        return page if page and page.kind in kinds and page.status in ("current", "archived") else None
+
+    def comment_json(page: FakePage, comment: dict[str, Any], body: bool) -> dict[str, Any]:
+        """A v2 footer comment: a root names its page, a reply its parent comment."""
+        out: dict[str, Any] = {
+            "id": comment["id"],
+            "status": "current",
+            "title": f"Re: {page.title}",
+            "version": {"createdAt": _iso(comment["when"]), "number": 1, "authorId": "acc-author"},
+            "body": {"storage": {"value": comment["body"], "representation": "storage"}} if body else {},
+            "_links": {"webui": f"/spaces/{page.space}/pages/{page.id}?focusedCommentId={comment['id']}"},
+        }
+        if comment["parent"]:
+            out["parentCommentId"] = comment["parent"]
+        else:
+            out["pageId"] = page.id
+        return out
+
+    def comment_list(request: Request, page: FakePage, comments: list[dict[str, Any]]) -> dict[str, Any]:
+        body = request.query_params.get("body-format") == "storage"
+        chunk, links = _page_of(request, comments, fake.max_limit)
+        return {"results": [comment_json(page, c, body) for c in chunk], "_links": links}
 
     @app.get("/wiki/rest/api/user/current")
     def current_user() -> dict[str, Any]:
@@ -284,35 +343,44 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
             return JSONResponse({"errors": [{"status": 404, "code": "NOT_FOUND"}]}, 404)
         return fake.page_json(got, request.query_params.get("body-format") == "storage")
 
-    @app.get("/wiki/api/v2/pages/{page_id}/ancestors")
-    def ancestors(page_id: str, limit: int = 25) -> Any:
-        got = found(page_id)
+    @app.get("/wiki/api/v2/{collection}/{content_id}/ancestors")
+    def ancestors(collection: str, content_id: str, limit: int = 25) -> Any:
+        got = found(content_id, (COLLECTIONS.get(collection, "-"),))
         if got is None:
             return JSONResponse({"errors": [{"status": 404, "code": "NOT_FOUND"}]}, 404)
         chain = fake.ancestors(got)[-min(limit, 250) :]
-        return {"results": [{"id": a.id, "type": "page"} for a in chain], "_links": {}}
+        out: dict[str, Any] = {"results": [{"id": a.id, "type": a.kind} for a in chain]}
+        return {**out, "_links": {}} if collection == "pages" else out  # only the page variant documents _links
+
+    @app.get("/wiki/api/v2/{collection}/{content_id}")
+    def other_content(collection: str, content_id: str) -> Any:
+        got = found(content_id, (COLLECTIONS.get(collection, "-"),))
+        if got is None or got.kind == "page":
+            return JSONResponse({"errors": [{"status": 404, "code": "NOT_FOUND"}]}, 404)
+        view = fake.page_json(got, body=False)
+        keep = ("id", "status", "title", "parentId", "parentType", "authorId", "ownerId", "createdAt", "version")
+        return {**{k: view[k] for k in keep if k in view}, "type": got.kind, "position": 0, "_links": {}}
 
     @app.get("/wiki/api/v2/pages/{page_id}/footer-comments")
     def comments(request: Request, page_id: str) -> Any:
         got = found(page_id)
         if got is None:
             return JSONResponse({"errors": [{"status": 404, "code": "NOT_FOUND"}]}, 404)
-        chunk, links = _page_of(request, got.comments, fake.max_limit)
-        return {
-            "results": [
-                {
-                    "id": c["id"],
-                    "status": "current",
-                    "title": f"Re: {got.title}",
-                    "pageId": got.id,
-                    "version": {"createdAt": _iso(c["when"]), "number": 1, "authorId": "acc-author"},
-                    "body": {"storage": {"value": c["body"], "representation": "storage"}},
-                    "_links": {"webui": f"/spaces/{got.space}/pages/{got.id}?focusedCommentId={c['id']}"},
-                }
-                for c in chunk
-            ],
-            "_links": links,
-        }
+        return comment_list(request, got, [c for c in got.comments if not c["parent"]])
+
+    @app.get("/wiki/api/v2/footer-comments/{comment_id}/children")
+    def replies(request: Request, comment_id: str) -> Any:
+        for page in fake.pages.values():
+            if any(c["id"] == comment_id for c in page.comments) and found(page.id):
+                return comment_list(request, page, [c for c in page.comments if c["parent"] == comment_id])
+        return JSONResponse({"errors": [{"status": 404, "code": "NOT_FOUND"}]}, 404)
+
+    @app.get("/wiki/api/v2/footer-comments")
+    def all_comments(request: Request) -> Any:
+        body = request.query_params.get("body-format") == "storage"
+        every = [(p, c) for p in fake.pages.values() if found(p.id) for c in p.comments]
+        chunk, links = _page_of(request, every, fake.max_limit)
+        return {"results": [comment_json(p, c, body) for p, c in chunk], "_links": links}
 
     @app.get("/wiki/api/v2/pages/{page_id}/attachments")
     def attachments(request: Request, page_id: str) -> Any:
@@ -361,7 +429,8 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
 
     @app.get("/wiki/rest/api/content/{content_id}/restriction/byOperation/read")
     def restrictions(request: Request, content_id: str, start: int = 0, limit: int = 100) -> Any:
-        got = found(content_id)
+        got = found(content_id)  # v1 content only: a folder's id is not found, as the issue saw on real sites
+        limit = min(limit, fake.max_limit)  # "this may be restricted by fixed system limits"
         if got is None:
             return JSONResponse({"statusCode": 404, "message": "No content found with id"}, 404)
         users = [
@@ -375,14 +444,27 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
                 "isExternalCollaborator": False,
             }
             for a in got.users or []
-        ][start : start + limit]
+        ]
+        more_users = len(users) > start + limit
+        users = users[start : start + limit]
         groups = [{"type": "group", "name": g, "id": f"gid-{g.replace(' ', '-')}"} for g in got.groups or []]
         groups = groups[start : start + limit]
         base = str(request.base_url).rstrip("/") + "/wiki"
         return {
             "operation": "read",
             "restrictions": {
-                "user": {"results": users, "start": start, "limit": limit, "size": len(users)},
+                "user": {
+                    "results": users,
+                    "start": start,
+                    "limit": limit,
+                    "size": len(users),
+                    "_links": {
+                        "next": f"/rest/api/content/{content_id}/restriction/byOperation/read/user?start="
+                        f"{start + limit}&limit={limit}"
+                    }
+                    if more_users
+                    else {},
+                },
                 "group": {"results": groups, "start": start, "limit": limit, "size": len(groups)},
             },
             "_expandable": {"content": f"/rest/api/content/{content_id}"},
@@ -421,11 +503,22 @@ def build_app(fake: FakeConfluence) -> FastAPI:  # noqa: C901 - one route per do
                     "title": i["title"],
                     "excerpt": "",
                     "url": f"/x/{page.id}",
+                    "breadcrumbs": [],
+                    "iconCssClass": f"aui-icon content-type-{i['type']}",
                     "lastModified": _iso(i["when"]),
                     "entityType": "content",
                 }
             )
-        return {"results": results, "limit": len(chunk), "size": len(chunk), "cqlQuery": cql, "_links": links}
+        return {
+            "results": results,
+            "start": _offset(request.query_params.get("cursor")),
+            "limit": len(chunk),
+            "size": len(chunk),
+            "totalSize": len(items),
+            "cqlQuery": cql,
+            "searchDuration": 12,
+            "_links": links,
+        }
 
     return app
 
@@ -434,8 +527,13 @@ def seed(fake: FakeConfluence) -> FakeConfluence:
     """Two spaces with real-shaped pages: macros, a table, comments, attachments and restricted pages."""
     fake.add_space("ENG", "Engineering", "98001")
     fake.add_space("HR", "People", "98002")
-    fake.users.update(
-        {"acc-alice": {"email": "alice@kumo.example", "name": "Alice"}, "acc-bob": {"email": "", "name": "Bob"}}
+    fake.users.update(  # most users hide their e-mail ("may return an empty string", v1 User schema)
+        {
+            "acc-alice": {"email": "alice@kumo.example", "name": "Alice"},
+            "acc-bob": {"email": "", "name": "Bob"},
+            "acc-carol": {"email": "", "name": "Carol"},
+            "acc-dave": {"email": "", "name": "Dave"},
+        }
     )
     fake.add_page("1001", "Engineering Home", "ENG", None, "<p>Welcome to <strong>Engineering</strong>.</p>")
     fake.add_page(
@@ -462,7 +560,13 @@ def seed(fake: FakeConfluence) -> FakeConfluence:
         ),
     )
     fake.add_page(
-        "1004", "Security", "ENG", "1001", "<p>Security team space.</p>", users=["acc-alice"], groups=["security"]
+        "1004",
+        "Security",
+        "ENG",
+        "1001",
+        "<p>Security team space.</p>",
+        users=["acc-alice", "acc-carol", "acc-dave"],
+        groups=["security"],
     )
     fake.add_page(
         "1005",
@@ -470,7 +574,7 @@ def seed(fake: FakeConfluence) -> FakeConfluence:
         "ENG",
         "1004",
         "<p>The zephyr outage was caused by an expired certificate.</p>",
-        users=["acc-alice", "acc-bob"],
+        users=["acc-alice", "acc-bob", "acc-carol"],
     )
     fake.add_page("1006", "Team offsite", "ENG", "1001", "<p>The offsite is in Hakone in October.</p>")
     fake.add_page("1007", "Old archived plan", "ENG", "1001", "<p>archived content</p>", status="archived")
@@ -495,3 +599,5 @@ def confluence_server() -> Iterator[FakeServer]:
     fake = seed(FakeConfluence())
     with serve_in_thread(build_app(fake), "fake Confluence") as url:
         yield FakeServer(url, fake)
+    if fake.violations:
+        pytest.fail("the fake Confluence left Atlassian's spec:\n" + "\n".join(dict.fromkeys(fake.violations)))

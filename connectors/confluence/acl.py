@@ -17,7 +17,7 @@ from connectors.confluence.client import ConfluenceClient, ConfluenceError
 
 # No X-Askdocs-User (an email) or CLI user can ever map to this principal.
 NOBODY = "user:confluence:nobody"
-RESTRICTION_PAGES = 50
+RESTRICTION_PAGES = 200
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 _GROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _TOKEN = re.compile(r"^\S{1,200}$")
@@ -76,6 +76,26 @@ def parse_read_restriction(pages: Iterable[dict[str, Any]]) -> Restriction:
     return frozenset(principals) if listed else None
 
 
+def _next_step(block: dict[str, Any], requested: int) -> int:
+    """How far to advance ``start`` for the next page of users and groups; 0 when both lists are complete.
+
+    The server may cap ``limit`` below what was asked, so a list is complete only when it returned fewer entries
+    than the ``limit`` it reports (its ``size``) and offers no ``_links.next``.
+    """
+    step, more = 0, False
+    for kind in ("user", "group"):
+        part = block.get(kind)
+        part = part if isinstance(part, dict) else {}
+        results = part.get("results")
+        size, limit, links = part.get("size"), part.get("limit"), part.get("_links")
+        served = size if isinstance(size, int) else len(results) if isinstance(results, list) else 0
+        cap = limit if isinstance(limit, int) and limit > 0 else requested
+        linked = isinstance(links, dict) and bool(links.get("next"))
+        step = max(step, served)
+        more = more or linked or served >= cap
+    return step if more else 0
+
+
 def effective_acl(chain: list[Restriction], space_key: str) -> list[str]:
     """Principals of a page given the restrictions of its ancestors (top first) and itself (last)."""
     restricted = [r for r in chain if r is not None]
@@ -111,18 +131,15 @@ class RestrictionReader:
     def _fetch(self, content_id: str) -> Restriction:
         pages: list[dict[str, Any]] = []
         path = f"/rest/api/content/{content_id}/restriction/byOperation/read"
-        for page in range(RESTRICTION_PAGES):
-            params = {
-                "expand": "restrictions.user,restrictions.group",
-                "start": page * self.page_size,
-                "limit": self.page_size,
-            }
+        start = 0
+        for _ in range(RESTRICTION_PAGES):
+            params = {"expand": "restrictions.user,restrictions.group", "start": start, "limit": self.page_size}
             data = self.client.get_json(path, params)
             pages.append(data)
-            block = _read_block(data)
-            sizes = [len((block.get(k) or {}).get("results") or []) for k in ("user", "group")]
-            if max(sizes) < self.page_size:
+            step = _next_step(_read_block(data), self.page_size)
+            if not step:
                 return parse_read_restriction(pages)
+            start += step
         raise ConfluenceError(f"restrictions of {content_id}: more than {RESTRICTION_PAGES} pages")
 
     def clear(self) -> None:

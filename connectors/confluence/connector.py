@@ -1,26 +1,30 @@
-"""Confluence Cloud connector: pages (with footer comments) and text attachments, restrictions as ACL.
+"""Confluence Cloud connector: pages (with footer comments and their replies) and attachments, restrictions as ACL.
 
 Listing uses REST v2 (``/spaces/{id}/pages``, ``/pages?id=…&body-format=storage``) with cursor pagination;
 incremental polls ask v1 CQL search for pages, comments and attachments modified since the checkpoint (minus an
 overlap window) and compare a slim listing of every page (id, parent, version) with the checkpoint, so edits,
-moves (an ancestor's restrictions now apply), new pages, deletions and archiving are all seen. Restriction-only
-changes that touch no page are picked up by ``--full`` runs.
+moves (an ancestor's restrictions now apply), new pages, deletions and archiving are all seen. Deleted comments
+and moved folders change no page version: polls compare comment fingerprints and folder ancestors (``changes``).
+Restriction-only changes that touch no page are picked up by ``--full`` runs. Skipped items are counted by reason:
+restricted readers whose e-mail the API hides, pages under an ancestor of unknown type (hidden).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from askdocs.errors import SourceError
-from askdocs.formats import extracted_mime, too_big
-from askdocs.models import Blob, Document, Section
+from askdocs.models import Document, Section
 from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
+from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from connectors.confluence.acl import NOBODY, Restriction, RestrictionReader, effective_acl
+from connectors.confluence.attachments import SOURCE, attachment_doc_id, attachment_document
+from connectors.confluence.changes import changed_since, tree_changes
 from connectors.confluence.client import (
     ConfluenceClient,
     ConfluenceError,
@@ -30,22 +34,38 @@ from connectors.confluence.client import (
     moved_pages,
     parse_time,
 )
-from connectors.confluence.storage import attachment_kind, attachment_sections, storage_to_sections
+from connectors.confluence.storage import storage_to_sections
+from connectors.confluence.tree import (
+    ANCESTOR_TYPES,
+    RESTRICTED_TYPES,
+    UnknownAncestor,
+    ancestors,
+    comment_tree,
+    tree_fingerprint,
+)
 
 log = logging.getLogger(__name__)
-SOURCE = "confluence"
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
-MAX_DEPTH = 500
+NO_EMAIL = "restricted reader without a visible e-mail (kept as user:confluence:<accountId>)"
+UNKNOWN_ANCESTOR = "page under an ancestor of unknown type (hidden)"
+
+
+Folders = dict[str, list[Any]]  # non-page ancestor id -> [its type, the ids of its own ancestors]
+
+
+@dataclass
+class Built:
+    """What reading one page gave: documents, failures and skips, and what the checkpoint keeps of it."""
+
+    out: list[Document | ConnectorFailure | Skipped] = field(default_factory=list)
+    complete: bool = True
+    attachments: set[str] = field(default_factory=set)
+    comments: str = ""  # fingerprint of its footer comments and replies
+    folders: Folders = field(default_factory=dict)
 
 
 def page_doc_id(page_id: str) -> str:
     """Document id of a page."""
     return f"{SOURCE}:page:{page_id}"
-
-
-def attachment_doc_id(attachment_id: str) -> str:
-    """Document id of an attachment."""
-    return f"{SOURCE}:attachment:{attachment_id}"
 
 
 class ConfluenceConnector:
@@ -76,6 +96,7 @@ class ConfluenceConnector:
         self._titles: dict[str, str] = {}
         self._last_ids: set[str] | None = None
         self._newest: datetime | None = None
+        self._no_email: set[str] = set()
 
     # --- scope and listing -------------------------------------------------------------
     def _scope(self) -> str:
@@ -153,144 +174,65 @@ class ConfluenceConnector:
         except (ZoneInfoNotFoundError, ValueError):
             return None
 
-    def _changed_since(
-        self, since: datetime, zone: ZoneInfo | None, window: dict[str, str]
-    ) -> tuple[set[str], datetime | None, dict[str, str]]:
-        """Pages whose content, comments or attachments changed since ``since`` (minus the overlap).
-
-        ``window`` holds the content ids and modification times the previous poll already handled, so the
-        overlap re-reads nothing it has seen; the hits of this poll are returned as the next window.
-        """
-        start = since - self.overlap - (timedelta(hours=14) if zone is None else timedelta(0))
-        literal = start.astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M")
-        cql = f'{self._scope()} and type in (page,comment,attachment) and lastmodified >= "{literal}"'
-        pages: set[str] = set()
-        hits: dict[str, str] = {}
-        newest: datetime | None = None
-        params = {"cql": cql, "limit": 100, "expand": "content.container,content.version"}
-        for result in self.client.paginate("/rest/api/search", params):
-            content = result.get("content") or {}
-            key, stamp = f"{content.get('type')}:{content.get('id')}", str(result.get("lastModified") or "")
-            hits[key] = stamp
-            when = parse_time(stamp)
-            newest = max(newest, when) if newest and when else (when or newest)
-            if window.get(key) == stamp and stamp:
-                continue
-            if content.get("type") == "page":
-                pages.add(str(content.get("id")))
-            else:
-                container = content.get("container") or {}
-                container_id = (
-                    container.get("id")
-                    or str((content.get("_expandable") or {}).get("container") or "").rstrip("/").rpartition("/")[2]
-                )
-                if container_id:
-                    pages.add(str(container_id))
-        return pages, newest, hits
-
     # --- documents ---------------------------------------------------------------------
     def _seen(self, when: datetime | None) -> None:
         """Remember the newest server-side modification time seen (the next poll's CQL window starts there)."""
         if when is not None and (self._newest is None or when > self._newest):
             self._newest = when
 
-    def _title(self, content_id: str, stubs: dict[str, PageStub]) -> str:
+    def _title(self, content_id: str, kind: str, stubs: dict[str, PageStub]) -> str:
         if content_id in stubs:
             return stubs[content_id].title
         if content_id not in self._titles:
             try:
-                self._titles[content_id] = str(self.client.get_json(f"/api/v2/pages/{content_id}").get("title", ""))
+                path = f"/api/v2/{ANCESTOR_TYPES[kind]}/{content_id}"
+                self._titles[content_id] = str(self.client.get_json(path).get("title", ""))
             except ConfluenceError:
                 self._titles[content_id] = ""
         return self._titles[content_id]
 
-    def _ancestors(self, page_id: str) -> list[dict[str, Any]]:
-        """Ancestors, highest first (the endpoint pages by re-asking for the highest one's ancestors)."""
-        chain: list[dict[str, Any]] = []
-        current = page_id
-        for _ in range(MAX_DEPTH):
-            results = self.client.get_json(f"/api/v2/pages/{current}/ancestors", {"limit": 250}).get("results")
-            if not isinstance(results, list):
-                raise ConfluenceError(f"ancestors of {page_id}: unexpected response shape")
-            chain = [r for r in results if isinstance(r, dict)] + chain
-            if len(results) < 250:
-                return chain
-            current = str(results[0]["id"])
-        raise ConfluenceError(f"ancestors of {page_id}: deeper than {MAX_DEPTH * 250}")
-
-    def _comments(self, page_id: str) -> list[Section]:
+    def _comments(self, page_id: str) -> tuple[list[Section], str]:
+        """Sections of the page's footer comments and replies, and their fingerprint."""
         sections = []
-        params = {"body-format": "storage", "limit": self.page_size}
-        for item in self.client.paginate(f"/api/v2/pages/{page_id}/footer-comments", params):
+        comments = comment_tree(self.client, page_id, self.page_size)
+        for item in comments:
             storage = ((item.get("body") or {}).get("storage") or {}).get("value") or ""
             self._seen(parse_time((item.get("version") or {}).get("createdAt")))
             text = "\n\n".join(s.text for s in storage_to_sections(storage))
             if text:
                 sections.append(Section(path=["Comments"], text=text))
-        return sections
+        return sections, tree_fingerprint(comments)
 
-    def _attachment(self, item: dict[str, Any], page: Document) -> Document | None:
-        """A text-like, PDF or Office attachment as its own document (files extracted by ingest); None for others."""
-        filename = str(item.get("title") or "")
-        kind = attachment_kind(filename, str(item.get("mediaType") or ""))
-        binary = None if kind else extracted_mime(filename, str(item.get("mediaType") or ""))
-        link = item.get("downloadLink") or (item.get("_links") or {}).get("download")
-        if not (kind or binary) or not link:
-            return None
-        sections, blob = [], None
-        if binary:  # the size Confluence reports is checked before the download
-            if int(item.get("fileSize") or 0) > self.max_file_mb * 2**20:
-                raise ConfluenceError(too_big(int(item["fileSize"]), self.max_file_mb))
-            blob = Blob.of(filename, self.client.get_bytes(str(link), self.max_file_mb * 2**20), binary)
-        else:
-            raw = self.client.get_bytes(str(link), MAX_ATTACHMENT_BYTES).decode("utf-8-sig", errors="replace")
-            sections = attachment_sections(raw, kind or "text", filename)
-        version = item.get("version") or {}
-        self._seen(parse_time(version.get("createdAt")))
-        webui = item.get("webuiLink") or (item.get("_links") or {}).get("webui")
-        return Document(
-            id=attachment_doc_id(str(item["id"])),
-            source=SOURCE,
-            title=filename,
-            url=self.client.url(str(webui)) if webui else page.url,
-            sections=sections,
-            created_at=parse_time(item.get("createdAt")),
-            updated_at=parse_time(version.get("createdAt")),
-            acl=page.acl,
-            metadata={
-                **{k: page.metadata[k] for k in ("space", "space_name")},
-                "kind": "attachment",
-                "page_id": page.metadata["page_id"],
-                "page_title": page.title,
-                "page_url": page.url,
-                "media_type": str(item.get("mediaType") or ""),
-                "breadcrumb": f"{page.metadata['breadcrumb']} > {filename}",
-            },
-            blob=blob,
-        )
+    def _acl(self, page_id: str, space: Space, stubs: dict[str, PageStub]) -> tuple[list[str], list[str], Folders]:
+        """The page's principals, its breadcrumb titles and its non-page ancestors (``{id: [type, chain]}``)."""
+        chain = ancestors(self.client, page_id)
+        restrictions: list[Restriction] = [
+            self.restrictions.read(str(a["id"])) for a in chain if a["type"] in RESTRICTED_TYPES
+        ]
+        restrictions.append(self.restrictions.read(page_id))
+        acl = effective_acl(restrictions, space.key)
+        self._no_email.update(p for p in acl if p.startswith("user:confluence:") and p != NOBODY)
+        crumbs = [t for a in chain if (t := self._title(str(a["id"]), a["type"], stubs))]
+        ids = [str(a["id"]) for a in chain]
+        folders = {ids[n]: [a["type"], ids[:n]] for n, a in enumerate(chain) if a["type"] != "page"}
+        return acl, crumbs, folders
 
-    def _build(
-        self, item: dict[str, Any], listing: Listing
-    ) -> tuple[list[Document | ConnectorFailure], bool, set[str]]:
-        """A page's documents and failures, whether everything was read, and its attachment document ids."""
+    def _build(self, item: dict[str, Any], listing: Listing) -> Built:
+        """A page's documents, failures and skips, and what the checkpoint keeps of it."""
         stub = PageStub.of(item)
         doc_id = page_doc_id(stub.id)
         space = listing.spaces.get(stub.space_id) or Space(stub.space_id, stub.space_id, stub.space_id)
-        out: list[Document | ConnectorFailure] = []
-        complete = True
+        built = Built()
+        out = built.out
         crumbs = [space.name or space.key]
         try:
-            ancestors = self._ancestors(stub.id)
-            chain: list[Restriction] = [self.restrictions.read(str(a["id"])) for a in ancestors]
-            chain.append(self.restrictions.read(stub.id))
-            acl = effective_acl(chain, space.key)
-            crumbs += [
-                t
-                for a in ancestors
-                if a.get("type", "page") == "page" and (t := self._title(str(a["id"]), listing.stubs))
-            ]
+            acl, titles, built.folders = self._acl(stub.id, space, listing.stubs)
+            crumbs += titles
+        except UnknownAncestor:  # fail closed: restrictions of an unknown kind of content cannot be known
+            acl, built.complete = [NOBODY], False
+            out.append(Skipped(source=SOURCE, reason=UNKNOWN_ANCESTOR))
         except ConfluenceError as exc:  # fail closed: unknown restrictions hide the page from everyone
-            acl, complete = [NOBODY], False
+            acl, built.complete = [NOBODY], False
             out.append(
                 ConnectorFailure(
                     source=SOURCE,
@@ -301,9 +243,9 @@ class ConfluenceConnector:
         storage = ((item.get("body") or {}).get("storage") or {}).get("value") or ""
         sections = storage_to_sections(storage)
         try:
-            comments = self._comments(stub.id)
+            comments, built.comments = self._comments(stub.id)
         except ConfluenceError as exc:
-            comments, complete = [], False
+            comments, built.complete = [], False
             out.append(ConnectorFailure(source=SOURCE, document_id=doc_id, message=f"page {stub.id}: {exc}"))
         page = Document(
             id=doc_id,
@@ -325,34 +267,36 @@ class ConfluenceConnector:
             },
         )
         out.insert(0, page)
-        attachments: set[str] = set()
+        attachments = built.attachments
         try:
             for att in self.client.paginate(f"/api/v2/pages/{stub.id}/attachments", {"limit": self.page_size}):
                 att_id = attachment_doc_id(str(att.get("id")))
                 try:
-                    doc = self._attachment(att, page)
+                    doc = attachment_document(self.client, att, page, self.max_file_mb)
+                    self._seen(doc.updated_at if doc else None)
                 except ConfluenceError as exc:
                     attachments.add(att_id)
-                    complete = False
+                    built.complete = False
                     out.append(ConnectorFailure(source=SOURCE, document_id=att_id, message=f"attachment: {exc}"))
                     continue
                 if doc is not None:
                     attachments.add(doc.id)
                     out.append(doc)
         except ConfluenceError as exc:
-            complete = False
+            built.complete = False
             out.append(ConnectorFailure(source=SOURCE, document_id=doc_id, message=f"page {stub.id}: {exc}"))
-        return out, complete, attachments
+        return built
 
     # --- capabilities ------------------------------------------------------------------
     def poll(
         self, checkpoint: Checkpoint | None
-    ) -> Generator[Document | DocumentDeleted | ConnectorFailure, None, Checkpoint]:
+    ) -> Generator[Document | DocumentDeleted | ConnectorFailure | Skipped, None, Checkpoint]:
         """Pages and attachments added, changed or moved since ``checkpoint``; deletions of those gone."""
         old = checkpoint or {}
         old_pages: dict[str, Any] = old["pages"] if isinstance(old.get("pages"), dict) else {}
         self._last_ids = None
         self._newest = None
+        self._no_email = set()
         self.restrictions.clear()
         try:
             zone = self._timezone()
@@ -368,12 +312,18 @@ class ConfluenceConnector:
         since = parse_time(old.get("since")) if checkpoint else None
         if since is not None:
             try:
-                changed, cql_newest, window = self._changed_since(since, zone, old.get("window") or {})
+                changed, cql_newest, window = changed_since(
+                    self.client, self._scope(), since, self.overlap, zone, old.get("window") or {}
+                )
                 newest = max(newest, cql_newest or newest)
             except ConfluenceError as exc:
                 yield ConnectorFailure(source=SOURCE, message=f"CQL search failed, re-reading every page: {exc}")
                 changed = set(stubs)
+        old_folders: Folders = old["folders"] if isinstance(old.get("folders"), dict) else {}
         moved = moved_pages(stubs, old_pages)
+        if checkpoint is not None:
+            moved |= yield from tree_changes(self.client, self.page_size, stubs, old_pages, old_folders)
+        folders = dict(old_folders)
         todo = [
             pid
             for pid in sorted(stubs, key=lambda p: (len(p), p))
@@ -411,20 +361,23 @@ class ConfluenceConnector:
                     for gone in [page_doc_id(pid), *entry.get("a", [])]:
                         yield DocumentDeleted(document_id=gone)
                     continue
-                out, complete, attachments = self._build(items[pid], listing)
-                yield from out
+                built = self._build(items[pid], listing)
+                yield from built.out
                 stub = stubs[pid]
                 kept = set(entry.get("a", []))
-                if complete:
-                    for gone in sorted(kept - attachments):
+                if built.complete:
+                    for gone in sorted(kept - built.attachments):
                         yield DocumentDeleted(document_id=gone)
                     kept = set()
-                complete_run = complete_run and complete
+                complete_run = complete_run and built.complete
+                folders.update(built.folders)
                 new_pages[pid] = {
-                    "v": stub.version if complete else -1,
+                    "v": stub.version if built.complete else -1,
                     "p": stub.parent_id,
                     "s": listing.spaces.get(stub.space_id, Space("", "", "")).key,
-                    "a": sorted(attachments | kept),
+                    "a": sorted(built.attachments | kept),
+                    **({"c": built.comments} if built.comments else {}),
+                    **({"f": sorted(built.folders)} if built.folders else {}),
                 }
         for pid, entry in old_pages.items():
             if pid in stubs:
@@ -434,15 +387,24 @@ class ConfluenceConnector:
                 continue
             for gone in [page_doc_id(pid), *entry.get("a", [])]:
                 yield DocumentDeleted(document_id=gone)
+        if self._no_email:
+            yield Skipped(source=SOURCE, reason=NO_EMAIL, count=len(self._no_email))
         for pid, entry in new_pages.items():
             ids.add(page_doc_id(pid))
             ids.update(entry.get("a", []))
+        used = {fid for entry in new_pages.values() for fid in entry.get("f", [])}
         self._last_ids = ids if complete_run and checkpoint is None else None
         newest = max(newest, self._newest or newest)
         since_out = max(newest, since) if since else newest
-        return {"since": since_out.isoformat(), "pages": new_pages, "window": window, "format": 1}
+        return {
+            "since": since_out.isoformat(),
+            "pages": new_pages,
+            "folders": {fid: data for fid, data in folders.items() if fid in used},
+            "window": window,
+            "format": 1,
+        }
 
-    def load_all(self) -> Iterator[Document | ConnectorFailure]:
+    def load_all(self) -> Iterator[Document | ConnectorFailure | Skipped]:
         """Every current page and text attachment."""
         for item in self.poll(None):
             if not isinstance(item, DocumentDeleted):

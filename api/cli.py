@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.access_cli import access_app
 from api.auth.keys_cli import keys_app
 from api.feedback_cli import feedback_app
 from askdocs.errors import AskdocsError, IndexDamaged
@@ -56,6 +57,7 @@ app = _App(
 err = Console(stderr=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(access_app, name="access")
 # The connection's own address decides trust (ASKDOCS_AUTH__TRUSTED_PROXIES), never a client's X-Forwarded-For.
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
@@ -120,11 +122,15 @@ def _progress_bar(name: str, every_s: float) -> Iterator[Callable[[int, int], No
 
 def _principals(services: Services, user: str | None, groups: list[str] | None) -> list[str]:
     from api.auth.principals import spaces_for
+    from askdocs.database import engine_for
+    from askdocs.identity import IdentityStore
 
     principals = [PUBLIC]
     if user:
         principals.append(f"user:{user.lower()}")
     principals.extend(f"group:{g}" for g in groups or [])
+    if len(principals) > 1:  # synced groups and grants, as the API expands a signed-in caller
+        principals = IdentityStore(engine_for(services.settings)).expand(principals)
     return principals + spaces_for(principals, services.space_access)
 
 

@@ -75,7 +75,7 @@ def test_full_load_pages_comments_attachments_and_acl(confluence_server: FakeSer
     assert runbook.sections[-1].path == ["Comments"] and "Rollback takes about 7 minutes." in runbook.text
     rollback = found["confluence:attachment:att5002"]
     assert rollback.metadata["page_id"] == "1003" and rollback.acl == runbook.acl and "--last" in rollback.text
-    assert found["confluence:page:1004"].acl == ["group:security", "user:alice@kumo.example"]
+    assert found["confluence:page:1004"].acl == ["group:confluence:security", "user:alice@kumo.example"]
     assert found["confluence:page:1005"].acl == ["user:alice@kumo.example"], "inherited restriction intersects"
     assert found["confluence:page:2002"].acl == ["space:HR"]
     assert "confluence:page:1007" not in found, "archived pages are not indexed"

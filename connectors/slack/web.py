@@ -28,6 +28,7 @@ from askdocs.models import PUBLIC, Document
 from askdocs.retry import Backoff, retry_after
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted
+from connectors.slack.identity import SlackIdentity
 from connectors.slack.markup import (
     SOURCE,
     Directory,
@@ -119,8 +120,9 @@ class Channel:
     acl: list[str] = field(default_factory=list)
 
 
-class SlackConnector:
-    """Polls and lists Slack threads; ids are ``slack:<channel id>:<thread ts>``."""
+class SlackConnector(SlackIdentity):
+    """Polls and lists Slack threads; ids are ``slack:<channel id>:<thread ts>`` (identities and permissions:
+    ``SlackIdentity``)."""
 
     source = SOURCE
 

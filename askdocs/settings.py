@@ -239,6 +239,9 @@ class Settings(BaseSettings):
     google_credentials_file: Path | None = Field(None, description="Service-account or OAuth user JSON file.")
     google_subject: str | None = Field(None, description="User to impersonate (domain-wide delegation).")
     google_folder_ids: list[str] = Field(default_factory=list, description="Only documents under these folders.")
+    google_directory_admin: str | None = Field(
+        None, description="Administrator to impersonate for Directory groups (identity sync; domain-wide delegation)."
+    )
     google_include_shared_drives: bool = True
     google_include_sheets_slides: bool = False
     google_include_files: bool = Field(True, description="Also PDF, Word, PowerPoint, Excel and CSV files in Drive.")

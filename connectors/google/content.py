@@ -2,7 +2,7 @@
 
 Sharing maps to principals as follows (emails lower-cased):
 
-- ``type=user`` -> ``user:<email>``; ``type=group`` -> ``group:<email>``
+- ``type=user`` -> ``user:<email>``; ``type=group`` -> ``group:google:<email>`` (its members: the identity sync)
 - ``type=domain`` -> ``group:domain:<domain>`` (send ``domain:<domain>`` in ``X-Askdocs-Groups``)
 - ``type=anyone`` -> ``public`` when the file is published (``allowFileDiscovery``); "anyone with the link"
   counts as public only when the connector is configured so, otherwise it grants nothing.
@@ -55,7 +55,7 @@ def principals_from_permissions(permissions: list[dict[str, Any]], link_sharing_
         if kind == "user" and email:
             found.add(f"user:{email}")
         elif kind == "group" and email:
-            found.add(f"group:{email}")
+            found.add(f"group:google:{email}")
         elif kind == "domain" and domain:
             found.add(f"group:domain:{domain}")
         elif kind == "anyone" and (perm.get("allowFileDiscovery") or link_sharing_public):

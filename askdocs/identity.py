@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, insert, select, update
 
+PUBLIC = "public"
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 MAX_DEPTH = 64  # nesting levels followed when flattening groups
 _BATCH = 500  # rows per IN clause or insert
@@ -134,7 +135,7 @@ class IdentityStore:
         with self.engine.connect() as conn:
             for account in _in(conn, select(ACCOUNTS.c.account), ACCOUNTS.c.email, emails):
                 held.setdefault(account)
-            frontier = list(held)
+            frontier = [p for p in held if p != PUBLIC]  # "everyone" is nobody's group membership
             for _ in range(MAX_DEPTH):
                 found = [g for g in _in(conn, select(MEMBERS.c.principal), MEMBERS.c.member, frontier) if g not in held]
                 if not found:

@@ -78,12 +78,19 @@ def email_principal(principal: str) -> str | None:
     return None
 
 
+_REPLACED: dict[str, int] = {}  # store URL -> syncs this process made (readers here need not wait for a check)
+
+
 class IdentityStore:
     """The synced identities in the shared SQL store (``askdocs.database.engine_for``)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._ready = False
+
+    def local_syncs(self) -> int:
+        """How many syncs this process has written to this store (cheap: no query)."""
+        return _REPLACED.get(str(self.engine.url), 0)
 
     def _ensure(self) -> None:
         if not self._ready:
@@ -107,7 +114,9 @@ class IdentityStore:
                 conn.execute(delete(table).where(table.c.source == source))
                 for start in range(0, len(rows), _BATCH):
                     conn.execute(insert(table), rows[start : start + _BATCH])
-            return self._bump(conn)
+            generation = self._bump(conn)
+        _REPLACED[str(self.engine.url)] = self.local_syncs() + 1
+        return generation
 
     def forget(self, source: str) -> int:
         """Drop everything synced from ``source`` (a source removed from the configuration)."""

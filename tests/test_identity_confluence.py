@@ -183,6 +183,13 @@ def test_the_schedules_run_identity_sync_and_permission_refresh(site: Site, tmp_
     assert [(r.kind, r.changed) for r in reports] == [("permissions", 1)]
     assert site.who_finds(SALARY, "confluence:page:2003") == {"bob"}
     assert [s["status"] for s in scheduler.statuses()] == ["succeeded", "succeeded"]
+    site.services.access = scheduler
+    shown = httpx.get(f"{site.url}/v1/sources", headers=api_key(site.settings, admin=True), timeout=30).json()
+    assert [(a["source"], a["kind"]) for a in shown["access"]] == [
+        ("confluence", "identity"),
+        ("confluence", "permissions"),
+    ]
+    assert "1 ACLs rewritten" in shown["access"][1]["summary"] and "carol" not in str(shown["access"])
 
 
 def test_the_cli_runs_them_now(confluence_directory: DirectoryServer, tmp_path: Path) -> None:  # noqa: F811

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.access_cli import access_app
 from api.auth.keys_cli import keys_app
 from api.cli_common import CliApp, build_services, err, fail, load_settings, principals_for
 from api.cli_sync import index, reindex, scheduler, sources, sync
@@ -21,6 +22,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
 app.command()(index)
 app.command()(sync)
+app.add_typer(access_app, name="access")
 # The connection's own address decides trust (ASKDOCS_AUTH__TRUSTED_PROXIES), never a client's X-Forwarded-For.
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 

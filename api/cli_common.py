@@ -72,9 +72,13 @@ def build_services(settings: Settings) -> Services:
 def principals_for(services: Services, user: str | None, groups: list[str] | None) -> list[str]:
     """Who the CLI searches as: public, ``user`` and ``groups``, and the spaces they may read."""
     from api.auth.principals import spaces_for
+    from askdocs.database import engine_for
+    from askdocs.identity import IdentityStore
 
     principals = [PUBLIC]
     if user:
         principals.append(f"user:{user.lower()}")
     principals.extend(f"group:{g}" for g in groups or [])
+    if len(principals) > 1:  # synced groups and grants, as the API expands a signed-in caller
+        principals = IdentityStore(engine_for(services.settings)).expand(principals)
     return principals + spaces_for(principals, services.space_access)

@@ -20,7 +20,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from api.auth.authenticator import Authenticator
-from api.auth.principals import ANONYMOUS, AuthError, with_spaces
+from api.auth.principals import ANONYMOUS, AuthError
 from askdocs import __version__
 from askdocs.app import Services
 from askdocs.models import Citation, Hit, Location, SearchFilters
@@ -215,6 +215,6 @@ def key_principals(authenticator: Authenticator, api_key: str | None) -> Princip
             identity = await authenticator.verify_token(api_key) if api_key else ANONYMOUS
         except AuthError as exc:
             raise ToolError(f"API key refused: {exc.message}") from None
-        return with_spaces(identity.principals, authenticator.settings.space_access)
+        return authenticator.principals(identity, authenticator.settings.space_access)
 
     return resolved

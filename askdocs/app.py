@@ -13,9 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from askdocs import redaction
+from askdocs.database import engine_for
+from askdocs.identity import IdentityStore
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest import integrity
+from ingest.access import AccessKind, AccessReport, access_runner
+from ingest.access_scheduler import AccessScheduler
 from ingest.chunker import Chunker
 from ingest.extract import ExtractionLimits, Extractor
 from ingest.reindex import MODELS, Follower, Models, RebuildJob, Reindexer
@@ -51,6 +55,7 @@ class Services:
     answerer: AnswerGenerator
     checker: CitationChecker = field(repr=False, default_factory=lambda: CitationChecker(Analyzer()))
     scheduler: SyncScheduler | None = None
+    access: AccessScheduler | None = None  # identity syncs and permission refreshes
     extractor: Extractor = field(repr=False, default_factory=Extractor)
     problems: list[integrity.Problem] | None = None  # found by ``check_index``; None: not checked yet
     checked_at: float = 0.0  # monotonic time of the last ``check_index``
@@ -224,8 +229,23 @@ class Services:
             for name in repairs:
                 self.scheduler.trigger(name, full=True)
             self.scheduler.start(tick_seconds)
+            self.access = self.access_scheduler(sources)
+            self.access.start(tick_seconds)
             log.info("scheduler started for %d sources", len(self.scheduler.sources.sources))
         return self.scheduler
+
+    def access_scheduler(self, sources: SourcesFile) -> AccessScheduler:
+        """Identity syncs and permission refreshes of ``sources`` (a refresh waits for a content sync to end)."""
+        run_access = access_runner(self.indexer(), IdentityStore(engine_for(self.settings)), self.settings)
+
+        def run(source: SourceConfig, kind: AccessKind) -> AccessReport | None:
+            if kind == "identity":
+                return run_access(source, kind)
+            self.follow()
+            with self.sync_lock:
+                return run_access(source, kind)
+
+        return AccessScheduler(sources, run)
 
     @property
     def state_dir(self) -> Path:
@@ -257,6 +277,9 @@ class Services:
 
     def close(self) -> None:
         """Stop the scheduler (letting a running sync finish), the extraction worker, and release the index."""
+        if self.access is not None:
+            self.access.stop()
+            self.access = None
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None

@@ -40,6 +40,9 @@ class AuthSettings(BaseModel):
         None, description="Signs the session cookie; default: a random secret kept in data_dir/auth/."
     )
     session_max_age_s: int = Field(8 * 3600, ge=60, description="Lifetime of a page sign-in.")
+    principals_cache_s: int = Field(
+        60, ge=0, le=3600, description="How long a caller's expanded principals are cached (an identity sync ends it)."
+    )
     admin_emails: list[str] = Field(default_factory=list, description="Signed-in people who get role:admin.")
     admin_groups: list[str] = Field(default_factory=list, description="IdP/proxy groups whose members get role:admin.")
     proxy_enabled: bool = Field(False, description="Take identity from a sign-in proxy's headers (needs proxies).")
@@ -233,6 +236,9 @@ class Settings(BaseSettings):
     confluence_bearer_token: SecretStr | None = Field(None, description="Alternative to email + API token.")
     confluence_spaces: list[str] = Field(default_factory=list, description="Space keys to index.")
     confluence_cql: str | None = Field(None, description="Alternative scope: a CQL expression.")
+    confluence_account_emails: Path | None = Field(
+        None, description="CSV account_id,email for accounts whose e-mail the site hides (identity sync)."
+    )
     space_access: dict[str, list[str]] = Field(
         default_factory=dict,
         description='space:<KEY> principal -> principals allowed to see it, e.g. {"ENG": ["group:eng"]}.',
@@ -242,6 +248,9 @@ class Settings(BaseSettings):
     google_credentials_file: Path | None = Field(None, description="Service-account or OAuth user JSON file.")
     google_subject: str | None = Field(None, description="User to impersonate (domain-wide delegation).")
     google_folder_ids: list[str] = Field(default_factory=list, description="Only documents under these folders.")
+    google_directory_admin: str | None = Field(
+        None, description="Administrator to impersonate for Directory groups (identity sync; domain-wide delegation)."
+    )
     google_include_shared_drives: bool = True
     google_include_sheets_slides: bool = False
     google_include_files: bool = Field(True, description="Also PDF, Word, PowerPoint, Excel and CSV files in Drive.")

@@ -4,6 +4,8 @@
 - ``PollConnector``: from a checkpoint, yield what changed (upserts and deletions) and *return* the
   new checkpoint from the generator, so a crash before the end never advances it.
 - ``SlimConnector``: list the ids of every current document, cheaply, for pruning.
+- ``IdentityConnector``: the source's accounts, groups and grants (``askdocs.identity.IdentitySnapshot``).
+- ``PermissionConnector``: the current ACL of indexed documents, read without their content.
 
 Failures are yielded as ``ConnectorFailure`` values, never raised, so one bad item does not stop a run.
 """
@@ -16,6 +18,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
+from askdocs.identity import IdentitySnapshot
 from askdocs.models import Document
 
 Checkpoint = dict[str, Any]
@@ -75,6 +78,33 @@ class SlimConnector(Protocol):
 
     def list_ids(self) -> Iterator[str | ConnectorFailure]:
         """Ids of every current document."""
+
+
+class DocumentAcl(BaseModel):
+    """The principals that may read a document now (a permission refresh writes them without re-reading it)."""
+
+    document_id: str
+    acl: list[str]
+
+
+@runtime_checkable
+class IdentityConnector(Protocol):
+    """Can list the source's accounts (with e-mails), groups with their members, and grants."""
+
+    source: str
+
+    def identities(self) -> IdentitySnapshot:
+        """Everything the source says about who is who; raises the connector's error when it cannot be read."""
+
+
+@runtime_checkable
+class PermissionConnector(Protocol):
+    """Can tell the current ACL of indexed documents without reading their content."""
+
+    source: str
+
+    def permissions(self, documents: dict[str, dict[str, Any]]) -> Iterator[DocumentAcl | ConnectorFailure]:
+        """An ACL or a failure for each of ``documents`` (doc id -> stored metadata); a fatal failure: none known."""
 
 
 @runtime_checkable

@@ -84,6 +84,12 @@ class SourceConfig(BaseModel):
     enabled: bool = True
     schedule: Schedule = Schedule(every="15m")
     prune: Schedule | None = Field(Schedule(every="24h"), description="Full re-read + prune; null to disable.")
+    identity: Schedule | None = Field(
+        Schedule(every="1h"), description="Identity sync (groups, members, grants) where the type has one; null: off."
+    )
+    permissions: Schedule | None = Field(
+        Schedule(every="10m"), description="Permission refresh without a content read, where the type has one."
+    )
     path: Path | None = Field(None, description="Folder, for type 'files'.")
     credentials: dict[str, str] = Field(default_factory=dict, description="Settings field -> env var NAME.")
     options: dict[str, Any] = Field(default_factory=dict, description="Connector settings fields for this source.")

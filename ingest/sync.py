@@ -289,6 +289,13 @@ class Indexer:
         if mirror is not None:
             mirror.update_fields(item)
 
+    def set_fields(self, doc_id: str, fields: dict[str, Any]) -> None:
+        """Overwrite payload fields of a stored document (a permission refresh's ACL), here and in a rebuild."""
+        self.index.update_document_fields(doc_id, fields)
+        mirror = self._mirror()
+        if mirror is not None:
+            mirror.set_fields(doc_id, fields)
+
     def delete(self, doc_ids: list[str]) -> None:
         """Delete documents here and in a collection being rebuilt."""
         self.index.delete_documents(doc_ids)

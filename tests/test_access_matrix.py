@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.auth.demo import DemoPerson, load_people
+from askdocs.database import engine_for
+from askdocs.identity import IdentitySnapshot, IdentityStore
 from askdocs.models import PUBLIC, Document
 from connectors.files.connector import FilesConnector
 
@@ -99,3 +101,30 @@ def test_no_hit_outside_the_callers_principals(
     hits = live_server.services.retriever.search(" ".join(words), sorted(held), top_k=20, mode=mode)  # type: ignore[arg-type]
     for hit in hits:
         assert held & set(DOCS[hit.doc_id].acl), f"{hit.doc_id} (acl {DOCS[hit.doc_id].acl}) shown to {sorted(held)}"
+
+
+def test_people_known_only_by_email_see_what_their_synced_groups_allow(live_server: LiveServer) -> None:  # noqa: F811
+    """Keys carry only ``user:<email>``; the groups come from the identity store: each person's source account
+    (resolved to the e-mail) is in a source group, nested in the group the sample ACLs name."""
+    store = IdentityStore(engine_for(live_server.services.settings))
+    snapshot = IdentitySnapshot()
+    for email, person in PEOPLE.items():
+        account = f"user:confluence:acc-{email.split('@')[0]}"
+        snapshot.accounts[account] = email
+        for group in person.groups:
+            snapshot.add_member(f"group:confluence:{group}-team", account)
+            snapshot.add_member(f"group:{group}", f"group:confluence:{group}-team")
+    store.replace("matrix", snapshot)
+    try:
+        for email, person in sorted(PEOPLE.items()):
+            held = set(person.identity().principals)
+            key = live_server.key(f"user:{email}")
+            for doc_id, question in QUESTIONS.items():
+                allowed, where = bool(held & set(DOCS[doc_id].acl)), f"{person.name} / {doc_id}"
+                searched = httpx.post(f"{live_server.url}/v1/search", json={"query": question}, headers=key, timeout=60)
+                assert searched.status_code == 200, searched.text
+                assert (doc_id in {h["doc_id"] for h in searched.json()["hits"]}) is allowed, f"search: {where}"
+                hits, cited = _seen(ask_streamed(live_server.url, question, key))
+                assert (doc_id in hits) is allowed and (doc_id in cited) is allowed, f"stream: {where}"
+    finally:
+        store.forget("matrix")

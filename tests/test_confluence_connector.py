@@ -76,7 +76,7 @@ def test_full_load_pages_comments_attachments_and_acl(confluence_server: FakeSer
     rollback = found["confluence:attachment:att5002"]
     assert rollback.metadata["page_id"] == "1003" and rollback.acl == runbook.acl and "--last" in rollback.text
     assert found["confluence:page:1004"].acl == [
-        "group:security",
+        "group:confluence:security",
         "user:alice@kumo.example",
         "user:confluence:acc-carol",
         "user:confluence:acc-dave",

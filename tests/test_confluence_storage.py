@@ -173,13 +173,13 @@ def test_restriction_responses_to_principals() -> None:
     assert parse_read_restriction([READ_RESTRICTED]) == {
         "user:alice@kumo.example",
         "user:confluence:712020:9a1c",
-        "group:security",
+        "group:confluence:security",
         "group:confluence-id:c3d4",
     }
     with pytest.raises(ConfluenceError):
         parse_read_restriction([{"operation": "read", "restrictions": {"user": {"results": []}}}])
     assert user_principal({"email": "", "accountId": ""}) is None
-    assert group_principal({"name": "eng-leads"}) == "group:eng-leads"
+    assert group_principal({"name": "eng-leads"}) == "group:confluence:eng-leads", "qualified by its source"
 
 
 def test_inherited_restrictions_intersect_and_fail_closed() -> None:

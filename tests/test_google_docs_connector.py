@@ -33,7 +33,7 @@ def test_permissions_map_to_principals() -> None:
         {"type": "user", "emailAddress": "gone@kumo.example", "deleted": True},
         {"type": "user"},
     ]
-    assert principals_from_permissions(perms) == ["group:domain:kumo.example", "group:eng@kumo.example",
+    assert principals_from_permissions(perms) == ["group:domain:kumo.example", "group:google:eng@kumo.example",
                                                   "user:ana@kumo.example"]  # fmt: skip
     assert "public" in principals_from_permissions(perms, link_sharing_public=True)
     assert principals_from_permissions([{"type": "anyone", "allowFileDiscovery": True}]) == ["public"]
@@ -55,7 +55,7 @@ def test_full_sync_of_folders_with_structure_metadata_and_acl(drive_server: Driv
     by_heading = {s.path[-1]: s.text for s in handbook.sections}
     assert "- Acknowledge the page" in by_heading["On-call"], "lists kept"
     assert "| Billing | Payments team |" in by_heading["Services"], "tables kept"
-    assert handbook.acl == ["group:domain:kumo.example", f"group:{ENG}", f"user:{ALICE}"]
+    assert handbook.acl == ["group:domain:kumo.example", f"group:google:{ENG}", f"user:{ALICE}"]
     assert docs["google-docs:doc-roadmap"].acl == [f"user:{ALICE}"], "anyone-with-link is not public by default"
     assert docs["google-docs:doc-published"].acl == ["public", f"user:{ALICE}"]
     assert docs["google-docs:doc-locked"].acl == [f"user:{ALICE}"], "unreadable sharing: owners only"

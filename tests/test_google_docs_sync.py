@@ -112,7 +112,7 @@ def _check_incremental(
     assert "google-docs:doc-spec" not in _doc_ids(api, "walrus scorer ranking", as_bob)
     as_carol = api_key(services.settings, f"user:{CAROL}")
     assert "google-docs:doc-spec" in _doc_ids(api, "walrus scorer ranking", as_carol)
-    as_eng = services.retriever.search("falcon budget line", ["public", f"group:{ENG}"], top_k=20)
+    as_eng = services.retriever.search("falcon budget line", ["public", f"group:google:{ENG}"], top_k=20)
     assert "google-docs:doc-budget" in {hit.doc_id for hit in as_eng}, "the group email is a principal too"
     indexed = set(services.index.document_hashes("google-docs"))
     assert "google-docs:doc-roadmap" not in indexed and "google-docs:doc-vpn" not in indexed

@@ -16,9 +16,12 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 
 from api.auth.demo import DemoPerson, is_loopback, load_people
+from api.auth.expansion import PrincipalExpander
 from api.auth.keys import PREFIX, KeyStore
 from api.auth.oidc import BearerVerifier
-from api.auth.principals import ANONYMOUS, GROUP, AuthError, Identity, checked_email, person, with_spaces
+from api.auth.principals import ANONYMOUS, GROUP, AuthError, Identity, checked_email, person
+from askdocs.database import engine_for
+from askdocs.identity import IdentityStore
 from askdocs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,11 @@ class Authenticator:
         headers = [*LEGACY_HEADERS, self.auth.proxy_email_header, self.auth.proxy_groups_header]
         self.identity_headers = [h for h in dict.fromkeys(headers) if h]
         self._warned: set[str] = set()
+        self.expander = PrincipalExpander(IdentityStore(engine_for(settings)), settings.auth.principals_cache_s)
+
+    def principals(self, identity: Identity, space_access: dict[str, list[str]]) -> list[str]:
+        """The ACL principals of ``identity``: its own, what synced identities give it, and space grants."""
+        return self.expander.principals(identity, space_access)
 
     def from_proxy(self, request: Request) -> bool:
         """True when the connection comes from one of the configured proxy addresses."""
@@ -177,8 +185,9 @@ IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 
 async def get_principals(request: Request, identity: IdentityDep) -> list[str]:
-    """The caller's ACL principals: ``public``, what its verified identity holds, and configured space grants."""
-    return with_spaces(identity.principals, request.app.state.services.space_access)
+    """The caller's ACL principals: ``public``, what its verified identity holds, synced groups and space grants."""
+    authenticator: Authenticator = request.app.state.auth
+    return authenticator.principals(identity, request.app.state.services.space_access)
 
 
 PrincipalsDep = Annotated[list[str], Depends(get_principals)]

@@ -25,11 +25,12 @@ _TRIGGER_ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get("", dependencies=[AdminDep], responses=_ADMIN_ERRORS)
 def list_sources(services: ServicesDep) -> dict[str, Any]:
-    """Per source: last run start/end, status, documents added/updated/deleted, failures, next runs."""
-    scheduler = services.scheduler
+    """Per source: last run start/end, status, documents added/updated/deleted, failures, next runs; ``access``:
+    each source's identity sync and permission refresh (status, counts, next run)."""
+    scheduler, access = services.scheduler, services.access.statuses() if services.access is not None else []
     if scheduler is None:
-        return {"scheduler": "off", "sources": []}
-    return {"scheduler": "on", "sources": [s.to_dict() for s in scheduler.statuses()]}
+        return {"scheduler": "off", "sources": [], "access": access}
+    return {"scheduler": "on", "sources": [s.to_dict() for s in scheduler.statuses()], "access": access}
 
 
 @router.post("/{name}/sync", status_code=202, dependencies=[AdminDep], responses=_TRIGGER_ERRORS)

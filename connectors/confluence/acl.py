@@ -35,10 +35,11 @@ def user_principal(user: dict[str, Any]) -> str | None:
 
 
 def group_principal(group: dict[str, Any]) -> str | None:
-    """``group:<name>``; a name no identity header could carry becomes ``group:confluence-id:<id>``."""
+    """``group:confluence:<name>`` (qualified: another source's group of that name is another group); a name no
+    principal can carry becomes ``group:confluence-id:<id>``."""
     name = str(group.get("name") or "").strip()
     if _GROUP.match(name):
-        return f"group:{name}"
+        return f"group:confluence:{name}"
     group_id = str(group.get("id") or "").strip()
     return f"group:confluence-id:{group_id}" if _TOKEN.match(group_id) else None
 

@@ -34,6 +34,7 @@ from connectors.confluence.client import (
     moved_pages,
     parse_time,
 )
+from connectors.confluence.identity import ConfluenceIdentity, load_account_emails
 from connectors.confluence.storage import storage_to_sections
 from connectors.confluence.tree import (
     ANCESTOR_TYPES,
@@ -68,8 +69,9 @@ def page_doc_id(page_id: str) -> str:
     return f"{SOURCE}:page:{page_id}"
 
 
-class ConfluenceConnector:
-    """Polls and lists a Confluence Cloud site (a list of space keys or a CQL expression)."""
+class ConfluenceConnector(ConfluenceIdentity):
+    """Polls and lists a Confluence Cloud site (a list of space keys or a CQL expression); its identities and
+    permissions come from ``ConfluenceIdentity``."""
 
     source = SOURCE
 
@@ -93,6 +95,7 @@ class ConfluenceConnector:
         self.batch = batch
         self.max_file_mb = max_file_mb
         self.restrictions = RestrictionReader(client)
+        self.account_emails: dict[str, str] = {}  # account id -> e-mail from the operator's mapping
         self._titles: dict[str, str] = {}
         self._last_ids: set[str] | None = None
         self._newest: datetime | None = None
@@ -445,6 +448,8 @@ def from_settings(settings: Settings) -> ConfluenceConnector:
     client = ConfluenceClient(
         settings.confluence_base_url, email=settings.confluence_email, api_token=token, bearer_token=bearer
     )
-    return ConfluenceConnector(
+    connector = ConfluenceConnector(
         client, spaces=settings.confluence_spaces, cql=settings.confluence_cql, max_file_mb=settings.extract_max_file_mb
     )
+    connector.account_emails = load_account_emails(settings.confluence_account_emails)
+    return connector

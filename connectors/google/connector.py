@@ -22,6 +22,7 @@ from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from connectors.google.content import FILE_FIELDS, FOLDER
 from connectors.google.drive import DriveClient, DriveError, RetryPolicy, load_credentials
+from connectors.google.identity import DIRECTORY_SCOPES, GoogleIdentity
 from connectors.google.reader import MAX_PAGES, DriveReader
 
 SOURCE = "google-docs"
@@ -42,7 +43,7 @@ class _State:
     limited: set[str] = field(default_factory=set)  # folders seen with inherited permissions disabled
 
 
-class GoogleDocsConnector(DriveReader):
+class GoogleDocsConnector(DriveReader, GoogleIdentity):
     """Polls (Changes API), loads and lists Google Docs; document ids are ``google-docs:<file id>``."""
 
     source = SOURCE
@@ -297,7 +298,7 @@ def from_settings(settings: Settings) -> GoogleDocsConnector:
     credentials = load_credentials(settings.google_credentials_file, settings.google_subject)
     retry = RetryPolicy(max_retries=settings.google_max_retries, base_delay=settings.google_retry_base_seconds)
     client = DriveClient(credentials, settings.google_api_endpoint, retry)
-    return GoogleDocsConnector(
+    connector = GoogleDocsConnector(
         client,
         folder_ids=settings.google_folder_ids,
         include_shared_drives=settings.google_include_shared_drives,
@@ -307,3 +308,7 @@ def from_settings(settings: Settings) -> GoogleDocsConnector:
         max_file_mb=settings.extract_max_file_mb,
         use_domain_admin_access=settings.google_use_domain_admin_access,
     )
+    if settings.google_directory_admin:  # the identity sync reads the Directory as this administrator
+        admin = load_credentials(settings.google_credentials_file, settings.google_directory_admin, DIRECTORY_SCOPES)
+        connector.directory = DriveClient(admin, settings.google_api_endpoint, retry)
+    return connector

@@ -2,7 +2,7 @@
 
 Sharing maps to principals as follows (emails lower-cased):
 
-- ``type=user`` -> ``user:<email>``; ``type=group`` -> ``group:<email>``
+- ``type=user`` -> ``user:<email>``; ``type=group`` -> ``group:google:<email>`` (its members: the identity sync)
 - ``type=domain`` -> ``group:domain:<domain>`` when the domain may find the file (``allowFileDiscovery``);
   "anyone in the domain with the link" grants nothing unless link sharing is configured to count, like
   "anyone with the link"
@@ -84,7 +84,7 @@ def principals_from_permissions(
         if kind == "user" and email:
             found.add(f"user:{email}")
         elif kind == "group" and email:
-            found.add(f"group:{email}")
+            found.add(f"group:google:{email}")
         elif kind == "domain" and domain and (perm.get("allowFileDiscovery") or link_sharing_public):
             found.add(f"group:domain:{domain}")
         elif kind == "anyone" and (perm.get("allowFileDiscovery") or link_sharing_public):

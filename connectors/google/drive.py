@@ -29,7 +29,7 @@ from askdocs.retry import Backoff, retry_after
 log = logging.getLogger(__name__)
 
 SCOPES = ["https://www.googleapis.com/auth/drive.readonly"]
-API_VERSIONS = {"drive": "v3", "sheets": "v4", "slides": "v1"}
+API_VERSIONS = {"drive": "v3", "sheets": "v4", "slides": "v1", "admin": "directory_v1"}
 RATE_LIMIT_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
 # 403 reasons that mean the credentials can never work (wrong scope, API disabled): the run fails.
 FATAL_403_REASONS = frozenset(
@@ -47,7 +47,7 @@ class DriveError(Exception):
         self.fatal = fatal
 
 
-def load_credentials(path: Path, subject: str | None = None) -> Credentials:
+def load_credentials(path: Path, subject: str | None = None, scopes: list[str] = SCOPES) -> Credentials:
     """Service-account key (``subject``: user to impersonate by domain-wide delegation) or authorized-user JSON.
 
     Raises SourceError naming the file and the problem, never the file's contents.
@@ -61,11 +61,11 @@ def load_credentials(path: Path, subject: str | None = None) -> Credentials:
     kind = info.get("type") if isinstance(info, dict) else None
     try:
         if kind == "service_account":
-            return service_account.Credentials.from_service_account_info(info, scopes=SCOPES, subject=subject or None)
+            return service_account.Credentials.from_service_account_info(info, scopes=scopes, subject=subject or None)
         if kind == "authorized_user":
             if subject:
                 raise SourceError("ASKDOCS_GOOGLE_SUBJECT needs a service-account key, not user credentials")
-            return user_credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
+            return user_credentials.Credentials.from_authorized_user_info(info, scopes=scopes)
     except ValueError as exc:
         raise SourceError(f"Google credentials file {path} is incomplete or malformed ({type(exc).__name__})") from None
     raise SourceError(

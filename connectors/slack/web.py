@@ -30,6 +30,7 @@ from askdocs.retry import retry_after
 from askdocs.settings import Settings
 from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from connectors.slack.client import SlackError, SlackRetryHandler, build_client
+from connectors.slack.identity import SlackIdentity
 from connectors.slack.markup import (
     SOURCE,
     Directory,
@@ -72,8 +73,9 @@ class Channel:
     acl: list[str] = field(default_factory=list)
 
 
-class SlackConnector:
-    """Polls and lists Slack threads; ids are ``slack:<channel id>:<thread ts>``."""
+class SlackConnector(SlackIdentity):
+    """Polls and lists Slack threads; ids are ``slack:<channel id>:<thread ts>`` (identities and permissions:
+    ``SlackIdentity``)."""
 
     source = SOURCE
 

@@ -15,15 +15,16 @@ SOURCE_HELP = "A configured source (default: every enabled one)."
 
 def _run(name: str | None, kind: AccessKind) -> None:
     """Run ``kind`` for the chosen sources; exit 1 when one failed."""
-    from api.cli import _chosen_sources, _fail, _services, load_settings
+    from api.cli_common import build_services, fail, load_settings
+    from api.cli_sync import chosen_sources
     from askdocs.database import engine_for
     from askdocs.identity import IdentityStore
     from ingest.access import access_runner
     from ingest.sources import configured_sources
 
     settings = load_settings()
-    chosen = _chosen_sources(configured_sources(settings), name, None, None, settings)
-    services = _services(settings)
+    chosen = chosen_sources(configured_sources(settings), name, None, None, settings)
+    services = build_services(settings)
     failed = ran = False
     try:
         run = access_runner(services.indexer(), IdentityStore(engine_for(settings)), settings)
@@ -31,7 +32,7 @@ def _run(name: str | None, kind: AccessKind) -> None:
             report = run(config, kind)
             if report is None:
                 if name is not None:
-                    _fail(f"source {config.name!r} ({config.type}) has no {kind} capability")
+                    fail(f"source {config.name!r} ({config.type}) has no {kind} capability")
                 continue
             ran = True
             for failure in report.failures:

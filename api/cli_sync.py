@@ -72,7 +72,7 @@ def sync(
     _sync(name or source, type_, path, full, optimize)
 
 
-def _chosen_sources(
+def chosen_sources(
     configured: SourcesFile, name: str | None, type_: str | None, path: Path | None, settings: Settings
 ) -> list[SourceConfig]:
     """The sources one sync command runs; an ad-hoc ``type_`` builds the same config object a file would."""
@@ -112,7 +112,7 @@ def _sync(name: str | None, type_: str | None, path: Path | None, full: bool, op
     from ingest.state import CheckpointStore
 
     settings = load_settings()
-    chosen = _chosen_sources(configured_sources(settings), name, type_, path, settings)
+    chosen = chosen_sources(configured_sources(settings), name, type_, path, settings)
     services = build_services(settings)
     failed = False
     try:

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api.services import Services
 from api_fixtures import api_key, serve
 from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
 from poll_helpers import drain
 
+from askdocs.app import Services
 from askdocs.models import Document
 from askdocs.settings import Settings
 from connectors.base import ConnectorFailure, Skipped

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api.services import Services
 from api_fixtures import api_key
 from cli_helpers import askdocs
 from confluence_directory import DirectoryServer, confluence_directory  # noqa: F401
@@ -18,6 +17,7 @@ from embedder_spy import Spy, spy_on
 from local_server import serve_in_thread
 
 from api.app import create_app
+from askdocs.app import Services
 from askdocs.database import engine_for
 from askdocs.errors import SourceError
 from askdocs.identity import IdentityStore

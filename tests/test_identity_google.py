@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from api.services import Services
 from drive_directory import DirectoryDrive, drive_directory  # noqa: F401
 from drive_server import Fault, group, user
 from embedder_spy import spy_on
@@ -13,6 +12,7 @@ from google_fixtures import ALICE, BOB, CAROL, ENG, seed, settings_for
 from local_server import serve_in_thread
 
 from api.app import create_app
+from askdocs.app import Services
 from askdocs.database import engine_for
 from askdocs.identity import IdentityStore
 from askdocs.settings import AuthSettings

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from api.services import Services
 from embedder_spy import spy_on
 from local_server import serve_in_thread
 from slack_server import TOKEN, FakeSlack, seed
 
 from api.app import create_app
+from askdocs.app import Services
 from askdocs.database import engine_for
 from askdocs.identity import IdentityStore
 from askdocs.settings import AuthSettings, Settings

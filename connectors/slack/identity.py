@@ -15,6 +15,7 @@ from typing import Any
 
 from askdocs.identity import IdentitySnapshot
 from connectors.base import ConnectorFailure, DocumentAcl
+from connectors.slack.client import SlackError
 from connectors.slack.markup import SOURCE, Directory
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ class SlackIdentity:
 
     def identities(self) -> IdentitySnapshot:
         """Accounts and user groups; raises ``SlackError`` when the user list cannot be read."""
-        from connectors.slack.web import SlackError
-
         snapshot = IdentitySnapshot()
         directory = Directory()
         for user in self._pages("users.list", "members"):
@@ -74,8 +73,6 @@ class SlackIdentity:
 
     def permissions(self, documents: dict[str, dict[str, Any]]) -> Iterator[DocumentAcl | ConnectorFailure]:
         """Each indexed thread's ACL from its channel's visibility and members, reading no message."""
-        from connectors.slack.web import SlackError
-
         started = self._start()
         if isinstance(started, ConnectorFailure):
             yield started

@@ -111,12 +111,24 @@ def _comma_lists(doc: dict[str, Any]) -> None:
                     param.setdefault("explode", False)
 
 
+def _drop_null_defaults(doc: dict[str, Any]) -> None:
+    """A parameter whose ``default`` is null but whose schema is not nullable (v1 ``GET /group``'s ``accessType``)
+    would make every request that omits it invalid: the default is dropped, the parameter stays optional."""
+    for item in doc["paths"].values():
+        for operation in item.values():
+            for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = _resolve(doc, param).get("schema")
+                if isinstance(schema, dict) and "default" in schema and schema["default"] is None:
+                    del schema["default"]
+
+
 @cache
 def spec(prefix: str, strict: bool) -> tuple[dict[str, Any], OpenAPI]:
     """The prepared spec document of one API generation and its openapi-core validator."""
     filename, server = GENERATIONS[prefix]
     doc = json.loads((SPECS / filename).read_text(encoding="utf-8"))
     doc["servers"] = [{"url": server}]
+    _drop_null_defaults(doc)
     if prefix == "/wiki/api/v2/":
         _comma_lists(doc)
     if strict:

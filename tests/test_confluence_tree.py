@@ -63,9 +63,12 @@ def test_restrictions_page_by_the_servers_limit_not_the_one_asked_for(confluence
     fake.users["acc-u3"] = {"email": "u3@kumo.example", "name": "U3"}
     reader = RestrictionReader(client(confluence_server), page_size=100)
     allowed = reader.read("3100")
-    assert allowed == {"group:board", "group:legal", "group:audit", "user:u3@kumo.example"} | {
-        f"user:confluence:acc-u{n}" for n in (0, 1, 2, 4)
-    }
+    assert allowed == {
+        "group:confluence:board",
+        "group:confluence:legal",
+        "group:confluence:audit",
+        "user:u3@kumo.example",
+    } | {f"user:confluence:acc-u{n}" for n in (0, 1, 2, 4)}
     calls = [line for line in fake.log if "/content/3100/restriction" in line]
     assert [c.split("start=")[1].split("&")[0] for c in calls] == ["0", "2", "4"], "2 per page, as the server capped"
 

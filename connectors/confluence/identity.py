@@ -23,8 +23,9 @@ from typing import Any
 from askdocs.errors import SourceError
 from askdocs.identity import EMAIL, IdentitySnapshot
 from connectors.base import ConnectorFailure, DocumentAcl
-from connectors.confluence.acl import NOBODY, Restriction, RestrictionReader, effective_acl, group_principal
-from connectors.confluence.client import ConfluenceClient, ConfluenceError, Listing, Space
+from connectors.confluence.acl import NOBODY, RestrictionReader, group_principal
+from connectors.confluence.client import ConfluenceClient, ConfluenceError, Listing, PageStub, Space
+from connectors.confluence.tree import UnknownAncestor
 
 log = logging.getLogger(__name__)
 SOURCE = "confluence"
@@ -69,7 +70,9 @@ class ConfluenceIdentity:
     def _list(self) -> Listing:
         raise NotImplementedError
 
-    def _ancestors(self, page_id: str) -> list[dict[str, Any]]:
+    def _acl(
+        self, page_id: str, space: Space, stubs: dict[str, PageStub]
+    ) -> tuple[list[str], list[str], dict[str, list[Any]]]:
         raise NotImplementedError
 
     def _spaces(self, **params: str) -> dict[str, Space]:
@@ -135,13 +138,13 @@ class ConfluenceIdentity:
                 yield from (DocumentAcl(document_id=d, acl=[NOBODY]) for d in doc_ids)
                 continue
             try:
-                chain: list[Restriction] = [self.restrictions.read(str(a["id"])) for a in self._ancestors(page_id)]
-                chain.append(self.restrictions.read(page_id))
+                acl = self._acl(page_id, space, listing.stubs)[0]
+            except UnknownAncestor:  # restrictions of an unknown kind of content cannot be known: hidden
+                acl = [NOBODY]
             except ConfluenceError as exc:
                 message = f"page {page_id}: restrictions unreadable, hidden until they can be read: {exc}"
                 yield from (ConnectorFailure(source=SOURCE, document_id=d, message=message) for d in doc_ids)
                 continue
-            acl = effective_acl(chain, space.key)
             yield from (DocumentAcl(document_id=d, acl=acl) for d in doc_ids)
 
 

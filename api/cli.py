@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +14,19 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from askdocs.models import PUBLIC
+from askdocs.models import PUBLIC, SearchFilters
 from askdocs.settings import Settings
 
 app = typer.Typer(help="askdocs: hybrid search and cited answers over your documents.", no_args_is_help=True)
 err = Console(stderr=True)
+
+
+class Language(StrEnum):
+    """The ``--language`` choices of ``askdocs search``."""
+
+    en = "en"
+    ja = "ja"
+    both = "both"
 
 
 def _settings() -> Settings:
@@ -128,18 +137,22 @@ def search(
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
     user: Annotated[str | None, typer.Option(help="Search as this user (email).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="Search with this group (repeatable).")] = None,
+    language: Annotated[
+        Language, typer.Option(help="Only documents in this language: en, ja, or both (default).")
+    ] = Language.both,
 ) -> None:
     """Print the best documents for QUERY."""
     settings = _settings()
     services = _services(settings)
+    filters = SearchFilters(language=language.value)
     try:
-        hits = services.retriever.search(query, _principals(settings, user, group), top_k=top_k)
+        hits = services.retriever.search(query, _principals(settings, user, group), filters, top_k=top_k)
     finally:
         services.close()
     if not hits:
         typer.echo("no results")
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank}. {hit.title}  ({hit.doc_id}, score {hit.score:.4f})")
+        typer.echo(f"{rank}. {hit.title}  ({hit.doc_id}, {hit.language}, score {hit.score:.4f})")
         typer.echo("   " + " ".join(hit.text.split())[:240])
 
 

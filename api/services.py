@@ -16,6 +16,7 @@ from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
 from retrieval.answer.citations import CitationChecker
+from retrieval.crosslingual import CrossLingualConfig
 from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
@@ -46,7 +47,8 @@ class Services:
         """
         index = index if index is not None else Index.open(settings)
         if embedders is None:
-            embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
+            names = (settings.embedder_en, settings.embedder_ja, settings.embedder_xling)
+            embedders = LanguageEmbedders.from_names(*names)
         analyzer = Analyzer()
         fusion = FusionConfig(
             method=settings.fusion,
@@ -58,13 +60,13 @@ class Services:
         japanese = replace(
             fusion, method=settings.fusion_ja, rrf_k=settings.rrf_k_ja, dense_weight=settings.dense_weight_ja
         )
-        retriever = HybridRetriever(index, embedders, analyzer, fusion, {"ja": japanese})
+        retriever = HybridRetriever(index, embedders, analyzer, fusion, {"ja": japanese}, xling_config(settings))
         checker = CitationChecker(analyzer, settings.llm_support_min, embedders, settings.llm_support_min_cosine)
         answerer: AnswerGenerator
         if settings.llm_enabled:
             from retrieval.answer.llm import LLMAnswerer
 
-            answerer = LLMAnswerer(settings, analyzer, checker)
+            answerer = LLMAnswerer(settings, analyzer, checker, multilingual=embedders.multilingual)
         else:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
         return cls(settings, index, embedders, analyzer, retriever, answerer, checker)
@@ -122,3 +124,17 @@ class Services:
             self.scheduler.stop()
             self.scheduler = None
         self.index.close()
+
+
+def xling_config(settings: Settings) -> CrossLingualConfig | None:
+    """The cross-lingual block's configuration; None when no multilingual model is configured."""
+    if not settings.embedder_xling:
+        return None
+    return CrossLingualConfig(
+        fusion=settings.fusion_xling,
+        rrf_k=settings.rrf_k_xling,
+        dense_weight=settings.dense_weight_xling,
+        weight=settings.xling_weight,
+        merge=settings.xling_merge,
+        min_cosine=settings.xling_min_cosine,
+    )

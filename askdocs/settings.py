@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     rrf_k_ja: int = Field(2, ge=1, description="RRF k for Japanese queries (BM25 leads, dense breaks ties).")
     dense_weight_ja: float = Field(0.2, ge=0, description="Dense RRF weight for Japanese queries.")
     prefetch_limit: int = Field(100, ge=1, le=1000)
+    embedder_xling: str | None = Field(
+        "use-multilingual",
+        description="Multilingual model embedded on every chunk for cross-lingual search; empty turns it off.",
+    )
+    fusion_xling: Literal["rrf", "dbsf"] = Field("dbsf", description="Fusion inside the other-language block.")
+    rrf_k_xling: int = Field(60, ge=1, description="RRF k inside the other-language block (fusion_xling=rrf).")
+    dense_weight_xling: float = Field(1.0, ge=0, description="Multilingual leg's RRF weight in that block.")
+    xling_weight: float = Field(
+        0.6, ge=0, description="RRF weight of the other-language block against the query language's (k=60)."
+    )
+    xling_merge: Literal["rrf", "dbsf"] = Field("rrf", description="How the two language blocks are merged.")
+    xling_min_cosine: float = Field(
+        0.1, ge=-1, le=1, description="Other-language chunks below this multilingual cosine are left out."
+    )
     bm25_k1: float = Field(1.2, gt=0)
     bm25_b: float = Field(0.75, ge=0, le=1)
 
@@ -116,7 +130,7 @@ class Settings(BaseSettings):
         description="Take the caller's identity from X-Askdocs-User / X-Askdocs-Groups (set by your auth proxy).",
     )
 
-    @field_validator("qdrant_url", "llm_base_url", "llm_model")
+    @field_validator("qdrant_url", "llm_base_url", "llm_model", "embedder_xling")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from askdocs.models import Chunk, Document, embed_text
+from askdocs.models import Chunk, Document
 from connectors.base import (
     Checkpoint,
     ConnectorFailure,
@@ -19,6 +18,8 @@ from connectors.base import (
     SlimConnector,
 )
 from ingest.chunker import Chunker
+from ingest.vectors import chunk_vectors
+from ingest.vectors import stored_embed_text as _stored_embed_text
 from retrieval.analyzer import ANALYZER_VERSION, Analyzer, bm25_weights
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, Index, IndexedChunk
@@ -244,49 +245,26 @@ class Indexer:
             indexed = []
             for chunk in chunks:
                 ids, values, dl = bm25_weights(terms[position], avgdl, self.k1, self.b)
-                name, vector = vectors[position]
+                (name, vector), *extra = vectors[position].items()
                 position += 1
                 payload = _payload(chunk, self._embedding_key(chunk))
                 indexed.append(
                     IndexedChunk(
-                        payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl, avgdl=avgdl
+                        payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl, avgdl=avgdl,
+                        extra_dense=dict(extra),
                     )
-                )
+                )  # fmt: skip
             written.append((doc.id, indexed))
         self.index.write_documents(written)
         if report is not None:
             report.chunks_written += position
             report.embedded_chunks += embedded
 
-    def _vectors(self, chunks: list[Chunk], doc_ids: list[str]) -> tuple[list[tuple[str, list[float]]], int]:
-        """(model name, vector) per chunk, and how many had to be embedded.
-
-        A chunk whose exact text (title and heading included) is already stored for these documents under the
-        same model keeps its stored vector: an analyzer or BM25 change, or an edit to one part of a long
-        document, then costs analysis instead of embedding. The sparse vector is always rebuilt from text.
-        """
-        stored: dict[tuple[str, str], list[float]] = {}
-        for point in self.index.stored_chunks(doc_ids, ["title", "heading", "text"]):
-            text = _stored_embed_text(point.payload)
-            if text is None:
-                continue
-            for name, vector in point.dense.items():
-                stored[(name, text)] = vector
-        by_model: dict[str, list[int]] = defaultdict(list)
-        out: list[tuple[str, list[float]]] = [("", [])] * len(chunks)
-        for i, chunk in enumerate(chunks):
-            name = self.embedders.for_language(chunk.language).name
-            kept = stored.get((name, chunk.embed_text))
-            if kept is not None:
-                out[i] = (name, kept)
-            else:
-                by_model[name].append(i)
-        for positions in by_model.values():
-            embedder = self.embedders.for_language(chunks[positions[0]].language)
-            rows = embedder.embed_documents([chunks[i].embed_text for i in positions])
-            for i, row in zip(positions, rows):
-                out[i] = (embedder.name, row.tolist())
-        return out, sum(len(positions) for positions in by_model.values())
+    def _vectors(self, chunks: list[Chunk], doc_ids: list[str]) -> tuple[list[dict[str, list[float]]], int]:
+        """Vectors per chunk, stored ones reused (``ingest.vectors.chunk_vectors``); the sparse vector is always
+        rebuilt from text."""
+        stored = self.index.stored_chunks(doc_ids, ["title", "heading", "text"])
+        return chunk_vectors(self.embedders, chunks, stored)
 
 
 def pipeline_fingerprint(embedders: LanguageEmbedders, chunker: Chunker, k1: float, b: float) -> str:
@@ -295,7 +273,8 @@ def pipeline_fingerprint(embedders: LanguageEmbedders, chunker: Chunker, k1: flo
     Changing the analyzer (``ANALYZER_VERSION``), chunk size, overlap, BM25 parameters or a language's dense model
     changes it, and the next sync then rewrites every document instead of skipping it as unchanged.
     """
-    models = ",".join(f"{lang}={embedders.for_language(lang).name}" for lang in ("en", "ja"))
+    models = ",".join(f"{lang}={'+'.join(e.name for e in embedders.for_chunk(lang))}" for lang in ("en", "ja"))
+    models += f",titles={embedders.title_vector}" if embedders.title_vector else ""
     spec = f"{ANALYZER_VERSION}|{chunker.chunk_tokens}|{chunker.overlap_tokens}|{k1}|{b}|{models}"
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
@@ -335,14 +314,6 @@ def _document_fields(item: Document | Chunk) -> dict[str, Any]:
         "content_hash": item.content_hash,
         "metadata": item.metadata,
     }
-
-
-def _stored_embed_text(payload: dict[str, Any]) -> str | None:
-    """``Chunk.embed_text`` rebuilt from a stored chunk's payload (None when it holds no text)."""
-    text = payload.get("text")
-    if not isinstance(text, str):
-        return None
-    return embed_text(payload.get("title") or "", payload.get("heading") or "", text)
 
 
 def _payload(chunk: Chunk, embedding_key: str) -> dict[str, Any]:

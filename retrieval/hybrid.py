@@ -9,6 +9,7 @@ from typing import Literal
 
 from askdocs.models import PUBLIC, Hit, Passage, SearchFilters
 from retrieval.analyzer import Analyzer, detect_language
+from retrieval.crosslingual import CrossLingualConfig, other_block, split_languages
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
 
@@ -36,12 +37,14 @@ class HybridRetriever:
         analyzer: Analyzer,
         fusion: FusionConfig = FusionConfig(),
         fusion_by_language: dict[str, FusionConfig] | None = None,
+        xling: CrossLingualConfig | None = None,
     ) -> None:
         self.index = index
         self.embedders = embedders
         self.analyzer = analyzer
         self.fusion = fusion
         self.fusion_by_language = fusion_by_language or {}
+        self.xling = xling  # cross-lingual block (needs the embedders' multilingual model); None: off
 
     def search_chunks(
         self,
@@ -63,12 +66,21 @@ class HybridRetriever:
             embedder = self.embedders.for_language(language)
             dense = (embedder.name, embedder.embed_query(query).tolist())
         sparse = self.analyzer.query_vector(query, language) if mode in ("hybrid", "bm25") else None
+        flt, other = _index_filter(principals, filters), None
+        multilingual = self.embedders.multilingual
+        if self.xling is not None and multilingual is not None and mode != "bm25":
+            flt, languages = split_languages(flt, language)
+            reuse = dense is not None and dense[0] == multilingual.name
+            vector = dense[1] if dense is not None and reuse else multilingual.embed_query(query).tolist()
+            names = [multilingual.name, *([self.embedders.title_vector] if self.embedders.title_vector else [])]
+            other = other_block(self.xling, vector, names, languages)
         return self.index.query(
             HybridQuery(
                 limit=limit,
                 dense=dense,
                 sparse=sparse,
-                filter=_index_filter(principals, filters),
+                other=other,
+                filter=flt,
                 prefetch_limit=max(fusion.prefetch_limit, limit),
                 fusion=fusion.method,
                 rrf_k=fusion.rrf_k,
@@ -137,6 +149,7 @@ def _index_filter(principals: list[str], filters: SearchFilters | None) -> Index
         doc_ids=tuple(filters.doc_ids) if filters.doc_ids else None,
         updated_gte=filters.updated_after.timestamp() if filters.updated_after else None,
         updated_lte=filters.updated_before.timestamp() if filters.updated_before else None,
+        languages=None if filters.language in (None, "both") else (str(filters.language),),
     )
 
 

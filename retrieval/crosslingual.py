@@ -1,0 +1,59 @@
+"""Cross-lingual search: the query language's chunks ranked as before, the other language's chunks ranked by a
+multilingual vector (with BM25), the two blocks merged by weighted RRF inside the same engine query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from retrieval.index import IndexFilter
+from retrieval.index.types import OtherLanguageBlock
+
+# The chunk languages the analyzer tells apart ("en" stands for every non-Japanese text).
+LANGUAGES = ("en", "ja")
+
+
+@dataclass(frozen=True)
+class CrossLingualConfig:
+    """How other-language chunks are ranked and how far they rank against the query language's.
+
+    Inside the other-language block the multilingual leg (cosine at least ``min_cosine``) and the BM25 leg are
+    fused by ``fusion``; the block then meets the query language's block in RRF with ``merge_k``, weighted
+    ``weight`` against 1 (Qdrant's weighted RRF: ``1/((rank+1)/w + k - 1)``).
+    """
+
+    fusion: Literal["rrf", "dbsf"] = "dbsf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    weight: float = 0.6
+    merge: Literal["rrf", "dbsf"] = "rrf"
+    merge_k: int = 60
+    min_cosine: float | None = 0.1
+
+
+def split_languages(flt: IndexFilter, language: str) -> tuple[IndexFilter, tuple[str, ...]]:
+    """The filter of the query language's block (only ``language``'s chunks) and the other wanted languages.
+
+    A caller's language filter (``flt.languages``) is honoured: asking for one language leaves one block.
+    """
+    wanted = flt.languages if flt.languages is not None else LANGUAGES
+    own = tuple(lang for lang in wanted if lang == language)
+    return replace(flt, languages=own), tuple(lang for lang in wanted if lang != language)
+
+
+def other_block(
+    config: CrossLingualConfig, vector: list[float], names: list[str], languages: tuple[str, ...]
+) -> OtherLanguageBlock:
+    """The engine's description of the other-language block: the multilingual query ``vector`` searches each
+    named vector in ``names`` (the chunk text's, the heading trail's)."""
+    return OtherLanguageBlock(
+        dense=tuple((name, vector) for name in names),
+        languages=languages,
+        fusion=config.fusion,
+        rrf_k=config.rrf_k,
+        dense_weight=config.dense_weight,
+        min_score=config.min_cosine,
+        weight=config.weight,
+        merge=config.merge,
+        merge_k=config.merge_k,
+    )

@@ -172,7 +172,7 @@ def sum_top(n: int) -> Collapse:
     return collapse
 
 
-def configs(ctx: EvalContext, ideas: bool) -> list[Config]:
+def configs(ctx: EvalContext, ideas: bool, variants: bool = True) -> list[Config]:
     """BM25, dense, the default (Services' retriever, per-language fusion), RRF/DBSF variants, ideas."""
     s = ctx.settings
     base = FusionConfig(prefetch_limit=s.prefetch_limit)
@@ -181,6 +181,8 @@ def configs(ctx: EvalContext, ideas: bool) -> list[Config]:
         Config("dense", "askdocs", "dense"),
         Config(DEFAULT, "askdocs", note="Services' HybridRetriever: fusion chosen by the query's language"),
     ]
+    if not variants:
+        return out
     for k, dw in ((60, 1.0), (10, 1.0), (60, 0.5), (2, 0.3), (2, 0.2)):
         out.append(Config(f"rrf k={k} w={dw:g}:1", "variant", fusion=replace(base, method="rrf", rrf_k=k,
                                                                                dense_weight=dw)))  # fmt: skip
@@ -245,7 +247,7 @@ def run_configs(ctx: EvalContext, args: argparse.Namespace) -> tuple[list[dict[s
     rows: list[dict[str, Any]] = []
     per_query: dict[str, Any] = {}
     extra = ctx.embed_ms()
-    for cfg in configs(ctx, not args.no_ideas):
+    for cfg in configs(ctx, not args.no_ideas, not args.no_variants):
         retriever = cfg.retriever or ctx.services.retriever
         dense_ms = extra if cfg.mode != "bm25" else None
         result = search_run(retriever, ctx.dataset.queries, cfg.mode, cfg.fusion, args.chunk_limit, 100, dense_ms,
@@ -297,6 +299,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_run_options(parser)
     parser.add_argument("--no-langchain", action="store_true", help="skip the LangChain ensemble baseline")
     parser.add_argument("--no-ideas", action="store_true", help="skip the 'idea:' rows (prefetch, aggregation)")
+    parser.add_argument("--no-variants", action="store_true", help="only BM25, dense and the default (no RRF/DBSF "
+                        "or cross-lingual variants)")  # fmt: skip
     parser.add_argument("--answers", action="store_true", help="also evaluate /v1/ask answers (eval.answers)")
     parser.add_argument("--answers-only", action="store_true", help="only the answer evaluation")
     parser.add_argument("--answer-sample", type=int, default=100, help="questions answered (seeded sample)")

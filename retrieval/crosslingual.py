@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from retrieval.embedders import LanguageEmbedders
 from retrieval.index import IndexFilter
 from retrieval.index.types import OtherLanguageBlock
 
@@ -42,10 +43,12 @@ def split_languages(flt: IndexFilter, language: str) -> tuple[IndexFilter, tuple
 
 
 def other_block(
-    config: CrossLingualConfig, vector: list[float], names: list[str], languages: tuple[str, ...]
+    config: CrossLingualConfig, embedders: LanguageEmbedders, vector: list[float], languages: tuple[str, ...]
 ) -> OtherLanguageBlock:
-    """The engine's description of the other-language block: the multilingual query ``vector`` searches each
-    named vector in ``names`` (the chunk text's, the heading trail's)."""
+    """The engine's description of the other-language block: the multilingual query ``vector`` searches the
+    chunks' multilingual vectors (of their text, and of their heading trail)."""
+    model = embedders.multilingual.name if embedders.multilingual else ""
+    names = [model, *([embedders.title_vector] if embedders.title_vector else [])]
     return OtherLanguageBlock(
         dense=tuple((name, vector) for name in names),
         languages=languages,

@@ -70,10 +70,9 @@ class HybridRetriever:
         multilingual = self.embedders.multilingual
         if self.xling is not None and multilingual is not None and mode != "bm25":
             flt, languages = split_languages(flt, language)
-            reuse = dense is not None and dense[0] == multilingual.name
-            vector = dense[1] if dense is not None and reuse else multilingual.embed_query(query).tolist()
-            names = [multilingual.name, *([self.embedders.title_vector] if self.embedders.title_vector else [])]
-            other = other_block(self.xling, vector, names, languages)
+            same = dense is not None and dense[0] == multilingual.name  # a Japanese query's USE vector serves both
+            vector = dense[1] if dense is not None and same else multilingual.embed_query(query).tolist()
+            other = other_block(self.xling, self.embedders, vector, languages)
         return self.index.query(
             HybridQuery(
                 limit=limit,

@@ -134,6 +134,7 @@ def xling_config(settings: Settings) -> CrossLingualConfig | None:
         fusion=settings.fusion_xling,
         rrf_k=settings.rrf_k_xling,
         dense_weight=settings.dense_weight_xling,
+        bm25_languages=tuple(settings.bm25_xling),
         weight=settings.xling_weight,
         merge=settings.xling_merge,
         min_cosine=settings.xling_min_cosine,

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     fusion_xling: Literal["rrf", "dbsf"] = Field("dbsf", description="Fusion inside the other-language block.")
     rrf_k_xling: int = Field(60, ge=1, description="RRF k inside the other-language block (fusion_xling=rrf).")
     dense_weight_xling: float = Field(1.0, ge=0, description="Multilingual leg's RRF weight in that block.")
+    bm25_xling: list[Literal["en", "ja"]] = Field(
+        default_factory=lambda: ["ja"],
+        description="Query languages whose BM25 leg also ranks the other language's chunks (Japanese questions "
+        "share command and product names with English pages; English terms match Japanese chunks poorly).",
+    )
     xling_weight: float = Field(
         0.6, ge=0, description="RRF weight of the other-language block against the query language's (k=60)."
     )

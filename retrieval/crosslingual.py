@@ -3,11 +3,13 @@ multilingual vector (with BM25), the two blocks merged by weighted RRF inside th
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from retrieval.embedders import LanguageEmbedders
-from retrieval.index import IndexFilter
+from retrieval.index import Index, IndexFilter
 from retrieval.index.types import OtherLanguageBlock
 
 # The chunk languages the analyzer tells apart ("en" stands for every non-Japanese text).
@@ -26,6 +28,7 @@ class CrossLingualConfig:
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = 60
     dense_weight: float = 1.0
+    bm25_languages: tuple[str, ...] = ("ja",)  # query languages whose BM25 leg also ranks the other language
     weight: float = 0.6
     merge: Literal["rrf", "dbsf"] = "rrf"
     merge_k: int = 60
@@ -42,8 +45,36 @@ def split_languages(flt: IndexFilter, language: str) -> tuple[IndexFilter, tuple
     return replace(flt, languages=own), tuple(lang for lang in wanted if lang != language)
 
 
+class LanguageShares:
+    """Chunks per language in the index, re-counted at most every ``ttl_s`` seconds (two filtered counts)."""
+
+    def __init__(self, index: Index, ttl_s: float = 60.0) -> None:
+        self.index, self.ttl_s = index, ttl_s
+        self._counts: dict[str, int] = {}
+        self._at = -math.inf
+
+    def counts(self) -> dict[str, int]:
+        """Language -> number of chunks."""
+        if time.monotonic() - self._at > self.ttl_s:
+            self._counts = {lang: self.index.count_chunks(IndexFilter(languages=(lang,))) for lang in LANGUAGES}
+            self._at = time.monotonic()
+        return self._counts
+
+    def own_weight(self, language: str) -> float:
+        """The query language's block weight: 1, or less when its language is the smaller part of the corpus
+        (the square root of the ratio), so a sliver of the corpus does not take every other rank."""
+        counts = self.counts()
+        own, other = counts.get(language, 0), sum(n for lang, n in counts.items() if lang != language)
+        return 1.0 if own >= other or other == 0 else math.sqrt(own / other)
+
+
 def other_block(
-    config: CrossLingualConfig, embedders: LanguageEmbedders, vector: list[float], languages: tuple[str, ...]
+    config: CrossLingualConfig,
+    embedders: LanguageEmbedders,
+    vector: list[float],
+    query_language: str,
+    languages: tuple[str, ...],
+    own_weight: float = 1.0,
 ) -> OtherLanguageBlock:
     """The engine's description of the other-language block: the multilingual query ``vector`` searches the
     chunks' multilingual vectors (of their text, and of their heading trail)."""
@@ -55,8 +86,10 @@ def other_block(
         fusion=config.fusion,
         rrf_k=config.rrf_k,
         dense_weight=config.dense_weight,
+        bm25=query_language in config.bm25_languages,
         min_score=config.min_cosine,
         weight=config.weight,
+        own_weight=own_weight,
         merge=config.merge,
         merge_k=config.merge_k,
     )

@@ -9,7 +9,7 @@ from typing import Literal
 
 from askdocs.models import PUBLIC, Hit, Passage, SearchFilters
 from retrieval.analyzer import Analyzer, detect_language
-from retrieval.crosslingual import CrossLingualConfig, other_block, split_languages
+from retrieval.crosslingual import CrossLingualConfig, LanguageShares, other_block, split_languages
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
 
@@ -45,6 +45,7 @@ class HybridRetriever:
         self.fusion = fusion
         self.fusion_by_language = fusion_by_language or {}
         self.xling = xling  # cross-lingual block (needs the embedders' multilingual model); None: off
+        self.shares = LanguageShares(index)
 
     def search_chunks(
         self,
@@ -72,7 +73,8 @@ class HybridRetriever:
             flt, languages = split_languages(flt, language)
             same = dense is not None and dense[0] == multilingual.name  # a Japanese query's USE vector serves both
             vector = dense[1] if dense is not None and same else multilingual.embed_query(query).tolist()
-            other = other_block(self.xling, self.embedders, vector, languages)
+            own = self.shares.own_weight(language)
+            other = other_block(self.xling, self.embedders, vector, language, languages, own)
         return self.index.query(
             HybridQuery(
                 limit=limit,

@@ -11,7 +11,9 @@ import pytest
 from api_fixtures import LiveServer, live_server  # noqa: F401
 from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # noqa: F401
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
+from api.cli import app
 from retrieval.answer.llm import LLMAnswerer
 
 OFFICE_GUIDE = "files:tokyo/office-guide.md"
@@ -138,3 +140,9 @@ def test_llm_answers_in_the_question_language_from_an_english_source(
     assert body["generator"] == "llm" and body["found"] and body["removed_citations"] == []
     assert {c["doc_id"] for c in body["citations"]} == {ONCALL}
     assert "ハンドブック" in body["text"] and quoted[-1] in body["text"]
+
+
+def test_cli_names_an_unknown_language() -> None:
+    result = CliRunner().invoke(app, ["search", "VPN", "--language", "fr"])
+    assert result.exit_code == 2
+    assert "--language" in result.output and "'fr' is not one of" in result.output

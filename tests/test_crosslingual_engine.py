@@ -3,6 +3,7 @@ hand-made vectors, and the multilingual vectors ingest writes for each chunk lan
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from askdocs.models import Document, Section
 from ingest.chunker import Chunker
 from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer
+from retrieval.crosslingual import LanguageShares
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, point_id
 from retrieval.index.edge import EdgeBackend
@@ -119,3 +121,10 @@ def test_ingest_embeds_each_chunk_once_per_model_and_heading_trails_once(
     before = spy.calls
     indexer.write(docs)
     assert spy.calls == before, "unchanged text reuses every stored vector"
+
+
+def test_a_language_that_is_a_sliver_of_the_corpus_gets_less_weight(index: Index) -> None:
+    """2 English chunks against 4 Japanese ones: an English query's block weighs sqrt(2/4), a Japanese one's 1."""
+    shares = LanguageShares(index)
+    assert shares.counts() == {"en": 2, "ja": 4}
+    assert shares.own_weight("en") == pytest.approx(math.sqrt(0.5)) and shares.own_weight("ja") == 1.0

@@ -71,13 +71,13 @@ def plan(query: HybridQuery) -> Stage | None:
     legs: list[Stage] = (
         _legs(query.dense, query.sparse, query.filter, query.dense_weight, query.sparse_weight) if searched else []
     )
-    main = _fuse(legs, query.fusion, query.rrf_k, 1.0)
+    main = _fuse(legs, query.fusion, query.rrf_k, query.other.own_weight if query.other else 1.0)
     other = query.other
     if other is None or not other.languages:
         return main
     flt = replace(query.filter, languages=other.languages)
     legs = [Leg(name, list(vector), None, flt, other.dense_weight, other.min_score) for name, vector in other.dense]
-    legs += _legs(None, query.sparse, flt, 0.0, query.sparse_weight)
+    legs += _legs(None, query.sparse if other.bm25 else None, flt, 0.0, query.sparse_weight)
     block = _fuse(legs, other.fusion, other.rrf_k, other.weight)
     stages = [s for s in (main, block) if s is not None]
     return _fuse(stages, other.merge, other.merge_k, 1.0)

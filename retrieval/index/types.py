@@ -61,9 +61,10 @@ class OtherLanguageBlock:
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = 60
     dense_weight: float = 1.0
-    sparse_weight: float = 1.0
+    bm25: bool = True  # the BM25 leg ranks other-language chunks too
     min_score: float | None = None
     weight: float = 1.0
+    own_weight: float = 1.0  # the query language's block's weight in the merge
     merge: Literal["rrf", "dbsf"] = "rrf"
     merge_k: int = 60
 

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     rrf_k_xling: int = Field(60, ge=1, description="RRF k inside the other-language block (fusion_xling=rrf).")
     dense_weight_xling: float = Field(1.0, ge=0, description="Multilingual leg's RRF weight in that block.")
     bm25_xling: list[Literal["en", "ja"]] = Field(
-        default_factory=lambda: ["ja"],
+        ["ja"],
         description="Query languages whose BM25 leg also ranks the other language's chunks (Japanese questions "
         "share command and product names with English pages; English terms match Japanese chunks poorly).",
     )
@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     )
     llm_relevance_floor: float = Field(
         0.34, ge=0, le=1, description="Share of question terms a hit must contain to be sent; none: refuse, no call."
+    )
+    llm_xling_relevance_floor: float = Field(
+        0.3,
+        ge=-1,
+        le=1,
+        description="Multilingual cosine a hit in the other language needs to be sent (its text or "
+        "heading trail; unrelated pairs measured <= 0.18, related 0.30-0.50).",
     )
     llm_support_min: float = Field(
         0.5, ge=0, le=1, description="Share of a sentence's terms its cited sources must contain to count as supported."

@@ -136,9 +136,9 @@ class LLMAnswerer:
 
     def _relevant(self, question: str, hit: Hit) -> bool:
         """Enough of the question's terms in the hit; for a hit in the other language (with a multilingual model),
-        a multilingual cosine of at least ``xling_min_cosine`` instead."""
+        a multilingual cosine of at least ``llm_xling_relevance_floor`` instead."""
         if self.multilingual is not None and hit.language != detect_language(question):
-            return cross_relevance(self.multilingual, question, hit) >= self.settings.xling_min_cosine
+            return cross_relevance(self.multilingual, question, hit) >= self.settings.llm_xling_relevance_floor
         return relevance(self.analyzer, question, hit) >= self.settings.llm_relevance_floor
 
     def _refusal(self, question: str, hits: list[Hit], usage: LLMUsage | None = None) -> Answer:

@@ -75,11 +75,12 @@ def relevance(analyzer: Analyzer, question: str, hit: Hit) -> float:
 
 
 def cross_relevance(multilingual: Embedder, question: str, hit: Hit) -> float:
-    """Cosine of the question and a hit's embedded text (title, heading, text) under the multilingual model: the
-    relevance of a hit in another language than the question, where shared terms mean nothing."""
+    """The relevance of a hit in another language than the question, where shared terms mean nothing: the best
+    multilingual cosine of the question with the hit's embedded text (title, heading, text) or its heading trail."""
     query = multilingual.embed_query(question)
-    document = multilingual.embed_documents([embed_text(hit.title, hit.heading, hit.text)])[0]
-    return float(query @ document)
+    trail = embed_text(hit.title, hit.heading, "").strip()
+    rows = multilingual.embed_documents([embed_text(hit.title, hit.heading, hit.text), *([trail] if trail else [])])
+    return float(max(rows @ query))
 
 
 @dataclass(frozen=True)

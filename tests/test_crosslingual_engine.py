@@ -3,7 +3,6 @@ hand-made vectors, and the multilingual vectors ingest writes for each chunk lan
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from askdocs.models import Document, Section
 from ingest.chunker import Chunker
 from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer
-from retrieval.crosslingual import LanguageShares
+from retrieval.crosslingual import LanguageShares, sliver_weight
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, point_id
 from retrieval.index.edge import EdgeBackend
@@ -124,7 +123,8 @@ def test_ingest_embeds_each_chunk_once_per_model_and_heading_trails_once(
 
 
 def test_a_language_that_is_a_sliver_of_the_corpus_gets_less_weight(index: Index) -> None:
-    """2 English chunks against 4 Japanese ones: an English query's block weighs sqrt(2/4), a Japanese one's 1."""
+    """Chunks are counted per language; a minority keeps full weight, a sliver (under 5% of the other) does not."""
     shares = LanguageShares(index)
     assert shares.counts() == {"en": 2, "ja": 4}
-    assert shares.own_weight("en") == pytest.approx(math.sqrt(0.5)) and shares.own_weight("ja") == 1.0
+    assert shares.own_weight("en") == 1.0 and shares.own_weight("ja") == 1.0
+    assert sliver_weight(12, 7004) == pytest.approx(12 / (0.05 * 7004)) and sliver_weight(4, 12) == 1.0

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -18,7 +19,7 @@ from rich.table import Table
 from api.auth.keys_cli import keys_app
 from api.feedback_cli import feedback_app
 from askdocs.errors import AskdocsError, IndexDamaged
-from askdocs.models import PUBLIC
+from askdocs.models import PUBLIC, SearchFilters
 from askdocs.settings import Settings
 from connectors.registry import CONNECTORS
 from ingest.sources import SourceConfig, SourcesFile, configured_sources
@@ -70,6 +71,14 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     """Print one ``error:`` line and exit with ``code``."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+class Language(StrEnum):
+    """The ``--language`` choices of ``askdocs search``."""
+
+    en = "en"
+    ja = "ja"
+    both = "both"
 
 
 def load_settings() -> Settings:
@@ -257,18 +266,22 @@ def search(
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
     user: Annotated[str | None, typer.Option(help="Search as this user (email).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="Search with this group (repeatable).")] = None,
+    language: Annotated[
+        Language, typer.Option(help="Only documents in this language: en, ja, or both (default).")
+    ] = Language.both,
 ) -> None:
     """Print the best documents for QUERY."""
     settings = load_settings()
     services = _services(settings)
+    filters = SearchFilters(language=language.value)
     try:
-        hits = services.retriever.search(query, _principals(services, user, group), top_k=top_k)
+        hits = services.retriever.search(query, _principals(services, user, group), filters, top_k=top_k)
     finally:
         services.close()
     if not hits:
         typer.echo("no results")
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank}. {hit.title}  ({hit.doc_id}, score {hit.score:.4f})")
+        typer.echo(f"{rank}. {hit.title}  ({hit.doc_id}, {hit.language}, score {hit.score:.4f})")
         typer.echo("   " + " ".join(hit.text.split())[:240])
 
 

@@ -23,6 +23,7 @@ from ingest.sync import Indexer, SyncReport
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
 from retrieval.answer.citations import CitationChecker
+from retrieval.crosslingual import CrossLingualConfig
 from retrieval.embedders import LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
@@ -71,7 +72,8 @@ class Services:
         index = index if index is not None else Index.open(settings)
         if embedders is None:
             models = _serving_models(index, settings)
-            embedders = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(settings))
+            remote = RemoteOptions.from_settings(settings)
+            embedders = LanguageEmbedders.from_names(models.en, models.ja, remote, multilingual=settings.embedder_xling)
         analyzer = Analyzer()
         fusion = FusionConfig(
             method=settings.fusion,
@@ -83,13 +85,13 @@ class Services:
         japanese = replace(
             fusion, method=settings.fusion_ja, rrf_k=settings.rrf_k_ja, dense_weight=settings.dense_weight_ja
         )
-        retriever = HybridRetriever(index, embedders, analyzer, fusion, {"ja": japanese})
+        retriever = HybridRetriever(index, embedders, analyzer, fusion, {"ja": japanese}, xling_config(settings))
         checker = CitationChecker(analyzer, settings.llm_support_min, embedders, settings.llm_support_min_cosine)
         answerer: AnswerGenerator
         if settings.llm_enabled:
             from retrieval.answer.llm import LLMAnswerer
 
-            answerer = LLMAnswerer(settings, analyzer, checker)
+            answerer = LLMAnswerer(settings, analyzer, checker, multilingual=embedders.multilingual)
         else:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
         ocr = settings.extract_ocr_languages if settings.extract_ocr else None
@@ -145,7 +147,9 @@ class Services:
     def _build_embedders(self, models: Models) -> LanguageEmbedders:
         built = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(self.settings))
         built.warm_up()
-        return built
+        # The multilingual model (ASKDOCS_EMBEDDER_XLING) is not part of a switch: the new collection carries its
+        # stored vectors over (``Reindexer._copy``) and the same loaded model keeps serving.
+        return LanguageEmbedders(built.by_language, self.embedders.multilingual)
 
     def serving_models(self) -> Models:
         """The dense models serving now."""
@@ -279,3 +283,18 @@ def _serving_models(index: Index, settings: Settings) -> Models:
             recorded.en, recorded.ja, configured.en, configured.ja,
         )  # fmt: skip
     return recorded or configured
+
+
+def xling_config(settings: Settings) -> CrossLingualConfig | None:
+    """The cross-lingual block's configuration; None when no multilingual model is configured."""
+    if not settings.embedder_xling:
+        return None
+    return CrossLingualConfig(
+        fusion=settings.fusion_xling,
+        rrf_k=settings.rrf_k_xling,
+        dense_weight=settings.dense_weight_xling,
+        bm25_languages=tuple(settings.bm25_xling),
+        weight=settings.xling_weight,
+        merge=settings.xling_merge,
+        min_cosine=settings.xling_min_cosine,
+    )

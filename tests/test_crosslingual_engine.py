@@ -1,0 +1,130 @@
+"""The other-language block in the engine, on both backends (Qdrant Edge, qdrant-client local mode), with
+hand-made vectors, and the multilingual vectors ingest writes for each chunk language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from embedder_spy import spy_on
+from qdrant_client import QdrantClient
+
+from askdocs.models import Document, Section
+from ingest.chunker import Chunker
+from ingest.sync import Indexer
+from retrieval.analyzer import Analyzer
+from retrieval.crosslingual import LanguageShares, sliver_weight
+from retrieval.embedders import LanguageEmbedders
+from retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, point_id
+from retrieval.index.edge import EdgeBackend
+from retrieval.index.server import ServerBackend
+from retrieval.index.types import OtherLanguageBlock
+
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
+
+SPEC = CollectionSpec(dense={"mono": 2, "multi": 2})
+QUERY_MONO, QUERY_MULTI = [1.0, 0.0], [0.0, 1.0]
+
+
+def point(doc: str, language: str, mono: list[float] | None, multi: list[float], acl: str = "public") -> IndexedChunk:
+    """One chunk: English ones carry a monolingual and a multilingual vector, Japanese ones the multilingual."""
+    payload = {"doc_id": doc, "chunk_no": 0, "language": language, "acl": [acl], "source": "files", "text": doc}
+    name, vector, extra = ("mono", mono, {"multi": multi}) if mono is not None else ("multi", multi, {})
+    return IndexedChunk(payload, name, vector, ([7], [1.0]), dl=1, extra_dense=extra)
+
+
+@pytest.fixture(params=["edge", "server"])
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
+    idx = Index(
+        EdgeBackend(tmp_path / "edge")
+        if request.param == "edge"
+        else ServerBackend(QdrantClient(location=":memory:"), "xling")
+    )
+    idx.ensure(SPEC)
+    idx.write_documents(
+        [
+            ("en-best", [point("en-best", "en", [1.0, 0.0], [0.3, 0.95])]),
+            ("en-second", [point("en-second", "en", [0.8, 0.6], [0.9, 0.1])]),
+            ("ja-best", [point("ja-best", "ja", None, [0.1, 0.99])]),
+            ("ja-second", [point("ja-second", "ja", None, [0.7, 0.7])]),
+            ("ja-far", [point("ja-far", "ja", None, [1.0, -0.05])]),
+            ("ja-secret", [point("ja-secret", "ja", None, [0.0, 1.0], acl="group:tokyo-managers")]),
+        ]
+    )
+    yield idx
+    idx.close()
+
+
+def run(index: Index, principals: tuple[str, ...] = ("public",), other: bool = True, **block: object) -> list[str]:
+    flt = IndexFilter(acl_any=principals, languages=("en",) if other else None)
+    plan = OtherLanguageBlock(dense=(("multi", QUERY_MULTI),), languages=("ja",), **block) if other else None  # type: ignore[arg-type]
+    query = HybridQuery(limit=10, dense=("mono", QUERY_MONO), filter=flt, other=plan)
+    return [r.payload["doc_id"] for r in index.query(query)]
+
+
+def test_other_language_block_is_ranked_by_the_multilingual_vector_and_merged(index: Index) -> None:
+    ranked = run(index, weight=0.6, min_score=0.5)
+    assert ranked == ["en-best", "ja-best", "en-second", "ja-second"], "same-language #1 first, then other #1"
+    assert "ja-far" not in ranked, "below the cosine floor"
+
+
+def test_other_language_block_applies_the_acl_inside_the_engine(index: Index) -> None:
+    assert "ja-secret" not in run(index, min_score=0.5)
+    assert run(index, ("public", "group:tokyo-managers"), min_score=0.5)[1] == "ja-secret"
+
+
+def test_without_other_language_chunks_the_ranking_is_unchanged(index: Index) -> None:
+    """A one-language corpus (or a language filter that leaves one block) ranks exactly as before."""
+    index.delete_documents(["ja-best", "ja-second", "ja-far", "ja-secret"])
+    before = [r.id for r in index.query(HybridQuery(limit=10, dense=("mono", QUERY_MONO)))]
+    assert run(index) == ["en-best", "en-second"]
+    assert [point_id(d, 0) for d in run(index)] == before
+
+
+def test_a_filter_leaving_no_language_of_the_query_searches_the_other_only(index: Index) -> None:
+    flt = IndexFilter(acl_any=("public",), languages=())
+    plan = OtherLanguageBlock(dense=(("multi", QUERY_MULTI),), languages=("ja",))
+    query = HybridQuery(limit=10, dense=("mono", QUERY_MONO), filter=flt, other=plan)
+    assert [r.payload["doc_id"] for r in index.query(query)] == ["ja-best", "ja-second", "ja-far"]
+
+
+def test_ingest_embeds_each_chunk_once_per_model_and_heading_trails_once(
+    tmp_path: Path, embedders: LanguageEmbedders, analyzer: Analyzer
+) -> None:
+    """English chunks get MiniLM + USE + the USE heading-trail vector; Japanese chunks reuse their USE vector as
+    the multilingual one; a heading trail shared by several chunks is embedded once; a re-sync embeds nothing."""
+    multilingual = LanguageEmbedders(embedders.by_language, embedders.by_language["ja"])
+    spy = spy_on(multilingual)
+    spied = LanguageEmbedders(spy.embedders.by_language, spy.embedders.by_language["ja"])
+    index = Index(EdgeBackend(tmp_path / "edge"))
+    indexer = Indexer(index, spied, Chunker(spied.for_language, 200, 30), analyzer)
+    steps = " ".join(f"Step {n}: restart the fleet agent and check the dashboard." for n in range(60))
+    docs = [
+        Document(id="files:en", source="files", title="Runbook", sections=[Section(path=["Restart"], text=steps)]),
+        Document(
+            id="files:ja", source="files", title="手順書", sections=[Section(text="エージェントを再起動します。")]
+        ),
+    ]
+    indexer.ensure_index()
+    indexer.write(docs)
+    stored = {p.payload["doc_id"]: p for p in index.stored_chunks(["files:en", "files:ja"])}
+    assert set(stored["files:en"].dense) == {"minilm-l6-int8", "use-multilingual", "use-multilingual-title"}
+    assert set(stored["files:ja"].dense) == {"use-multilingual", "use-multilingual-title"}
+    en_chunks = index.count_chunks(IndexFilter(doc_ids=("files:en",)))
+    assert en_chunks > 1
+    texts = spy.texts
+    assert texts.count("Runbook > Restart") == 1, "the heading trail is embedded once for all its chunks"
+    assert sum(t.startswith("手順書\n") for t in texts) == 1, "the Japanese text is embedded once, not twice"
+    assert sum(t.startswith("Runbook > Restart\n") for t in texts) == 2 * en_chunks, "MiniLM and USE, once each"
+    before = spy.calls
+    indexer.write(docs)
+    assert spy.calls == before, "unchanged text reuses every stored vector"
+
+
+def test_a_language_that_is_a_sliver_of_the_corpus_gets_less_weight(index: Index) -> None:
+    """Chunks are counted per language; a minority keeps full weight, a sliver (under 5% of the other) does not."""
+    shares = LanguageShares(index)
+    assert shares.counts() == {"en": 2, "ja": 4}
+    assert shares.own_weight("en") == 1.0 and shares.own_weight("ja") == 1.0
+    assert sliver_weight(12, 7004) == pytest.approx(12 / (0.05 * 7004)) and sliver_weight(4, 12) == 1.0

@@ -24,7 +24,7 @@ from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
 from retrieval.answer.citations import CitationChecker
 from retrieval.crosslingual import CrossLingualConfig
-from retrieval.embedders import LanguageEmbedders
+from retrieval.embedders import TITLE_SUFFIX, LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
 from retrieval.index.locations import ServerLocations
@@ -73,7 +73,8 @@ class Services:
         if embedders is None:
             models = _serving_models(index, settings)
             remote = RemoteOptions.from_settings(settings)
-            embedders = LanguageEmbedders.from_names(models.en, models.ja, remote, multilingual=settings.embedder_xling)
+            multilingual = _serving_multilingual(index, settings)
+            embedders = LanguageEmbedders.from_names(models.en, models.ja, remote, multilingual=multilingual)
         analyzer = Analyzer()
         fusion = FusionConfig(
             method=settings.fusion,
@@ -145,11 +146,14 @@ class Services:
         self._following.start()
 
     def _build_embedders(self, models: Models) -> LanguageEmbedders:
-        built = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(self.settings))
+        # The new collection gets the configured multilingual model's vectors (ASKDOCS_EMBEDDER_XLING): stored ones
+        # are carried over (``Reindexer._copy``), so a rebuild also adds them to an index built without them.
+        wanted, loaded = self.settings.embedder_xling, self.embedders.multilingual
+        reuse = loaded is not None and loaded.name == wanted
+        remote = RemoteOptions.from_settings(self.settings)
+        built = LanguageEmbedders.from_names(models.en, models.ja, remote, multilingual=None if reuse else wanted)
         built.warm_up()
-        # The multilingual model (ASKDOCS_EMBEDDER_XLING) is not part of a switch: the new collection carries its
-        # stored vectors over (``Reindexer._copy``) and the same loaded model keeps serving.
-        return LanguageEmbedders(built.by_language, self.embedders.multilingual)
+        return LanguageEmbedders(built.by_language, loaded if reuse else built.multilingual)
 
     def serving_models(self) -> Models:
         """The dense models serving now."""
@@ -283,6 +287,20 @@ def _serving_models(index: Index, settings: Settings) -> Models:
             recorded.en, recorded.ja, configured.en, configured.ja,
         )  # fmt: skip
     return recorded or configured
+
+
+def _serving_multilingual(index: Index, settings: Settings) -> str | None:
+    """The configured multilingual model, unless the index was built without its vectors (before cross-lingual
+    search, or with ASKDOCS_EMBEDDER_XLING empty): then searches go on without the other-language block."""
+    name = settings.embedder_xling
+    if name and index.exists() and f"{name}{TITLE_SUFFIX}" not in index.backend.dense_names():
+        log.warning(
+            "the index holds no cross-lingual vectors of %s: searching each language on its own; "
+            "`askdocs reindex` adds them, or set ASKDOCS_EMBEDDER_XLING= (empty) to silence this",
+            name,
+        )
+        return None
+    return name
 
 
 def xling_config(settings: Settings) -> CrossLingualConfig | None:

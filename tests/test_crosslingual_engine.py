@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from embedder_spy import spy_on
 from qdrant_client import QdrantClient
 
-from askdocs.models import Document, Section
+from api.services import Services
+from askdocs.models import PUBLIC, Document, Section
+from askdocs.settings import Settings
+from connectors.files.connector import FilesConnector
 from ingest.chunker import Chunker
 from ingest.sync import Indexer
 from retrieval.analyzer import Analyzer
@@ -128,3 +132,33 @@ def test_a_language_that_is_a_sliver_of_the_corpus_gets_less_weight(index: Index
     assert shares.counts() == {"en": 2, "ja": 4}
     assert shares.own_weight("en") == 1.0 and shares.own_weight("ja") == 1.0
     assert sliver_weight(12, 7004) == pytest.approx(12 / (0.05 * 7004)) and sliver_weight(4, 12) == 1.0
+
+
+def test_an_index_built_without_the_multilingual_vectors_still_serves_and_a_rebuild_adds_them(
+    tmp_path: Path, sample_workspace: Path, make_indexer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index from before cross-lingual search (or built with ASKDOCS_EMBEDDER_XLING empty) under the default
+    settings: searches answer per language, with a warning (they failed on the missing vector), and
+    `askdocs reindex` with the same models adds the multilingual vectors, after which the English question finds
+    the Japanese page."""
+    settings = Settings(data_dir=tmp_path / "data", workspace_dir=sample_workspace)
+    index = Index.open(settings)
+    try:  # the shared test embedders carry no multilingual model: the index of an older version
+        assert make_indexer(index).full_sync(FilesConnector(sample_workspace)).status == "succeeded"
+    finally:
+        index.close()
+    services = Services.build(settings)
+    try:
+        assert services.embedders.multilingual is None
+        assert "holds no cross-lingual vectors of use-multilingual" in caplog.text
+        hits = services.retriever.search("How do I reissue my Tokyo office entry card?", [PUBLIC], top_k=3)
+        assert hits and {h.language for h in hits} == {"en"}
+        current = services.serving_models()
+        rebuild = services.reindexer(current.en, current.ja)
+        rebuild.start()
+        rebuild.switch()
+        assert services.embedders.multilingual is not None
+        hits = services.retriever.search("How do I reissue my Tokyo office entry card?", [PUBLIC], top_k=3)
+        assert "files:tokyo/office-guide.md" in [h.doc_id for h in hits]
+    finally:
+        services.close()

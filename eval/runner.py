@@ -212,6 +212,7 @@ def xling_configs(ctx: EvalContext) -> list[Config]:
         "rrf k=60 2:1": replace(svc.xling, fusion="rrf", rrf_k=60, dense_weight=2.0),
         "rrf k=2 1:0.3": replace(svc.xling, fusion="rrf", rrf_k=2, dense_weight=1 / 0.3),
         "dbsf": replace(svc.xling, fusion="dbsf"),
+        "text and heading trail as two fused legs": replace(svc.xling, dense_merge="fusion"),
         "BM25 for both query languages": replace(svc.xling, bm25_languages=("en", "ja")),
         "no BM25": replace(svc.xling, bm25_languages=()),
         "no cosine floor": replace(svc.xling, min_cosine=None),

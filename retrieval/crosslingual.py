@@ -22,14 +22,15 @@ SLIVER = 0.05
 class CrossLingualConfig:
     """How other-language chunks are ranked and how far they rank against the query language's.
 
-    Inside the other-language block the multilingual leg (cosine at least ``min_cosine``) and the BM25 leg are
-    fused by ``fusion``; the block then meets the query language's block in RRF with ``merge_k``, weighted
+    Inside the other-language block the multilingual legs (cosine at least ``min_cosine``; text and heading trail,
+    which ``dense_merge`` "max" scores by the higher cosine) and the BM25 leg are fused by ``fusion``; the block then meets the query language's block in RRF with ``merge_k``, weighted
     ``weight`` against 1 (Qdrant's weighted RRF: ``1/((rank+1)/w + k - 1)``).
     """
 
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = 60
     dense_weight: float = 1.0
+    dense_merge: Literal["max", "fusion"] = "max"
     bm25_languages: tuple[str, ...] = ("ja",)  # query languages whose BM25 leg also ranks the other language
     weight: float = 0.6
     merge: Literal["rrf", "dbsf"] = "rrf"
@@ -94,6 +95,7 @@ def other_block(
         fusion=config.fusion,
         rrf_k=config.rrf_k,
         dense_weight=config.dense_weight,
+        dense_merge=config.dense_merge,
         bm25=query_language in config.bm25_languages,
         min_score=config.min_cosine,
         weight=config.weight,

@@ -134,6 +134,45 @@ def test_a_language_that_is_a_sliver_of_the_corpus_gets_less_weight(index: Index
     assert sliver_weight(12, 7004) == pytest.approx(12 / (0.05 * 7004)) and sliver_weight(4, 12) == 1.0
 
 
+@pytest.mark.parametrize("backend", ["edge", "server"])
+def test_a_chunk_scores_its_better_multilingual_cosine_of_text_and_heading_trail(backend: str, tmp_path: Path) -> None:
+    """dense_merge "max": a chunk ranks by the higher of its text's and its heading trail's cosine (a page found by
+    its title alone ranks first); "fusion" ranks the chunk that is middling on both first instead."""
+    idx = Index(EdgeBackend(tmp_path / "e") if backend == "edge" else ServerBackend(QdrantClient(":memory:"), "t"))
+    idx.ensure(CollectionSpec(dense={"mono": 2, "multi": 2, "multi-title": 2}))
+    chunks = {"by-title": ([1.0, 0.0], [0.2, 0.98]), "by-text": ([0.6, 0.8], [0.8, 0.6]), "both": ([0.7, 0.71],) * 2}
+    idx.write_documents(
+        [
+            (
+                doc,
+                [
+                    IndexedChunk(
+                        {**point(doc, "ja", None, text).payload},
+                        "multi",
+                        text,
+                        ([7], [1.0]),
+                        dl=1,
+                        extra_dense={"multi-title": title},
+                    )
+                ],
+            )  # fmt: skip
+            for doc, (title, text) in chunks.items()
+        ]
+    )
+    dense = (("multi", [1.0, 0.0]), ("multi-title", [1.0, 0.0]))
+
+    def ranked(merge: str) -> list[str]:
+        other = OtherLanguageBlock(dense=dense, languages=("ja",), bm25=False, dense_merge=merge)  # type: ignore[arg-type]
+        query = HybridQuery(limit=10, dense=("mono", [1.0, 0.0]), filter=IndexFilter(languages=("en",)), other=other)
+        return [r.payload["doc_id"] for r in idx.query(query)]
+
+    try:
+        assert ranked("max") == ["by-title", "by-text", "both"]
+        assert ranked("fusion")[0] == "both"
+    finally:
+        idx.close()
+
+
 def test_an_index_built_without_the_multilingual_vectors_still_serves_and_a_rebuild_adds_them(
     tmp_path: Path, sample_workspace: Path, make_indexer: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

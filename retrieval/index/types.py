@@ -55,7 +55,8 @@ class IndexFilter:
 @dataclass(frozen=True)
 class OtherLanguageBlock:
     """Cross-lingual block of a query: chunks in ``languages`` (not the query's) ranked by multilingual vectors
-    (one leg per named vector, e.g. the chunk's text and its heading trail; cosine at least ``min_score``) fused
+    (one leg per named vector, e.g. the chunk's text and its heading trail; cosine at least ``min_score``), which
+    ``dense_merge`` combines ("max": a chunk scores its best cosine; "fusion": each is a leg of ``fusion``), fused
     with the BM25 leg, then merged with the query language's block by ``merge``: weighted RRF (``weight``
     against 1, k ``merge_k``) or DBSF."""
 
@@ -64,6 +65,7 @@ class OtherLanguageBlock:
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = 60
     dense_weight: float = 1.0
+    dense_merge: Literal["max", "fusion"] = "max"
     bm25: bool = True  # the BM25 leg ranks other-language chunks too
     min_score: float | None = None
     weight: float = 1.0

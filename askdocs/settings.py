@@ -181,9 +181,9 @@ class Settings(BaseSettings):
         "'fusion' (two legs of fusion_xling).",
     )
     bm25_xling: list[Literal["en", "ja"]] = Field(
-        ["ja"],
-        description="Query languages whose BM25 leg also ranks the other language's chunks (Japanese questions "
-        "share command and product names with English pages; English terms match Japanese chunks poorly).",
+        [],
+        description="Query languages whose BM25 leg also ranks the other language's chunks (measured: it lowers "
+        "both xling-docs directions once text and heading-trail cosines combine by their maximum).",
     )
     xling_weight: float = Field(
         0.6, ge=0, description="RRF weight of the other-language block against the query language's (k=60)."

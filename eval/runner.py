@@ -214,7 +214,7 @@ def xling_configs(ctx: EvalContext) -> list[Config]:
         "dbsf": replace(svc.xling, fusion="dbsf"),
         "text and heading trail as two fused legs": replace(svc.xling, dense_merge="fusion"),
         "BM25 for both query languages": replace(svc.xling, bm25_languages=("en", "ja")),
-        "no BM25": replace(svc.xling, bm25_languages=()),
+        "BM25 for Japanese questions": replace(svc.xling, bm25_languages=("ja",)),
         "no cosine floor": replace(svc.xling, min_cosine=None),
         "cosine floor 0.2": replace(svc.xling, min_cosine=0.2),
     }

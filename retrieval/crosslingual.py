@@ -31,7 +31,7 @@ class CrossLingualConfig:
     rrf_k: int = 60
     dense_weight: float = 1.0
     dense_merge: Literal["max", "fusion"] = "max"
-    bm25_languages: tuple[str, ...] = ("ja",)  # query languages whose BM25 leg also ranks the other language
+    bm25_languages: tuple[str, ...] = ()  # query languages whose BM25 leg also ranks the other language
     weight: float = 0.6
     merge: Literal["rrf", "dbsf"] = "rrf"
     merge_k: int = 60

@@ -23,7 +23,8 @@ class CrossLingualConfig:
     """How other-language chunks are ranked and how far they rank against the query language's.
 
     Inside the other-language block the multilingual legs (cosine at least ``min_cosine``; text and heading trail,
-    which ``dense_merge`` "max" scores by the higher cosine) and the BM25 leg are fused by ``fusion``; the block then meets the query language's block in RRF with ``merge_k``, weighted
+    which ``dense_merge`` "max" scores by the higher cosine) and the BM25 leg (for ``bm25_languages``' questions)
+    are fused by ``fusion``; the block then meets the query language's block in RRF with ``merge_k``, weighted
     ``weight`` against 1 (Qdrant's weighted RRF: ``1/((rank+1)/w + k - 1)``).
     """
 

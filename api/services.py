@@ -312,6 +312,7 @@ def xling_config(settings: Settings) -> CrossLingualConfig | None:
         rrf_k=settings.rrf_k_xling,
         dense_weight=settings.dense_weight_xling,
         dense_merge=settings.xling_dense_merge,
+        trail_weight=settings.xling_trail_weight,
         bm25_languages=tuple(settings.bm25_xling),
         weight=settings.xling_weight,
         merge=settings.xling_merge,

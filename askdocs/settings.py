@@ -175,11 +175,12 @@ class Settings(BaseSettings):
     fusion_xling: Literal["rrf", "dbsf"] = Field("dbsf", description="Fusion inside the other-language block.")
     rrf_k_xling: int = Field(60, ge=1, description="RRF k inside the other-language block (fusion_xling=rrf).")
     dense_weight_xling: float = Field(1.0, ge=0, description="Multilingual leg's RRF weight in that block.")
-    xling_dense_merge: Literal["max", "fusion"] = Field(
-        "max",
-        description="How a chunk's text and heading-trail cosines combine in that block: 'max' (the higher one) or "
-        "'fusion' (two legs of fusion_xling).",
+    xling_dense_merge: Literal["sum", "max", "fusion"] = Field(
+        "sum",
+        description="How a chunk's text and heading-trail cosines combine in that block: 'sum' (text + "
+        "xling_trail_weight x trail), 'max' (the higher one) or 'fusion' (two legs of fusion_xling).",
     )
+    xling_trail_weight: float = Field(0.25, ge=0, description="Heading-trail cosine's weight in the 'sum' merge.")
     bm25_xling: list[Literal["en", "ja"]] = Field(
         [],
         description="Query languages whose BM25 leg also ranks the other language's chunks (measured: it lowers "

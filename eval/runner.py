@@ -213,6 +213,7 @@ def xling_configs(ctx: EvalContext) -> list[Config]:
         "rrf k=2 1:0.3": replace(svc.xling, fusion="rrf", rrf_k=2, dense_weight=1 / 0.3),
         "dbsf": replace(svc.xling, fusion="dbsf"),
         "text and heading trail as two fused legs": replace(svc.xling, dense_merge="fusion"),
+        "max of text and heading trail": replace(svc.xling, dense_merge="max"),
         "BM25 for both query languages": replace(svc.xling, bm25_languages=("en", "ja")),
         "BM25 for Japanese questions": replace(svc.xling, bm25_languages=("ja",)),
         "no cosine floor": replace(svc.xling, min_cosine=None),

@@ -22,16 +22,18 @@ SLIVER = 0.05
 class CrossLingualConfig:
     """How other-language chunks are ranked and how far they rank against the query language's.
 
-    Inside the other-language block the multilingual legs (cosine at least ``min_cosine``; text and heading trail,
-    which ``dense_merge`` "max" scores by the higher cosine) and the BM25 leg (for ``bm25_languages``' questions)
-    are fused by ``fusion``; the block then meets the query language's block in RRF with ``merge_k``, weighted
+    Inside the other-language block the multilingual legs (cosine at least ``min_cosine``; the text's and the
+    heading trail's, which ``dense_merge`` "sum" scores as the text's cosine plus ``trail_weight`` times the
+    trail's) and the BM25 leg (for ``bm25_languages``' questions) are fused by ``fusion``; the block then meets the
+    query language's block in RRF with ``merge_k``, weighted
     ``weight`` against 1 (Qdrant's weighted RRF: ``1/((rank+1)/w + k - 1)``).
     """
 
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = 60
     dense_weight: float = 1.0
-    dense_merge: Literal["max", "fusion"] = "max"
+    dense_merge: Literal["sum", "max", "fusion"] = "sum"
+    trail_weight: float = 0.25
     bm25_languages: tuple[str, ...] = ()  # query languages whose BM25 leg also ranks the other language
     weight: float = 0.6
     merge: Literal["rrf", "dbsf"] = "rrf"
@@ -97,6 +99,7 @@ def other_block(
         rrf_k=config.rrf_k,
         dense_weight=config.dense_weight,
         dense_merge=config.dense_merge,
+        trail_weight=config.trail_weight,
         bm25=query_language in config.bm25_languages,
         min_score=config.min_cosine,
         weight=config.weight,

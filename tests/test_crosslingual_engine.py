@@ -135,9 +135,9 @@ def test_a_language_that_is_a_sliver_of_the_corpus_gets_less_weight(index: Index
 
 
 @pytest.mark.parametrize("backend", ["edge", "server"])
-def test_a_chunk_scores_its_better_multilingual_cosine_of_text_and_heading_trail(backend: str, tmp_path: Path) -> None:
-    """dense_merge "max": a chunk ranks by the higher of its text's and its heading trail's cosine (a page found by
-    its title alone ranks first); "fusion" ranks the chunk that is middling on both first instead."""
+def test_a_chunk_scores_its_text_and_heading_trail_cosines_combined(backend: str, tmp_path: Path) -> None:
+    """dense_merge "sum" (the default): text cosine + 0.25 x heading-trail cosine; "max": the higher of the two (a
+    page found by its title alone ranks first); "fusion" ranks the chunk that is middling on both first instead."""
     idx = Index(EdgeBackend(tmp_path / "e") if backend == "edge" else ServerBackend(QdrantClient(":memory:"), "t"))
     idx.ensure(CollectionSpec(dense={"mono": 2, "multi": 2, "multi-title": 2}))
     chunks = {"by-title": ([1.0, 0.0], [0.2, 0.98]), "by-text": ([0.6, 0.8], [0.8, 0.6]), "both": ([0.7, 0.71],) * 2}
@@ -167,6 +167,7 @@ def test_a_chunk_scores_its_better_multilingual_cosine_of_text_and_heading_trail
         return [r.payload["doc_id"] for r in idx.query(query)]
 
     try:
+        assert ranked("sum") == ["by-text", "both", "by-title"]  # 0.95, 0.88, 0.45
         assert ranked("max") == ["by-title", "by-text", "both"]
         assert ranked("fusion")[0] == "both"
     finally:

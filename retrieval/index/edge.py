@@ -68,11 +68,14 @@ def _nearest(leg: Leg) -> Any:
 
 
 def _fusion(stage: Fused) -> Any:
-    if stage.method == "max":  # a point missing from a stage (under its cosine floor) counts 0 there
+    if stage.method in ("max", "sum"):  # a point missing from a stage (under its cosine floor) counts 0 there
+        expr = q.Expression
         scores = [f"$score[{i}]" for i in range(len(stage.stages))]
-        return q.Formula(
-            q.Expression.Max([q.Expression.Variable(s) for s in scores]), defaults=dict.fromkeys(scores, 0.0)
-        )
+        if stage.method == "max":
+            formula = expr.Max([expr.Variable(s) for s in scores])
+        else:
+            formula = expr.Sum([expr.Mult([expr.Constant(w), expr.Variable(s)]) for w, s in zip(stage.weights, scores)])
+        return q.Formula(formula, defaults=dict.fromkeys(scores, 0.0))
     return q.Fusion.Rrf(k=stage.rrf_k, weights=stage.weights) if stage.method == "rrf" else q.Fusion.Dbsf()
 
 

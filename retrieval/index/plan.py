@@ -8,6 +8,7 @@ from typing import Literal
 from retrieval.index.types import BM25_VECTOR, HybridQuery, IndexFilter
 
 Sparse = tuple[list[int], list[float]]
+Method = Literal["rrf", "dbsf", "max", "sum"]
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,11 @@ class Leg:
 
 @dataclass(frozen=True)
 class Fused:
-    """Stages fused by RRF (k, each stage's weight), DBSF, or "max" (each point's best score among the stages);
-    ``weight`` is this stage's in its parent."""
+    """Stages fused by RRF (k, each stage's weight), DBSF, "max" (each point's best score among the stages) or
+    "sum" (each point's scores times the stages' weights, summed); ``weight`` is this stage's in its parent."""
 
     stages: tuple[Leg | Fused, ...]
-    method: Literal["rrf", "dbsf", "max"]
+    method: Method
     rrf_k: int
     weight: float = 1.0
 
@@ -56,7 +57,7 @@ def _legs(
     return legs
 
 
-def _fuse(stages: list[Stage], method: Literal["rrf", "dbsf", "max"], rrf_k: int, weight: float) -> Stage | None:
+def _fuse(stages: list[Stage], method: Method, rrf_k: int, weight: float) -> Stage | None:
     """Nothing for no stage, the stage itself (with ``weight``) for one, else their fusion."""
     if not stages:
         return None
@@ -78,8 +79,9 @@ def plan(query: HybridQuery) -> Stage | None:
         return main
     flt = replace(query.filter, languages=other.languages)
     legs = [Leg(name, list(vector), None, flt, other.dense_weight, other.min_score) for name, vector in other.dense]
-    if other.dense_merge == "max":  # the text's or the heading trail's cosine, whichever is higher
-        legs = [s for s in (_fuse(legs, "max", other.rrf_k, other.dense_weight),) if s is not None]
+    if other.dense_merge != "fusion":  # one score from the text's and the heading trails' cosines
+        legs = [replace(leg, weight=other.trail_weight) if i else leg for i, leg in enumerate(legs)]
+        legs = [s for s in (_fuse(legs, other.dense_merge, other.rrf_k, other.dense_weight),) if s is not None]
     legs += _legs(None, query.sparse if other.bm25 else None, flt, 0.0, query.sparse_weight)
     block = _fuse(legs, other.fusion, other.rrf_k, other.weight)
     stages = [s for s in (main, block) if s is not None]

@@ -115,9 +115,13 @@ def _vector(leg: Leg) -> Any:
 
 
 def _fusion(stage: Fused) -> Any:
-    if stage.method == "max":  # a point missing from a stage (under its cosine floor) counts 0 there
+    if stage.method in ("max", "sum"):  # a point missing from a stage (under its cosine floor) counts 0 there
         scores = [f"$score[{i}]" for i in range(len(stage.stages))]
-        return models.FormulaQuery(formula=models.MaxExpression(max=list(scores)), defaults=dict.fromkeys(scores, 0.0))
+        formula: Any = models.MaxExpression(max=list(scores))
+        if stage.method == "sum":
+            weighted = [models.MultExpression(mult=[w, s]) for w, s in zip(stage.weights, scores)]
+            formula = models.SumExpression(sum=list(weighted))
+        return models.FormulaQuery(formula=formula, defaults=dict.fromkeys(scores, 0.0))
     if stage.method == "rrf":
         return models.RrfQuery(rrf=models.Rrf(k=stage.rrf_k, weights=stage.weights))
     return models.FusionQuery(fusion=models.Fusion.DBSF)

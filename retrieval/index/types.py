@@ -56,7 +56,8 @@ class IndexFilter:
 class OtherLanguageBlock:
     """Cross-lingual block of a query: chunks in ``languages`` (not the query's) ranked by multilingual vectors
     (one leg per named vector, e.g. the chunk's text and its heading trail; cosine at least ``min_score``), which
-    ``dense_merge`` combines ("max": a chunk scores its best cosine; "fusion": each is a leg of ``fusion``), fused
+    ``dense_merge`` combines ("sum": the text's cosine plus ``trail_weight`` times each heading trail's; "max":
+    the best cosine; "fusion": each is a leg of ``fusion``), fused
     with the BM25 leg, then merged with the query language's block by ``merge``: weighted RRF (``weight``
     against 1, k ``merge_k``) or DBSF."""
 
@@ -65,7 +66,8 @@ class OtherLanguageBlock:
     fusion: Literal["rrf", "dbsf"] = "dbsf"
     rrf_k: int = 60
     dense_weight: float = 1.0
-    dense_merge: Literal["max", "fusion"] = "max"
+    dense_merge: Literal["sum", "max", "fusion"] = "sum"
+    trail_weight: float = 0.25  # "sum": weight of the cosines after the first (the text's)
     bm25: bool = True  # the BM25 leg ranks other-language chunks too
     min_score: float | None = None
     weight: float = 1.0

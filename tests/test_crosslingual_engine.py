@@ -134,42 +134,50 @@ def test_a_language_that_is_a_sliver_of_the_corpus_gets_less_weight(index: Index
     assert sliver_weight(12, 7004) == pytest.approx(12 / (0.05 * 7004)) and sliver_weight(4, 12) == 1.0
 
 
+def titled_index(backend: str, path: Path, chunks: dict[str, tuple[list[float], list[float]]]) -> Index:
+    """Japanese chunks with a text ("multi") and a heading-trail ("multi-title") vector: doc -> (trail, text)."""
+    idx = Index(EdgeBackend(path) if backend == "edge" else ServerBackend(QdrantClient(":memory:"), "t"))
+    idx.ensure(CollectionSpec(dense={"mono": 2, "multi": 2, "multi-title": 2}))
+    payload = {doc: point(doc, "ja", None, text).payload for doc, (_, text) in chunks.items()}
+    idx.write_documents(
+        [(doc, [IndexedChunk(payload[doc], "multi", text, ([7], [1.0]), dl=1, extra_dense={"multi-title": trail})])
+         for doc, (trail, text) in chunks.items()]
+    )  # fmt: skip
+    return idx
+
+
+def ranked_by_merge(idx: Index, merge: str, prefetch_limit: int = 100) -> list[str]:
+    """The other-language block alone (no English chunks), the query [1, 0] on both multilingual vectors."""
+    dense = (("multi", [1.0, 0.0]), ("multi-title", [1.0, 0.0]))
+    other = OtherLanguageBlock(dense=dense, languages=("ja",), bm25=False, dense_merge=merge)  # type: ignore[arg-type]
+    flt = IndexFilter(languages=("en",))
+    query = HybridQuery(limit=10, dense=("mono", [1.0, 0.0]), filter=flt, other=other, prefetch_limit=prefetch_limit)
+    return [r.payload["doc_id"] for r in idx.query(query)]
+
+
 @pytest.mark.parametrize("backend", ["edge", "server"])
 def test_a_chunk_scores_its_text_and_heading_trail_cosines_combined(backend: str, tmp_path: Path) -> None:
     """dense_merge "sum" (the default): text cosine + 0.25 x heading-trail cosine; "max": the higher of the two (a
     page found by its title alone ranks first); "fusion" ranks the chunk that is middling on both first instead."""
-    idx = Index(EdgeBackend(tmp_path / "e") if backend == "edge" else ServerBackend(QdrantClient(":memory:"), "t"))
-    idx.ensure(CollectionSpec(dense={"mono": 2, "multi": 2, "multi-title": 2}))
     chunks = {"by-title": ([1.0, 0.0], [0.2, 0.98]), "by-text": ([0.6, 0.8], [0.8, 0.6]), "both": ([0.7, 0.71],) * 2}
-    idx.write_documents(
-        [
-            (
-                doc,
-                [
-                    IndexedChunk(
-                        {**point(doc, "ja", None, text).payload},
-                        "multi",
-                        text,
-                        ([7], [1.0]),
-                        dl=1,
-                        extra_dense={"multi-title": title},
-                    )
-                ],
-            )  # fmt: skip
-            for doc, (title, text) in chunks.items()
-        ]
-    )
-    dense = (("multi", [1.0, 0.0]), ("multi-title", [1.0, 0.0]))
-
-    def ranked(merge: str) -> list[str]:
-        other = OtherLanguageBlock(dense=dense, languages=("ja",), bm25=False, dense_merge=merge)  # type: ignore[arg-type]
-        query = HybridQuery(limit=10, dense=("mono", [1.0, 0.0]), filter=IndexFilter(languages=("en",)), other=other)
-        return [r.payload["doc_id"] for r in idx.query(query)]
-
+    idx = titled_index(backend, tmp_path / "e", chunks)
     try:
-        assert ranked("sum") == ["by-text", "both", "by-title"]  # 0.95, 0.88, 0.45
-        assert ranked("max") == ["by-title", "by-text", "both"]
-        assert ranked("fusion")[0] == "both"
+        assert ranked_by_merge(idx, "sum") == ["by-text", "both", "by-title"]  # 0.95, 0.88, 0.45
+        assert ranked_by_merge(idx, "max") == ["by-title", "by-text", "both"]
+        assert ranked_by_merge(idx, "fusion")[0] == "both"
+    finally:
+        idx.close()
+
+
+@pytest.mark.parametrize("backend", ["edge", "server"])
+def test_the_sum_counts_both_cosines_of_a_chunk_only_one_leg_found(backend: str, tmp_path: Path) -> None:
+    """With one candidate per leg, "text-top" tops the text leg (0.9, trail 0) and "trail-top" the trail leg (1.0,
+    text 0.85): the sum re-scores both on both vectors (0.9 against 1.1), not 0.9 against 0.25 (a missing
+    cosine counting 0), so "trail-top" is the block's one result."""
+    chunks = {"text-top": ([0.0, 1.0], [0.9, 0.436]), "trail-top": ([1.0, 0.0], [0.85, 0.527])}
+    idx = titled_index(backend, tmp_path / "e", {**chunks, "far": ([0.1, 0.995], [0.1, 0.995])})
+    try:
+        assert ranked_by_merge(idx, "sum", prefetch_limit=1) == ["trail-top"]
     finally:
         idx.close()
 

@@ -79,12 +79,16 @@ def _fusion(stage: Fused) -> Any:
     return q.Fusion.Rrf(k=stage.rrf_k, weights=stage.weights) if stage.method == "rrf" else q.Fusion.Dbsf()
 
 
-def _prefetch(stage: Stage, limit: int) -> q.Prefetch:
-    """A plan stage as an engine prefetch (fused stages nest their own prefetches)."""
+def _prefetch(stage: Stage, limit: int, keep: int = 1) -> q.Prefetch:
+    """A plan stage as an engine prefetch (fused stages nest their own prefetches, of ``limit`` points each, and
+    keep ``keep`` times as many: a union that re-scoring legs read keeps every candidate)."""
     if isinstance(stage, Leg):
-        return q.Prefetch(limit=limit, query=_nearest(stage), filter=_filter(stage.filter),
-                          score_threshold=stage.min_score)  # fmt: skip
-    return q.Prefetch(limit=limit, prefetches=[_prefetch(s, limit) for s in stage.stages], query=_fusion(stage))
+        keep = len(stage.within.stages) if stage.within is not None else keep  # a re-scoring leg keeps every one
+        within = [_prefetch(stage.within, limit, keep)] if stage.within is not None else None
+        return q.Prefetch(limit=limit * keep, query=_nearest(stage), filter=_filter(stage.filter),
+                          score_threshold=stage.min_score, prefetches=within)  # fmt: skip
+    stages = [_prefetch(s, limit) for s in stage.stages]
+    return q.Prefetch(limit=limit * keep, prefetches=stages, query=_fusion(stage))
 
 
 def _load(path: Path) -> q.EdgeShard:

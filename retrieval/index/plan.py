@@ -13,7 +13,8 @@ Method = Literal["rrf", "dbsf", "max", "sum"]
 
 @dataclass(frozen=True)
 class Leg:
-    """One nearest-neighbour search: a named dense vector (or BM25's sparse one) under a filter."""
+    """One nearest-neighbour search: a named dense vector (or BM25's sparse one) under a filter; ``within``: only
+    among that stage's results (re-scoring them)."""
 
     using: str
     dense: list[float] | None
@@ -21,6 +22,7 @@ class Leg:
     filter: IndexFilter
     weight: float = 1.0
     min_score: float | None = None
+    within: Fused | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,16 @@ def _fuse(stages: list[Stage], method: Method, rrf_k: int, weight: float) -> Sta
     return Fused(tuple(stages), method, rrf_k, weight)
 
 
+def _combined(legs: list[Leg], method: Literal["max", "sum"], trail_weight: float, rrf_k: int, weight: float) -> Fused:
+    """The legs' cosines as one score. A sum needs every leg's cosine of each candidate (a chunk in one leg's top
+    results may be missing from the other's), so each leg re-scores the union of the legs' results first."""
+    if method == "max":
+        return Fused(tuple(legs), "max", rrf_k, weight)
+    union = Fused(tuple(legs), "rrf", rrf_k)
+    rescored = [replace(leg, weight=trail_weight if i else 1.0, within=union) for i, leg in enumerate(legs)]
+    return Fused(tuple(rescored), "sum", rrf_k, weight)
+
+
 def plan(query: HybridQuery) -> Stage | None:
     """The query's stages: its dense and BM25 legs fused; with ``query.other``, that block (the query language's)
     and the other-language block merged by weighted RRF. None when the query has no leg at all."""
@@ -78,10 +90,10 @@ def plan(query: HybridQuery) -> Stage | None:
     if other is None or not other.languages:
         return main
     flt = replace(query.filter, languages=other.languages)
-    legs = [Leg(name, list(vector), None, flt, other.dense_weight, other.min_score) for name, vector in other.dense]
-    if other.dense_merge != "fusion":  # one score from the text's and the heading trails' cosines
-        legs = [replace(leg, weight=other.trail_weight) if i else leg for i, leg in enumerate(legs)]
-        legs = [s for s in (_fuse(legs, other.dense_merge, other.rrf_k, other.dense_weight),) if s is not None]
+    dense = [Leg(name, list(vector), None, flt, other.dense_weight, other.min_score) for name, vector in other.dense]
+    legs = list(dense)
+    if other.dense_merge != "fusion" and len(dense) > 1:  # one score from the text's and the heading trails' cosines
+        legs = [_combined(dense, other.dense_merge, other.trail_weight, other.rrf_k, other.dense_weight)]
     legs += _legs(None, query.sparse if other.bm25 else None, flt, 0.0, query.sparse_weight)
     block = _fuse(legs, other.fusion, other.rrf_k, other.weight)
     stages = [s for s in (main, block) if s is not None]

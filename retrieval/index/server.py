@@ -127,12 +127,16 @@ def _fusion(stage: Fused) -> Any:
     return models.FusionQuery(fusion=models.Fusion.DBSF)
 
 
-def _prefetch(stage: Stage, limit: int) -> models.Prefetch:
-    """A plan stage as a prefetch (fused stages nest their own prefetches)."""
+def _prefetch(stage: Stage, limit: int, keep: int = 1) -> models.Prefetch:
+    """A plan stage as a prefetch (fused stages nest their own prefetches, of ``limit`` points each, and keep
+    ``keep`` times as many: a union that re-scoring legs read keeps every candidate)."""
     if isinstance(stage, Leg):
-        return models.Prefetch(query=_vector(stage), using=stage.using, filter=_filter(stage.filter), limit=limit,
-                               score_threshold=stage.min_score)  # fmt: skip
-    return models.Prefetch(prefetch=[_prefetch(s, limit) for s in stage.stages], query=_fusion(stage), limit=limit)
+        keep = len(stage.within.stages) if stage.within is not None else keep  # a re-scoring leg keeps every one
+        within = [_prefetch(stage.within, limit, keep)] if stage.within is not None else None
+        return models.Prefetch(query=_vector(stage), using=stage.using, filter=_filter(stage.filter),
+                               limit=limit * keep, score_threshold=stage.min_score, prefetch=within)  # fmt: skip
+    stages = [_prefetch(s, limit) for s in stage.stages]
+    return models.Prefetch(prefetch=stages, query=_fusion(stage), limit=limit * keep)
 
 
 class ServerBackend:

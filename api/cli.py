@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +13,7 @@ from api.cli_common import CliApp, build_services, err, fail, load_settings, pri
 from api.cli_sync import index, reindex, scheduler, sources, sync
 from api.feedback_cli import feedback_app
 from askdocs.errors import IndexDamaged
+from askdocs.models import SearchFilters
 
 app = CliApp(
     help="askdocs: hybrid search and cited answers over your documents.",
@@ -31,6 +33,14 @@ SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 def _options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False) -> None:
     """askdocs: hybrid search and cited answers over your documents."""
     CliApp.debug = debug
+
+
+class Language(StrEnum):
+    """The ``--language`` choices of ``askdocs search``."""
+
+    en = "en"
+    ja = "ja"
+    both = "both"
 
 
 @app.command()
@@ -67,18 +77,22 @@ def search(
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
     user: Annotated[str | None, typer.Option(help="Search as this user (email).")] = None,
     group: Annotated[list[str] | None, typer.Option(help="Search with this group (repeatable).")] = None,
+    language: Annotated[
+        Language, typer.Option(help="Only documents in this language: en, ja, or both (default).")
+    ] = Language.both,
 ) -> None:
     """Print the best documents for QUERY."""
     settings = load_settings()
     services = build_services(settings)
+    filters = SearchFilters(language=language.value)
     try:
-        hits = services.retriever.search(query, principals_for(services, user, group), top_k=top_k)
+        hits = services.retriever.search(query, principals_for(services, user, group), filters, top_k=top_k)
     finally:
         services.close()
     if not hits:
         typer.echo("no results")
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank}. {hit.title}  ({hit.doc_id}, score {hit.score:.4f})")
+        typer.echo(f"{rank}. {hit.title}  ({hit.doc_id}, {hit.language}, score {hit.score:.4f})")
         typer.echo("   " + " ".join(hit.text.split())[:240])
 
 

@@ -31,7 +31,8 @@ from ingest.sync import Indexer, SyncReport
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
 from retrieval.answer.citations import CitationChecker
-from retrieval.embedders import LanguageEmbedders
+from retrieval.crosslingual import CrossLingualConfig
+from retrieval.embedders import TITLE_SUFFIX, LanguageEmbedders
 from retrieval.hybrid import FusionConfig, HybridRetriever
 from retrieval.index import Index
 from retrieval.index.locations import ServerLocations
@@ -80,7 +81,9 @@ class Services:
         index = index if index is not None else Index.open(settings)
         if embedders is None:
             models = _serving_models(index, settings)
-            embedders = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(settings))
+            remote = RemoteOptions.from_settings(settings)
+            multilingual = _serving_multilingual(index, settings)
+            embedders = LanguageEmbedders.from_names(models.en, models.ja, remote, multilingual=multilingual)
         analyzer = Analyzer()
         fusion = FusionConfig(
             method=settings.fusion,
@@ -92,13 +95,13 @@ class Services:
         japanese = replace(
             fusion, method=settings.fusion_ja, rrf_k=settings.rrf_k_ja, dense_weight=settings.dense_weight_ja
         )
-        retriever = HybridRetriever(index, embedders, analyzer, fusion, {"ja": japanese})
+        retriever = HybridRetriever(index, embedders, analyzer, fusion, {"ja": japanese}, xling_config(settings))
         checker = CitationChecker(analyzer, settings.llm_support_min, embedders, settings.llm_support_min_cosine)
         answerer: AnswerGenerator
         if settings.llm_enabled:
             from retrieval.answer.llm import LLMAnswerer
 
-            answerer = LLMAnswerer(settings, analyzer)
+            answerer = LLMAnswerer(settings, analyzer, multilingual=embedders.multilingual)
         else:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
         ocr = settings.extract_ocr_languages if settings.extract_ocr else None
@@ -152,9 +155,14 @@ class Services:
         self._following.start()
 
     def _build_embedders(self, models: Models) -> LanguageEmbedders:
-        built = LanguageEmbedders.from_names(models.en, models.ja, RemoteOptions.from_settings(self.settings))
+        # The new collection gets the configured multilingual model's vectors (ASKDOCS_EMBEDDER_XLING): stored ones
+        # are carried over (``Reindexer._copy``), so a rebuild also adds them to an index built without them.
+        wanted, loaded = self.settings.embedder_xling, self.embedders.multilingual
+        reuse = loaded is not None and loaded.name == wanted
+        remote = RemoteOptions.from_settings(self.settings)
+        built = LanguageEmbedders.from_names(models.en, models.ja, remote, multilingual=None if reuse else wanted)
         built.warm_up()
-        return built
+        return LanguageEmbedders(built.by_language, loaded if reuse else built.multilingual)
 
     def serving_models(self) -> Models:
         """The dense models serving now."""
@@ -306,3 +314,34 @@ def _serving_models(index: Index, settings: Settings) -> Models:
             recorded.en, recorded.ja, configured.en, configured.ja,
         )  # fmt: skip
     return recorded or configured
+
+
+def _serving_multilingual(index: Index, settings: Settings) -> str | None:
+    """The configured multilingual model, unless the index was built without its vectors (before cross-lingual
+    search, or with ASKDOCS_EMBEDDER_XLING empty): then searches go on without the other-language block."""
+    name = settings.embedder_xling
+    if name and index.exists() and f"{name}{TITLE_SUFFIX}" not in index.backend.dense_names():
+        log.warning(
+            "the index holds no cross-lingual vectors of %s: searching each language on its own; "
+            "`askdocs reindex` adds them, or set ASKDOCS_EMBEDDER_XLING= (empty) to silence this",
+            name,
+        )
+        return None
+    return name
+
+
+def xling_config(settings: Settings) -> CrossLingualConfig | None:
+    """The cross-lingual block's configuration; None when no multilingual model is configured."""
+    if not settings.embedder_xling:
+        return None
+    return CrossLingualConfig(
+        fusion=settings.fusion_xling,
+        rrf_k=settings.rrf_k_xling,
+        dense_weight=settings.dense_weight_xling,
+        dense_merge=settings.xling_dense_merge,
+        trail_weight=settings.xling_trail_weight,
+        bm25_languages=tuple(settings.bm25_xling),
+        weight=settings.xling_weight,
+        merge=settings.xling_merge,
+        min_cosine=settings.xling_min_cosine,
+    )

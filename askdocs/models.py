@@ -279,6 +279,9 @@ class SearchFilters(BaseModel):
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     doc_ids: list[str] | None = None
+    language: Literal["en", "ja", "both"] | None = Field(
+        default=None, description="Only chunks in this language ('en': every non-Japanese text); 'both' or unset: all."
+    )
 
     @field_validator("updated_after", "updated_before", mode="before")
     @classmethod

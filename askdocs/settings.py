@@ -176,6 +176,31 @@ class Settings(BaseSettings):
     rrf_k_ja: int = Field(2, ge=1, description="RRF k for Japanese queries (BM25 leads, dense breaks ties).")
     dense_weight_ja: float = Field(0.2, ge=0, description="Dense RRF weight for Japanese queries.")
     prefetch_limit: int = Field(100, ge=1, le=1000)
+    embedder_xling: str | None = Field(
+        "use-multilingual",
+        description="Multilingual model embedded on every chunk for cross-lingual search; empty turns it off.",
+    )
+    fusion_xling: Literal["rrf", "dbsf"] = Field("dbsf", description="Fusion inside the other-language block.")
+    rrf_k_xling: int = Field(60, ge=1, description="RRF k inside the other-language block (fusion_xling=rrf).")
+    dense_weight_xling: float = Field(1.0, ge=0, description="Multilingual leg's RRF weight in that block.")
+    xling_dense_merge: Literal["sum", "max", "fusion"] = Field(
+        "sum",
+        description="How a chunk's text and heading-trail cosines combine in that block: 'sum' (text + "
+        "xling_trail_weight x trail), 'max' (the higher one) or 'fusion' (two legs of fusion_xling).",
+    )
+    xling_trail_weight: float = Field(0.25, ge=0, description="Heading-trail cosine's weight in the 'sum' merge.")
+    bm25_xling: list[Literal["en", "ja"]] = Field(
+        [],
+        description="Query languages whose BM25 leg also ranks the other language's chunks (measured: it lowers "
+        "both xling-docs directions once text and heading-trail cosines combine by their maximum).",
+    )
+    xling_weight: float = Field(
+        0.6, ge=0, description="RRF weight of the other-language block against the query language's (k=60)."
+    )
+    xling_merge: Literal["rrf", "dbsf"] = Field("rrf", description="How the two language blocks are merged.")
+    xling_min_cosine: float = Field(
+        0.1, ge=-1, le=1, description="Other-language chunks below this multilingual cosine are left out."
+    )
     bm25_k1: float = Field(1.2, gt=0)
     bm25_b: float = Field(0.75, ge=0, le=1)
 
@@ -204,6 +229,13 @@ class Settings(BaseSettings):
     )
     llm_relevance_floor: float = Field(
         0.34, ge=0, le=1, description="Share of question terms a hit must contain to be sent; none: refuse, no call."
+    )
+    llm_xling_relevance_floor: float = Field(
+        0.3,
+        ge=-1,
+        le=1,
+        description="Multilingual cosine a hit in the other language needs to be sent (its text or "
+        "heading trail; unrelated pairs measured <= 0.18, related 0.30-0.50).",
     )
     llm_support_min: float = Field(
         0.5, ge=0, le=1, description="Share of a sentence's terms its cited sources must contain to count as supported."
@@ -308,7 +340,7 @@ class Settings(BaseSettings):
         "others get 400, which stops DNS-rebinding pages.",
     )
 
-    @field_validator("qdrant_url", "llm_base_url", "llm_model", "embedder_azure_endpoint")
+    @field_validator("qdrant_url", "llm_base_url", "llm_model", "embedder_azure_endpoint", "embedder_xling")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None

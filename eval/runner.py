@@ -62,8 +62,12 @@ class EvalContext:
         return self.embedders.for_language(self.language)
 
     def embed_ms(self) -> dict[str, float]:
-        """Query text -> time its (cached) query embedding took."""
-        return {text: ms for c in self.cached for text, ms in c.embed_ms.items()}
+        """Query text -> time its (cached) query embeddings took, every model's summed."""
+        total: dict[str, float] = {}
+        for cached in self.cached:
+            for text, ms in cached.embed_ms.items():
+                total[text] = total.get(text, 0.0) + ms
+        return total
 
 
 @dataclass
@@ -87,12 +91,15 @@ def dataset_language(dataset: BeirDataset) -> tuple[str, set[str]]:
 
 def cached_embedders(settings: Settings) -> tuple[LanguageEmbedders, list[CachedQueryEmbedder]]:
     """The configured per-language models, each wrapped so a query is embedded once across configurations."""
-    built = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
+    built = LanguageEmbedders.from_names(
+        settings.embedder_en, settings.embedder_ja, multilingual=settings.embedder_xling
+    )
     wrapped: dict[int, CachedQueryEmbedder] = {}
-    for embedder in built.by_language.values():
+    for embedder in [*built.by_language.values(), *([built.multilingual] if built.multilingual else [])]:
         wrapped.setdefault(id(embedder), CachedQueryEmbedder(embedder))
     by_language = {lang: wrapped[id(e)] for lang, e in built.by_language.items()}
-    return LanguageEmbedders(by_language), list(wrapped.values())  # type: ignore[arg-type]
+    multilingual = wrapped[id(built.multilingual)] if built.multilingual else None
+    return LanguageEmbedders(by_language, multilingual), list(wrapped.values())  # type: ignore[arg-type]
 
 
 def query_embedders(
@@ -106,7 +113,7 @@ def query_embedders(
     have = set(index.backend.dense_names())
     main = embedders.for_language(language)
     missing = sorted(lang for lang, e in embedders.by_language.items() if e.name not in have)
-    if not missing:
+    if not missing and (embedders.multilingual is None or embedders.multilingual.name in have):
         return embedders
     affected = Counter(lang for q in dataset.queries.values() if (lang := detect_language(q)) in missing)
     if affected:
@@ -115,7 +122,9 @@ def query_embedders(
             f"reused one-model index ({main.name} for every chunk): {counts} of {len(dataset.queries)} queries "
             f"are embedded with {main.name} too (their configured model has no vectors in this index)"
         )
-    return LanguageEmbedders({lang: main if lang in missing else e for lang, e in embedders.by_language.items()})
+    by_language = {lang: main if lang in missing else e for lang, e in embedders.by_language.items()}
+    multilingual = embedders.multilingual if embedders.multilingual and embedders.multilingual.name in have else None
+    return LanguageEmbedders(by_language, multilingual)
 
 
 def prepare(args: argparse.Namespace, settings: Settings) -> EvalContext:
@@ -123,7 +132,8 @@ def prepare(args: argparse.Namespace, settings: Settings) -> EvalContext:
     dataset = subset(load_beir(args.dataset, args.split), args.limit_queries, args.limit_docs, args.seed)
     language, languages = dataset_language(dataset)
     embedders, cached = cached_embedders(settings)
-    names = sorted({embedders.for_language(lang).name for lang in languages})
+    names = sorted({e.name for lang in languages for e in embedders.for_chunk(lang)})
+    names += [embedders.title_vector] if embedders.title_vector else []
     model_tag = names[0] if len(names) == 1 else "+".join(names)
     tag = f"{dataset.name}-{model_tag}"
     if args.limit_docs is not None:
@@ -145,7 +155,8 @@ def prepare(args: argparse.Namespace, settings: Settings) -> EvalContext:
     embedders = query_embedders(index, embedders, dataset, language)
     embedders.warm_up()
     for text in dataset.queries.values():
-        embedders.for_language(detect_language(text)).embed_query(text)
+        for embedder in embedders.for_chunk(detect_language(text)):
+            embedder.embed_query(text)
     services = Services.build(settings, index, embedders)
     return EvalContext(dataset, language, model_tag, workdir, index, ingest, embedders, cached, services, settings)
 
@@ -163,7 +174,7 @@ def sum_top(n: int) -> Collapse:
     return collapse
 
 
-def configs(ctx: EvalContext, ideas: bool) -> list[Config]:
+def configs(ctx: EvalContext, ideas: bool, variants: bool = True) -> list[Config]:
     """BM25, dense, the default (Services' retriever, per-language fusion), RRF/DBSF variants, ideas."""
     s = ctx.settings
     base = FusionConfig(prefetch_limit=s.prefetch_limit)
@@ -172,10 +183,13 @@ def configs(ctx: EvalContext, ideas: bool) -> list[Config]:
         Config("dense", "askdocs", "dense"),
         Config(DEFAULT, "askdocs", note="Services' HybridRetriever: fusion chosen by the query's language"),
     ]
+    if not variants:
+        return out
     for k, dw in ((60, 1.0), (10, 1.0), (60, 0.5), (2, 0.3), (2, 0.2)):
         out.append(Config(f"rrf k={k} w={dw:g}:1", "variant", fusion=replace(base, method="rrf", rrf_k=k,
                                                                                dense_weight=dw)))  # fmt: skip
     out.append(Config("dbsf", "variant", fusion=replace(base, method="dbsf")))
+    out.extend(xling_configs(ctx))
     if ideas:
         svc = ctx.services.retriever
         deep = HybridRetriever(
@@ -186,6 +200,36 @@ def configs(ctx: EvalContext, ideas: bool) -> list[Config]:
         out.append(Config("idea: default, doc = sum of top-2 chunks", "idea", collapse=sum_top(2),
                           note="document score aggregates its two best chunks instead of the best one"))  # fmt: skip
     return out
+
+
+def xling_configs(ctx: EvalContext) -> list[Config]:
+    """Variants of the other-language block (how its multilingual and BM25 legs fuse, its cosine floor)."""
+    svc = ctx.services.retriever
+    if svc.xling is None or ctx.embedders.multilingual is None:
+        return []
+    variants = {
+        "rrf k=60 1:1": replace(svc.xling, fusion="rrf", rrf_k=60, dense_weight=1.0),
+        "rrf k=60 2:1": replace(svc.xling, fusion="rrf", rrf_k=60, dense_weight=2.0),
+        "rrf k=2 1:0.3": replace(svc.xling, fusion="rrf", rrf_k=2, dense_weight=1 / 0.3),
+        "dbsf": replace(svc.xling, fusion="dbsf"),
+        "text and heading trail as two fused legs": replace(svc.xling, dense_merge="fusion"),
+        "max of text and heading trail": replace(svc.xling, dense_merge="max"),
+        "BM25 for both query languages": replace(svc.xling, bm25_languages=("en", "ja")),
+        "BM25 for Japanese questions": replace(svc.xling, bm25_languages=("ja",)),
+        "no cosine floor": replace(svc.xling, min_cosine=None),
+        "cosine floor 0.2": replace(svc.xling, min_cosine=0.2),
+    }
+    return [
+        Config(
+            f"xling: {name}",
+            "variant",
+            note="other-language block variant",
+            retriever=HybridRetriever(
+                ctx.index, ctx.embedders, ctx.services.analyzer, svc.fusion, svc.fusion_by_language, config
+            ),
+        )  # fmt: skip
+        for name, config in variants.items()
+    ]
 
 
 def latency_stats(result: RunResult) -> dict[str, float]:
@@ -209,7 +253,7 @@ def run_configs(ctx: EvalContext, args: argparse.Namespace) -> tuple[list[dict[s
     rows: list[dict[str, Any]] = []
     per_query: dict[str, Any] = {}
     extra = ctx.embed_ms()
-    for cfg in configs(ctx, not args.no_ideas):
+    for cfg in configs(ctx, not args.no_ideas, not args.no_variants):
         retriever = cfg.retriever or ctx.services.retriever
         dense_ms = extra if cfg.mode != "bm25" else None
         result = search_run(retriever, ctx.dataset.queries, cfg.mode, cfg.fusion, args.chunk_limit, 100, dense_ms,
@@ -261,6 +305,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_run_options(parser)
     parser.add_argument("--no-langchain", action="store_true", help="skip the LangChain ensemble baseline")
     parser.add_argument("--no-ideas", action="store_true", help="skip the 'idea:' rows (prefetch, aggregation)")
+    parser.add_argument("--no-variants", action="store_true", help="only BM25, dense and the default (no RRF/DBSF "
+                        "or cross-lingual variants)")  # fmt: skip
     parser.add_argument("--answers", action="store_true", help="also evaluate /v1/ask answers (eval.answers)")
     parser.add_argument("--answers-only", action="store_true", help="only the answer evaluation")
     parser.add_argument("--answer-sample", type=int, default=100, help="questions answered (seeded sample)")

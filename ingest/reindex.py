@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.sync import Indexer, _stored_embed_text
+from ingest.vectors import fill_vectors, request_vectors
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import Index, IndexedChunk, IndexFilter
 from retrieval.index.bm25 import bm25_weights
 from retrieval.index.facade import record_id
+from retrieval.index.payload import ChunkPayload
 from retrieval.index.types import BM25_AVGDL
-from retrieval.remote_embedder import submit_documents
 
 log = logging.getLogger(__name__)
 REBUILD = "rebuild"  # record in the serving collection: target collection and models
@@ -186,25 +187,17 @@ class Reindexer(_OnLocations):
         assert self.target is not None
         indexer = self.target
         stored = sorted(
-            self.index.chunks(IndexFilter(doc_ids=tuple(doc_ids))),
+            self.index.stored_chunks(doc_ids),
             key=lambda p: (p.payload["doc_id"], int(p.payload["chunk_no"])),
         )
         texts = [_stored_embed_text(p.payload) or "" for p in stored]
-        by_model: dict[str, list[int]] = defaultdict(list)
-        for i, point in enumerate(stored):
-            by_model[self.new.for_language(point.payload.get("language", "en")).name].append(i)
-        vectors: list[list[float]] = [[] for _ in stored]
-        names = [""] * len(stored)
-        requests = []
-        for positions in by_model.values():
-            embedder = self.new.for_language(stored[positions[0]].payload.get("language", "en"))
-            requests.append((embedder.name, positions, submit_documents(embedder, [texts[i] for i in positions])))
+        # Every vector the new models want (the multilingual ones too); one whose model and text the serving
+        # collection already stores (an unchanged model, e.g. the multilingual one) is carried over, not re-embedded.
+        vectors, requests = request_vectors(self.new, [ChunkPayload.from_payload(p.payload) for p in stored], stored)
         n, total = self.index.bm25_stats()
         fallback = total / n if n else 1.0
         documents: dict[str, list[IndexedChunk]] = defaultdict(list)
-        for name, positions, rows in requests:
-            for i, row in zip(positions, rows.result()):
-                vectors[i], names[i] = row.tolist(), name
+        fill_vectors(vectors, requests)
         for i, point in enumerate(stored):
             payload = {k: v for k, v in point.payload.items() if k not in ("kind", "dl", BM25_AVGDL)}
             avgdl = float(point.payload.get(BM25_AVGDL) or fallback)
@@ -212,7 +205,8 @@ class Reindexer(_OnLocations):
             ids, values, dl = bm25_weights(terms, avgdl, indexer.k1, indexer.b)
             document_hash = str(payload.get("embedding_hash", "")).rsplit(":", 1)[0]
             payload["embedding_hash"] = f"{document_hash}:{indexer.pipeline}"
-            chunk = IndexedChunk(payload, names[i], vectors[i], (ids, values), dl, avgdl)
+            (name, vector), *extra = vectors[i].items()
+            chunk = IndexedChunk(payload, name, vector, (ids, values), dl, avgdl, extra_dense=dict(extra))
             documents[str(payload["doc_id"])].append(chunk)
         indexer.index.write_documents(list(documents.items()))
         return len(documents)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import numpy as np
 
 from askdocs.models import Chunk, Document
 from connectors.base import (
@@ -25,12 +22,13 @@ from connectors.base import (
 )
 from ingest.chunker import Chunker
 from ingest.extract import EXTRACTION_VERSION, Extractor, extract_document
+from ingest.vectors import VectorRequest, fill_vectors, request_vectors
+from ingest.vectors import stored_embed_text as _stored_embed_text
 from retrieval.analyzer import ANALYZER_VERSION, Analyzer
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import CollectionSpec, Index, IndexedChunk, StoredVectors
 from retrieval.index.bm25 import BM25_TOLERANCE, average_length, bm25_weights, refresh_stale
 from retrieval.index.payload import ChunkPayload, DocumentFields
-from retrieval.remote_embedder import submit_documents
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
@@ -317,11 +315,7 @@ class Indexer:
     def _store(self, prepared: _Prepared, report: SyncReport | None) -> None:
         """Wait for ``prepared``'s embeddings, weigh BM25 and replace the documents' chunks in the index."""
         chunked, all_chunks, vectors = prepared.chunked, prepared.chunks, prepared.vectors
-        embedded = 0
-        for name, positions, rows in prepared.requested:
-            for i, row in zip(positions, rows.result()):
-                vectors[i] = (name, row.tolist())
-            embedded += len(positions)
+        embedded = fill_vectors(vectors, prepared.requested)
         terms = [self.analyzer.terms(c.embed_text, c.language) for c in all_chunks]  # type: ignore[arg-type]
         avgdl = average_length(self.index.bm25_stats(), [len(t) for t in terms])
         position = 0
@@ -330,14 +324,15 @@ class Indexer:
             indexed = []
             for chunk in chunks:
                 ids, values, dl = bm25_weights(terms[position], avgdl, self.k1, self.b)
-                name, vector = vectors[position]
+                (name, vector), *extra = vectors[position].items()
                 position += 1
                 payload = _payload(chunk, self._embedding_key(chunk))
                 indexed.append(
                     IndexedChunk(
-                        payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl, avgdl=avgdl
+                        payload=payload, dense_name=name, dense=vector, sparse=(ids, values), dl=dl, avgdl=avgdl,
+                        extra_dense=dict(extra),
                     )
-                )
+                )  # fmt: skip
             written.append((doc.id, indexed))
         self.index.write_documents(written)
         mirror = self._mirror()
@@ -347,39 +342,13 @@ class Indexer:
             report.chunks_written += position
             report.embedded_chunks += embedded
 
-    def _vectors(self, chunks: list[Chunk], doc_ids: list[str]) -> tuple[list[tuple[str, list[float]]], list[_Request]]:
-        """(model name, vector) per chunk where a stored one is kept, and the embeddings requested for the others.
-
-        A chunk whose exact text (title and heading included) is already stored for these documents under the
-        same model keeps its stored vector: an analyzer or BM25 change, or an edit to one part of a long
-        document, then costs analysis instead of embedding. The sparse vector is always rebuilt from text.
-        """
-        stored: dict[tuple[str, str], list[float]] = {}
-        for point in self.index.stored_chunks(doc_ids, ["title", "heading", "text"]):
-            text = _stored_embed_text(point.payload)
-            if text is None:
-                continue
-            for name, vector in point.dense.items():
-                stored[(name, text)] = vector
-        by_model: dict[str, list[int]] = defaultdict(list)
-        out: list[tuple[str, list[float]]] = [("", [])] * len(chunks)
-        for i, chunk in enumerate(chunks):
-            name = self.embedders.for_language(chunk.language).name
-            kept = stored.get((name, chunk.embed_text))
-            if kept is not None:
-                out[i] = (name, kept)
-            else:
-                by_model[name].append(i)
-        requested: list[_Request] = []
-        for positions in by_model.values():
-            embedder = self.embedders.for_language(chunks[positions[0]].language)
-            rows = submit_documents(embedder, [chunks[i].embed_text for i in positions])
-            requested.append((embedder.name, positions, rows))
-        return out, requested
-
-
-# Embeddings asked for: model name, positions of the chunks in their batch, the rows when they come.
-_Request = tuple[str, list[int], "Future[np.ndarray]"]
+    def _vectors(
+        self, chunks: list[Chunk], doc_ids: list[str]
+    ) -> tuple[list[dict[str, list[float]]], list[VectorRequest]]:
+        """Vectors per chunk where a stored one is kept, and the embeddings requested for the others
+        (``ingest.vectors.request_vectors``); the sparse vector is always rebuilt from text."""
+        stored = self.index.stored_chunks(doc_ids, ["title", "heading", "text"])
+        return request_vectors(self.embedders, chunks, stored)
 
 
 @dataclass
@@ -388,8 +357,8 @@ class _Prepared:
 
     chunked: list[tuple[Document, list[Chunk]]]
     chunks: list[Chunk]
-    vectors: list[tuple[str, list[float]]]
-    requested: list[_Request]
+    vectors: list[dict[str, list[float]]]  # vector name -> vector, the chunk's language model's first
+    requested: list[VectorRequest]
 
 
 def pipeline_fingerprint(
@@ -401,7 +370,8 @@ def pipeline_fingerprint(
     BM25 parameters or a language's dense model changes it, and the next sync then rewrites every document instead
     of skipping it as unchanged.
     """
-    models = ",".join(f"{lang}={embedders.for_language(lang).name}" for lang in ("en", "ja"))
+    models = ",".join(f"{lang}={'+'.join(e.name for e in embedders.for_chunk(lang))}" for lang in ("en", "ja"))
+    models += f",titles={embedders.title_vector}" if embedders.title_vector else ""
     spec = f"{analyzer_version}|{EXTRACTION_VERSION}|{chunker.chunk_tokens}|{chunker.overlap_tokens}|{k1}|{b}|{models}"
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
@@ -432,11 +402,6 @@ def _set_aside_deletions(
 def _document_fields(item: Document | Chunk) -> dict[str, Any]:
     """Payload fields that describe the document rather than the chunk (updatable without re-embedding)."""
     return DocumentFields.of(item).to_payload()
-
-
-def _stored_embed_text(payload: dict[str, Any]) -> str | None:
-    """``Chunk.embed_text`` rebuilt from a stored chunk's payload (None when it holds no text)."""
-    return ChunkPayload.from_payload(payload).embed_text if isinstance(payload.get("text"), str) else None
 
 
 def _stored_text(stored: StoredVectors) -> str:

@@ -310,38 +310,72 @@ def make_embedder(name: str, remote: RemoteOptions | None = None) -> Embedder:
         raise ModelNotFound(f"unknown embedder {name!r}; choose one of: {choices}") from None
 
 
-class LanguageEmbedders:
-    """The dense model per language; each model's vectors live under a named vector of its own name."""
+# Suffix of the named vector holding the multilingual embedding of a chunk's title and heading trail.
+TITLE_SUFFIX = "-title"
 
-    def __init__(self, by_language: dict[str, Embedder]) -> None:
+
+class LanguageEmbedders:
+    """The dense model per language; each model's vectors live under a named vector of its own name.
+
+    ``multilingual`` (optional) is the cross-lingual model: every chunk also carries its vector, so a question in
+    one language finds chunks in the other (a chunk whose language model is the same model stores it once).
+    """
+
+    def __init__(self, by_language: dict[str, Embedder], multilingual: Embedder | None = None) -> None:
         if "en" not in by_language:
             raise ValueError("an embedder for 'en' (the fallback language) is required")
         self.by_language = by_language
+        self.multilingual = multilingual
 
     @classmethod
-    def from_names(cls, en: str, ja: str, remote: RemoteOptions | None = None) -> LanguageEmbedders:
-        """Build from embedder names; one instance per distinct model."""
+    def from_names(
+        cls, en: str, ja: str, remote: RemoteOptions | None = None, multilingual: str | None = None
+    ) -> LanguageEmbedders:
+        """Build from embedder names; one instance per distinct model (``multilingual``: the cross-lingual one)."""
         built: dict[str, Embedder] = {}
-        for setting, name in (("ASKDOCS_EMBEDDER_EN", en), ("ASKDOCS_EMBEDDER_JA", ja)):
+        settings = (("ASKDOCS_EMBEDDER_EN", en), ("ASKDOCS_EMBEDDER_JA", ja), ("ASKDOCS_EMBEDDER_XLING", multilingual))
+        for setting, name in settings:
+            if name is None:
+                continue
             try:
                 built[name] = built.get(name) or make_embedder(name, remote)
             except ModelNotFound as exc:
                 raise ModelNotFound(f"{setting}={name!r}: {exc}") from None
-        return cls({"en": built[en], "ja": built[ja]})
+        return cls({"en": built[en], "ja": built[ja]}, built[multilingual] if multilingual else None)
 
     def adopt(self, other: LanguageEmbedders) -> None:
         """Serve with ``other``'s models from now on (a model switch; callers holding this object follow it)."""
         self.by_language = dict(other.by_language)
+        self.multilingual = other.multilingual
 
     def for_language(self, language: str) -> Embedder:
         """The embedder for ``language`` (English's for languages without one of their own)."""
         return self.by_language.get(language, self.by_language["en"])
 
+    def for_chunk(self, language: str) -> list[Embedder]:
+        """Every model a chunk in ``language`` is embedded with: its language's, then the multilingual one."""
+        own = self.for_language(language)
+        if self.multilingual is None or self.multilingual.name == own.name:
+            return [own]
+        return [own, self.multilingual]
+
+    @property
+    def title_vector(self) -> str | None:
+        """Named vector of the multilingual model's embedding of a chunk's title and heading trail (None: off)."""
+        return f"{self.multilingual.name}{TITLE_SUFFIX}" if self.multilingual is not None else None
+
+    def _distinct(self) -> list[Embedder]:
+        models = [*self.by_language.values(), *([self.multilingual] if self.multilingual else [])]
+        return list({e.name: e for e in models}.values())
+
     def vector_sizes(self) -> dict[str, int]:
         """Named dense vectors the index needs: model name -> dimension."""
-        return {e.name: e.dim for e in self.by_language.values()}
+        sizes = {e.name: e.dim for e in self._distinct()}
+        if self.multilingual is not None and self.title_vector is not None:
+            sizes[self.title_vector] = self.multilingual.dim
+        return sizes
 
     def warm_up(self) -> None:
         """Load every model."""
-        for embedder in {id(e): e for e in self.by_language.values()}.values():
+        for embedder in self._distinct():
             embedder.warm_up()

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from askdocs.models import PUBLIC, Hit, Location, Passage, SearchFilters
 from retrieval.analyzer import Analyzer, detect_language
+from retrieval.crosslingual import CrossLingualConfig, LanguageShares, other_block, split_languages
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
 from retrieval.index.payload import ChunkPayload
@@ -40,12 +41,15 @@ class HybridRetriever:
         analyzer: Analyzer,
         fusion: FusionConfig = FusionConfig(),
         fusion_by_language: dict[str, FusionConfig] | None = None,
+        xling: CrossLingualConfig | None = None,
     ) -> None:
         self.index = index
         self.embedders = embedders
         self.analyzer = analyzer
         self.fusion = fusion
         self.fusion_by_language = fusion_by_language or {}
+        self.xling = xling  # cross-lingual block (needs the embedders' multilingual model); None: off
+        self.shares = LanguageShares(index)
 
     def search_chunks(
         self,
@@ -70,11 +74,20 @@ class HybridRetriever:
             if mode in ("hybrid", "dense"):
                 embedder = self.embedders.for_language(language)
                 dense = (embedder.name, embedder.embed_query(query).tolist())
+            flt, other = _index_filter(principals, filters), None
+            multilingual = self.embedders.multilingual
+            if self.xling is not None and multilingual is not None and mode != "bm25":
+                flt, languages = split_languages(flt, language)
+                same = dense is not None and dense[0] == multilingual.name  # a Japanese query's USE vector serves both
+                vector = dense[1] if dense is not None and same else multilingual.embed_query(query).tolist()
+                own = self.shares.own_weight(language)
+                other = other_block(self.xling, self.embedders, vector, language, languages, own)
             request = HybridQuery(
                 limit=limit,
                 dense=dense,
                 sparse=sparse,
-                filter=_index_filter(principals, filters),
+                other=other,
+                filter=flt,
                 prefetch_limit=max(fusion.prefetch_limit, limit),
                 fusion=fusion.method,
                 rrf_k=fusion.rrf_k,
@@ -121,7 +134,7 @@ def chunks_spanning(
     """
     found = run(query)
     while len({c.payload["doc_id"] for c in found}) < documents and query.limit < max_chunks:
-        single_leg = query.dense is None or not (query.sparse and query.sparse[0])
+        single_leg = query.other is None and (query.dense is None or not (query.sparse and query.sparse[0]))
         exhausted = len(found) < query.limit  # the fused candidates are used up: widen each leg
         if exhausted and (single_leg or query.prefetch_limit >= max_chunks):
             break  # every matching chunk has been read
@@ -190,6 +203,7 @@ def _index_filter(principals: list[str], filters: SearchFilters | None) -> Index
         doc_ids=tuple(filters.doc_ids) if filters.doc_ids else None,
         updated_gte=filters.updated_after.timestamp() if filters.updated_after else None,
         updated_lte=filters.updated_before.timestamp() if filters.updated_before else None,
+        languages=None if filters.language in (None, "both") else (str(filters.language),),
     )
 
 

@@ -108,7 +108,8 @@ def test_harness_end_to_end(tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir()} >= {"results.json", "report.md", "latency.png", "quality_ndcg10.png"}
     assert all((out / f"quality_{m}.png").stat().st_size > 1000 for m in ("ndcg10", "recall100", "mrr10"))
     saved = json.loads((out / "results.json").read_text())
-    assert saved["models"] == "minilm-l6-int8+use-multilingual"  # each chunk got its language's model
+    # each chunk got its language's model, and the multilingual model's vectors of its text and heading trail
+    assert saved["models"] == "minilm-l6-int8+use-multilingual+use-multilingual-title"
     rows = {r["config"]: r for r in saved["results"]}
     assert {"bm25", "dense", DEFAULT, "dbsf", LANGCHAIN} <= set(rows)
     for row in rows.values():

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from ingest.reindex import REBUILD
 from ingest.runner import run_source
 from ingest.state import CheckpointStore
 from ingest.sync import BM25_TOLERANCE
-from retrieval.index import Index
+from retrieval.index import Index, IndexFilter
 from retrieval.index.locations import ServerLocations
 from retrieval.index.server import ServerBackend
 
@@ -77,6 +78,26 @@ def _wait_rounds(rounds: list[int], target: int, timeout_s: float = 120.0) -> No
         threading.Event().wait(0.05)
 
 
+class _Serialized:
+    """qdrant-client's local mode, one call at a time: it is not thread-safe (a write landing during a query breaks
+    its masks: "operands could not be broadcast"), where a Qdrant server is; the cross-lingual queries' nested
+    prefetches made that window wide enough to hit under the query loop."""
+
+    def __init__(self, client: QdrantClient) -> None:
+        self._client, self._lock = client, threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
@@ -96,8 +117,8 @@ def built(
     settings = _settings(fake_openai, tmp_path / "data", workspace, "emb-a")
     index = None
     if request.param == "server":  # qdrant-client's local mode stands in for a server
-        client = QdrantClient(path=str(tmp_path / "qdrant"))
-        index = Index.at(ServerLocations(client, settings.collection, drop_grace_s=0.5))
+        client = _Serialized(QdrantClient(path=str(tmp_path / "qdrant")))
+        index = Index.at(ServerLocations(client, settings.collection, drop_grace_s=0.5))  # type: ignore[arg-type]
     services = Services.build(settings, index=index)
     report = run_source(services.indexer(), FilesConnector(workspace), CheckpointStore(tmp_path / "state"))
     assert report.status == "succeeded"
@@ -144,6 +165,13 @@ def test_switch_under_a_query_loop(built: Services, fake_openai: FakeOpenAI, wor
     assert services.embedders.for_language("en").name == "api-emb-b"
     assert services.index.record(REBUILD) is None
     assert services.index.locations is not None and not services.index.locations.exists(old_location or "")
+    # The copy carries the cross-lingual vectors (the multilingual model's, of the text and the heading trail).
+    multilingual, titles = services.embedders.multilingual, services.embedders.title_vector
+    assert multilingual is not None and titles is not None
+    doc_ids = sorted({str(p.payload["doc_id"]) for p in services.index.chunks(IndexFilter(), ["doc_id"])})
+    copied = services.index.stored_chunks(doc_ids, ["title"])
+    assert copied and all(multilingual.name in p.dense for p in copied)
+    assert all(titles in p.dense for p in copied if p.payload.get("title"))
     services.indexer().refresh_bm25(tolerance=0.0)  # BM25 weights of every chunk on today's average length
     switched = _results(services)
     fresh_settings = _settings(fake_openai, tmp_path / "fresh", workspace, "emb-b")

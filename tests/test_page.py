@@ -18,7 +18,6 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.feedback import FeedbackStore
-from askdocs.models import SearchFilters
 from retrieval.answer.llm import LLMAnswerer
 
 pytestmark = pytest.mark.browser
@@ -171,7 +170,6 @@ def test_each_filter_changes_results_and_url_and_back_restores(browser: Driver, 
     WebDriverWait(browser, 30).until(lambda d: texts(d, "#results .hit .title") == ["#zephyr-launch"])
 
 
-@pytest.mark.skipif("language" not in SearchFilters.model_fields, reason="/v1/search has no language filter yet")
 def test_language_filter(browser: Driver, page_server: PageServer) -> None:  # noqa: F811
     open_page(browser, page_server.url + "/?q=Zephyr&mode=search")
     WebDriverWait(browser, 30).until(lambda d: css(d, "#results .hit"))

@@ -97,9 +97,17 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
         "sizes": {},
     }
     settings = Settings()
-    embedders = LanguageEmbedders.from_names(settings.embedder_en, settings.embedder_ja)
+    embedders = LanguageEmbedders.from_names(
+        settings.embedder_en, settings.embedder_ja, multilingual=settings.embedder_xling
+    )
     names = {lang: embedders.for_language(lang).name for lang in ("en", "ja")}
     dense = embedders.vector_sizes()
+    multilingual = embedders.multilingual.name if embedders.multilingual else ""
+    extra = {
+        lang: [(e.name, e.name) for e in embedders.for_chunk(lang)[1:]]
+        + ([(embedders.title_vector, multilingual)] if embedders.title_vector else [])
+        for lang in ("en", "ja")
+    }
     pool, pool_path = _pool(args, embedders, results)
     report.write(run_dir, results)
     if args.recall_chunks > 0:
@@ -114,7 +122,7 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
     for size in args.sizes:
         res: dict[str, Any] = {}
         results["sizes"][str(size)] = res
-        res["build"] = build(size, args.workdir, args.seed, args.ja_share, pool, names, dense, reuse=not args.no_reuse)
+        res["build"] = build(size, args.workdir, args.seed, args.ja_share, pool, names, dense, not args.no_reuse, extra)
         queries = make_queries(args.seed, int(res["build"]["documents"]), args.queries, args.ja_share)
         res["latency"] = {}
         for variant in ("plain", "hnsw"):

@@ -88,6 +88,7 @@ def _write_batch(
     names: dict[str, str],
     rng: np.random.Generator,
     timings: dict[str, float],
+    extra: dict[str, list[tuple[str, str]]],
 ) -> int:
     t0 = time.perf_counter()
     texts = [(d, i, f"{d.title}\nPart {i + 1}\n{t}") for d in docs for i, t in enumerate(d.chunks)]
@@ -101,6 +102,11 @@ def _write_batch(
         counts[name] = counts.get(name, 0) + sum(1 for d, _, _ in texts if d.language == lang)
     for name, count in counts.items():
         vectors[name] = synthetic(pool.rows[name], count, rng)
+    for lang, wanted in extra.items():  # the multilingual vectors (text, heading trail) the default writes too
+        for vector_name, model in wanted:
+            count = sum(1 for d, _, _ in texts if d.language == lang)
+            vectors[f"{lang}:{vector_name}"] = synthetic(pool.rows[model], count, rng)
+    extra_used = dict.fromkeys(vectors, 0)
     t2 = time.perf_counter()
     used = dict.fromkeys(counts, 0)
     position = 0
@@ -113,7 +119,14 @@ def _write_batch(
             dense = vectors[name][used[name]].tolist()
             used[name] += 1
             content_hash = hashlib.sha256(f"{doc.id}\x00{chunk_no}".encode()).hexdigest()[:16]
-            chunks.append(IndexedChunk(_payload(doc, chunk_no, text, content_hash), name, dense, (ids, values), dl))
+            more = {}
+            for vector_name, _ in extra.get(doc.language, []):
+                key = f"{doc.language}:{vector_name}"
+                more[vector_name] = vectors[key][extra_used[key]].tolist()
+                extra_used[key] += 1
+            chunk = IndexedChunk(_payload(doc, chunk_no, text, content_hash), name, dense, (ids, values), dl,
+                                 extra_dense=more)  # fmt: skip
+            chunks.append(chunk)
         index.write_document(doc.id, chunks)
     t3 = time.perf_counter()
     timings["analyze_s"] += t1 - t0
@@ -148,8 +161,13 @@ def build(
     names: dict[str, str],
     dense: dict[str, int],
     reuse: bool = True,
+    extra: dict[str, list[tuple[str, str]]] | None = None,
 ) -> dict[str, Any]:
-    """Build (or reuse) the ``plain`` and ``hnsw`` indexes of ``size`` chunks under ``workdir/size-<size>``."""
+    """Build (or reuse) the ``plain`` and ``hnsw`` indexes of ``size`` chunks under ``workdir/size-<size>``.
+
+    ``extra``: per language, further (vector name, pool model) pairs each chunk gets (the multilingual vectors).
+    """
+    extra = extra or {}
     folder = workdir / f"size-{size}"
     marker = folder / MARKER
     fp = fingerprint(size, seed, ja_share, pool, dense)
@@ -177,7 +195,7 @@ def build(
         n_docs += 1
         if len(batch) >= WRITE_BATCH:
             timings["generate_s"] += time.perf_counter() - t_gen
-            written += _write_batch(index, batch, english, analyzer, pool, names, rng, timings)
+            written += _write_batch(index, batch, english, analyzer, pool, names, rng, timings, extra)
             batch = []
             if time.perf_counter() - last_log > 30:
                 last_log = time.perf_counter()
@@ -185,7 +203,7 @@ def build(
             t_gen = time.perf_counter()
     if batch:
         timings["generate_s"] += time.perf_counter() - t_gen
-        written += _write_batch(index, batch, english, analyzer, pool, names, rng, timings)
+        written += _write_batch(index, batch, english, analyzer, pool, names, rng, timings, extra)
     index.flush()
     count = index.count_chunks()
     index.close()

@@ -23,10 +23,18 @@ from askdocs.errors import ConfigError
 from askdocs.models import Answer, Hit, LLMUsage
 from askdocs.retry import Backoff, retry_after
 from askdocs.settings import Settings
-from retrieval.analyzer import Analyzer
+from retrieval.analyzer import Analyzer, detect_language
 from retrieval.answer.base import Draft, DraftEvent, Final, LLMError, Token, refusal
-from retrieval.answer.packing import Source, encoding_for, pack_sources, relevance, seed_tiktoken_cache
+from retrieval.answer.packing import (
+    Source,
+    cross_relevance,
+    encoding_for,
+    pack_sources,
+    relevance,
+    seed_tiktoken_cache,
+)
 from retrieval.answer.prompt import build_messages
+from retrieval.embedders import Embedder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,6 +90,7 @@ class LLMAnswerer:
         settings: Settings,
         analyzer: Analyzer,
         clients: tuple[OpenAI, AsyncOpenAI] | None = None,
+        multilingual: Embedder | None = None,
     ) -> None:
         if not settings.llm_model:
             raise ConfigError("ASKDOCS_LLM_MODEL is not set")
@@ -92,12 +101,12 @@ class LLMAnswerer:
         seed_tiktoken_cache(settings.data_dir / "tiktoken")
         self.encoding = encoding_for(self.model)
         self.where = _where(settings.llm_base_url)
+        self.multilingual = multilingual  # judges hits in another language than the question
 
     # --- preparing and finishing ---
 
     def _prepare(self, question: str, hits: list[Hit]) -> _Prepared | None:
-        floor = self.settings.llm_relevance_floor
-        relevant = [h for h in hits if relevance(self.analyzer, question, h) >= floor and h.text.strip()]
+        relevant = [h for h in hits if h.text.strip() and self._relevant(question, h)]
         sources = pack_sources(relevant, self.settings.llm_context_tokens, self.encoding)
         if not sources:
             return None
@@ -110,6 +119,13 @@ class LLMAnswerer:
         if self.settings.llm_stop:
             request["stop"] = list(self.settings.llm_stop)
         return _Prepared(sources, request)
+
+    def _relevant(self, question: str, hit: Hit) -> bool:
+        """Enough of the question's terms in the hit; for a hit in the other language (with a multilingual model),
+        a multilingual cosine of at least ``llm_xling_relevance_floor`` instead."""
+        if self.multilingual is not None and hit.language != detect_language(question):
+            return cross_relevance(self.multilingual, question, hit) >= self.settings.llm_xling_relevance_floor
+        return relevance(self.analyzer, question, hit) >= self.settings.llm_relevance_floor
 
     def _refusal(self, question: str, hits: list[Hit], usage: LLMUsage | None = None) -> Answer:
         return refusal(question, hits, self.name, model=self.model, usage=usage)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import tiktoken
 
-from askdocs.models import Hit
+from askdocs.models import Hit, embed_text
 from retrieval.analyzer import Analyzer, Language, detect_language
+from retrieval.embedders import Embedder
 
 FALLBACK_ENCODING = "o200k_base"
 # tiktoken caches a downloaded encoding under sha1(<this url>) in TIKTOKEN_CACHE_DIR (tiktoken/load.py,
@@ -73,6 +74,15 @@ def relevance(analyzer: Analyzer, question: str, hit: Hit) -> float:
     return len(wanted & held) / len(wanted)
 
 
+def cross_relevance(multilingual: Embedder, question: str, hit: Hit) -> float:
+    """The relevance of a hit in another language than the question, where shared terms mean nothing: the best
+    multilingual cosine of the question with the hit's embedded text (title, heading, text) or its heading trail."""
+    query = multilingual.embed_query(question)
+    trail = embed_text(hit.title, hit.heading, "").strip()
+    rows = multilingual.embed_documents([embed_text(hit.title, hit.heading, hit.text), *([trail] if trail else [])])
+    return float(max(rows @ query))
+
+
 @dataclass(frozen=True)
 class Source:
     """One hit as numbered source ``n`` in the prompt."""
@@ -91,7 +101,8 @@ def escape(text: str) -> str:
 
 def render_source(n: int, hit: Hit, text: str) -> str:
     """The source block exactly as the model sees it."""
-    return f'<source id="{n}" title="{escape(hit.title)}" url="{escape(hit.url)}">\n{escape(text)}\n</source>\n'
+    head = f'<source id="{n}" lang="{escape(hit.language)}" title="{escape(hit.title)}" url="{escape(hit.url)}">'
+    return f"{head}\n{escape(text)}\n</source>\n"
 
 
 def pack_sources(

@@ -12,6 +12,7 @@ from typing import Any
 import qdrant_edge as q
 
 from askdocs.errors import ConfigError, IndexDamaged, IndexLocked, IndexUnavailable
+from retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
 from retrieval.index.types import (
     BM25_AVGDL,
     BM25_VECTOR,
@@ -46,6 +47,8 @@ def _filter(flt: IndexFilter) -> q.Filter | None:
         must.append(q.FieldCondition(key="chunk_no", range=q.RangeFloat(gte=float(flt.chunk_no_gte))))
     if flt.updated_gte is not None or flt.updated_lte is not None:
         must.append(q.FieldCondition(key="updated_ts", range=q.RangeFloat(gte=flt.updated_gte, lte=flt.updated_lte)))
+    if flt.languages is not None:
+        must.append(q.FieldCondition(key="language", match=q.MatchAny(any=list(flt.languages))))
     if flt.bm25_avgdl_outside is not None:
         low, high = flt.bm25_avgdl_outside
         outside: list[Any] = [
@@ -55,6 +58,36 @@ def _filter(flt: IndexFilter) -> q.Filter | None:
         ]
         must.append(q.Filter(should=outside))
     return q.Filter(must=must) if must else None
+
+
+def _nearest(leg: Leg) -> Any:
+    if leg.sparse is not None:
+        return q.Query.Nearest(q.SparseVector(*leg.sparse), using=leg.using)
+    return q.Query.Nearest(list(leg.dense or []), using=leg.using)
+
+
+def _fusion(stage: Fused) -> Any:
+    if stage.method in ("max", "sum"):  # a point missing from a stage (under its cosine floor) counts 0 there
+        expr = q.Expression
+        scores = [f"$score[{i}]" for i in range(len(stage.stages))]
+        if stage.method == "max":
+            formula = expr.Max([expr.Variable(s) for s in scores])
+        else:
+            formula = expr.Sum([expr.Mult([expr.Constant(w), expr.Variable(s)]) for w, s in zip(stage.weights, scores)])
+        return q.Formula(formula, defaults=dict.fromkeys(scores, 0.0))
+    return q.Fusion.Rrf(k=stage.rrf_k, weights=stage.weights) if stage.method == "rrf" else q.Fusion.Dbsf()
+
+
+def _prefetch(stage: Stage, limit: int, keep: int = 1) -> q.Prefetch:
+    """A plan stage as an engine prefetch (fused stages nest their own prefetches, of ``limit`` points each, and
+    keep ``keep`` times as many: a union that re-scoring legs read keeps every candidate)."""
+    if isinstance(stage, Leg):
+        keep = len(stage.within.stages) if stage.within is not None else keep  # a re-scoring leg keeps every one
+        within = [_prefetch(stage.within, limit, keep)] if stage.within is not None else None
+        return q.Prefetch(limit=limit * keep, query=_nearest(stage), filter=_filter(stage.filter),
+                          score_threshold=stage.min_score, prefetches=within)  # fmt: skip
+    stages = [_prefetch(s, limit) for s in stage.stages]
+    return q.Prefetch(limit=limit * keep, prefetches=stages, query=_fusion(stage))
 
 
 def _load(path: Path) -> q.EdgeShard:
@@ -203,29 +236,19 @@ class EdgeBackend(PagedRecords):
         return int(self._open().count(q.CountRequest(exact=True, filter=_filter(flt))))
 
     def query(self, query: HybridQuery) -> list[ScoredPayload]:
-        shard = self._open()
-        flt = _filter(query.filter)
-        legs: list[tuple[Any, float]] = []
-        if query.dense is not None:
-            legs.append((q.Query.Nearest(list(query.dense[1]), using=query.dense[0]), query.dense_weight))
-        if query.sparse is not None and query.sparse[0]:
-            legs.append((q.Query.Nearest(q.SparseVector(*query.sparse), using=BM25_VECTOR), query.sparse_weight))
-        if not legs:
+        root = plan(query)
+        if root is None:
             return []
-        if len(legs) == 1:
-            request = q.QueryRequest(limit=query.limit, query=legs[0][0], filter=flt, with_payload=True)
+        limit = query.prefetch_limit
+        if isinstance(root, Leg):
+            request = q.QueryRequest(limit=query.limit, query=_nearest(root), filter=_filter(root.filter),
+                                     with_payload=True, score_threshold=root.min_score)  # fmt: skip
         else:
-            fusion: Any = (
-                q.Fusion.Rrf(k=query.rrf_k, weights=[w for _, w in legs]) if query.fusion == "rrf" else q.Fusion.Dbsf()
-            )
-            request = q.QueryRequest(
-                limit=query.limit,
-                prefetches=[q.Prefetch(limit=query.prefetch_limit, query=leg, filter=flt) for leg, _ in legs],
-                query=fusion,
-                filter=flt,
-                with_payload=True,
-            )
-        return ranked([ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)])
+            stages = [_prefetch(s, limit) for s in root.stages]
+            request = q.QueryRequest(limit=query.limit, prefetches=stages, query=_fusion(root),
+                                     filter=_filter(outer_filter(query)), with_payload=True)  # fmt: skip
+        points = self._open().query(request)
+        return ranked([ScoredPayload(str(p.id), float(p.score), dict(p.payload or {})) for p in points])
 
     def flush(self) -> None:
         with self._lock:

@@ -6,7 +6,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,6 +68,7 @@ class IndexedChunk:
     sparse: tuple[list[int], list[float]]
     dl: int
     avgdl: float | None = None  # the average chunk length ``sparse`` was weighed with
+    extra_dense: dict[str, list[float]] = field(default_factory=dict)  # other models' vectors (multilingual)
 
 
 class Index:
@@ -215,7 +216,7 @@ class Index:
                 IndexPoint(
                     id=point_id(doc_id, c.payload["chunk_no"]),
                     payload={**c.payload, "kind": "chunk", "dl": c.dl, **_avgdl_field(c.avgdl)},
-                    dense={c.dense_name: c.dense},
+                    dense={c.dense_name: c.dense, **c.extra_dense},
                     sparse=c.sparse,
                 )
                 for doc_id, chunks in latest.items()

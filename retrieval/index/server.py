@@ -14,6 +14,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from askdocs.errors import ConfigError, IndexUnavailable
+from retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
 from retrieval.index.types import (
     BM25_AVGDL,
     BM25_VECTOR,
@@ -48,6 +49,8 @@ def _filter(flt: IndexFilter) -> models.Filter | None:
         must.append(
             models.FieldCondition(key="updated_ts", range=models.Range(gte=flt.updated_gte, lte=flt.updated_lte))
         )
+    if flt.languages is not None:
+        must.append(models.FieldCondition(key="language", match=models.MatchAny(any=list(flt.languages))))
     if flt.bm25_avgdl_outside is not None:
         low, high = flt.bm25_avgdl_outside
         outside: list[Any] = [
@@ -102,6 +105,37 @@ def checked_client(url: str, api_key: str | None = None, timeout: int = 30) -> Q
         hint = "the API key (ASKDOCS_QDRANT_API_KEY) was refused" if exc.status_code in (401, 403) else "error"
         raise IndexUnavailable(f"the server answered {exc.status_code}: {hint}") from None
     return client
+
+
+def _vector(leg: Leg) -> Any:
+    if leg.sparse is not None:
+        return models.SparseVector(indices=leg.sparse[0], values=leg.sparse[1])
+    return list(leg.dense or [])
+
+
+def _fusion(stage: Fused) -> Any:
+    if stage.method in ("max", "sum"):  # a point missing from a stage (under its cosine floor) counts 0 there
+        scores = [f"$score[{i}]" for i in range(len(stage.stages))]
+        formula: Any = models.MaxExpression(max=list(scores))
+        if stage.method == "sum":
+            weighted = [models.MultExpression(mult=[w, s]) for w, s in zip(stage.weights, scores)]
+            formula = models.SumExpression(sum=list(weighted))
+        return models.FormulaQuery(formula=formula, defaults=dict.fromkeys(scores, 0.0))
+    if stage.method == "rrf":
+        return models.RrfQuery(rrf=models.Rrf(k=stage.rrf_k, weights=stage.weights))
+    return models.FusionQuery(fusion=models.Fusion.DBSF)
+
+
+def _prefetch(stage: Stage, limit: int, keep: int = 1) -> models.Prefetch:
+    """A plan stage as a prefetch (fused stages nest their own prefetches, of ``limit`` points each, and keep
+    ``keep`` times as many: a union that re-scoring legs read keeps every candidate)."""
+    if isinstance(stage, Leg):
+        keep = len(stage.within.stages) if stage.within is not None else keep  # a re-scoring leg keeps every one
+        within = [_prefetch(stage.within, limit, keep)] if stage.within is not None else None
+        return models.Prefetch(query=_vector(stage), using=stage.using, filter=_filter(stage.filter),
+                               limit=limit * keep, score_threshold=stage.min_score, prefetch=within)  # fmt: skip
+    stages = [_prefetch(s, limit) for s in stage.stages]
+    return models.Prefetch(prefetch=stages, query=_fusion(stage), limit=limit * keep)
 
 
 class ServerBackend(PagedRecords):
@@ -201,38 +235,19 @@ class ServerBackend(PagedRecords):
         return int(self.client.count(self.collection, count_filter=_filter(flt), exact=True).count)
 
     def query(self, query: HybridQuery) -> list[ScoredPayload]:
-        flt = _filter(query.filter)
-        legs: list[tuple[Any, str, float]] = []
-        if query.dense is not None:
-            legs.append((list(query.dense[1]), query.dense[0], query.dense_weight))
-        if query.sparse is not None and query.sparse[0]:
-            sparse = models.SparseVector(indices=query.sparse[0], values=query.sparse[1])
-            legs.append((sparse, BM25_VECTOR, query.sparse_weight))
-        if not legs:
+        root = plan(query)
+        if root is None:
             return []
-        if len(legs) == 1:
-            response = self.client.query_points(
-                self.collection,
-                query=legs[0][0],
-                using=legs[0][1],
-                query_filter=flt,
-                limit=query.limit,
-                with_payload=True,
-            )
+        if isinstance(root, Leg):
+            response = self.client.query_points(self.collection, query=_vector(root), using=root.using,
+                                                query_filter=_filter(root.filter), limit=query.limit,
+                                                score_threshold=root.min_score, with_payload=True)  # fmt: skip
         else:
-            fusion: Any = (
-                models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[w for _, _, w in legs]))
-                if query.fusion == "rrf"
-                else models.FusionQuery(fusion=models.Fusion.DBSF)
-            )
             response = self.client.query_points(
                 self.collection,
-                prefetch=[
-                    models.Prefetch(query=vec, using=name, filter=flt, limit=query.prefetch_limit)
-                    for vec, name, _ in legs
-                ],
-                query=fusion,
-                query_filter=flt,
+                prefetch=[_prefetch(s, query.prefetch_limit) for s in root.stages],
+                query=_fusion(root),
+                query_filter=_filter(outer_filter(query)),
                 limit=query.limit,
                 with_payload=True,
             )

@@ -14,7 +14,7 @@ BM25_VECTOR = "bm25"
 BM25_AVGDL = "bm25_avgdl"
 
 # Payload fields with a payload index (keyword/integer/float), shared by both backends.
-KEYWORD_FIELDS = ("doc_id", "source", "acl", "kind")
+KEYWORD_FIELDS = ("doc_id", "source", "acl", "kind", "language")
 INTEGER_FIELDS = ("chunk_no",)
 FLOAT_FIELDS = ("updated_ts", BM25_AVGDL)
 
@@ -48,13 +48,39 @@ class IndexFilter:
     updated_gte: float | None = None
     updated_lte: float | None = None
     kind: str | None = "chunk"
+    languages: tuple[str, ...] | None = None  # chunk languages ("en", "ja")
     # Chunks whose BM25 weights used an average length outside [low, high], or that did not record it.
     bm25_avgdl_outside: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
+class OtherLanguageBlock:
+    """Cross-lingual block of a query: chunks in ``languages`` (not the query's) ranked by multilingual vectors
+    (one leg per named vector, e.g. the chunk's text and its heading trail; cosine at least ``min_score``), which
+    ``dense_merge`` combines ("sum": the text's cosine plus ``trail_weight`` times each heading trail's; "max":
+    the best cosine; "fusion": each is a leg of ``fusion``), fused
+    with the BM25 leg, then merged with the query language's block by ``merge``: weighted RRF (``weight``
+    against 1, k ``merge_k``) or DBSF."""
+
+    dense: tuple[tuple[str, list[float]], ...]
+    languages: tuple[str, ...]
+    fusion: Literal["rrf", "dbsf"] = "dbsf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    dense_merge: Literal["sum", "max", "fusion"] = "sum"
+    trail_weight: float = 0.25  # "sum": weight of the cosines after the first (the text's)
+    bm25: bool = True  # the BM25 leg ranks other-language chunks too
+    min_score: float | None = None
+    weight: float = 1.0
+    own_weight: float = 1.0  # the query language's block's weight in the merge
+    merge: Literal["rrf", "dbsf"] = "rrf"
+    merge_k: int = 60
+
+
+@dataclass(frozen=True)
 class HybridQuery:
-    """Dense leg (vector name + vector) and/or BM25 leg, fused in the engine."""
+    """Dense leg (vector name + vector) and/or BM25 leg, fused in the engine; with ``other`` set, those legs
+    serve the languages in ``filter.languages`` and ``other`` ranks the rest."""
 
     limit: int
     dense: tuple[str, list[float]] | None = None
@@ -65,6 +91,7 @@ class HybridQuery:
     rrf_k: int = 60
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
+    other: OtherLanguageBlock | None = None
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ class Site:
 
     def hits(self, query: str, headers: dict[str, str] | None = None) -> set[str]:
         body = {"query": query, "top_k": 10}
-        response = httpx.post(f"{self.url}/v1/search", json=body, headers=headers or {}, timeout=60)
+        response = httpx.post(f"{self.url}/v1/search", json=body, headers=headers or {}, timeout=180)
         assert response.status_code == 200, response.text
         return {h["doc_id"] for h in response.json()["hits"]}
 

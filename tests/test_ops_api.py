@@ -86,7 +86,7 @@ def test_ops_routes_need_admin_rights(tmp_path: Path) -> None:
             response = client.request(method, path)
             assert response.status_code == 401 and "admin API key" in response.json()["detail"]
         admin = api_key(settings, admin=True)
-        assert client.get("/v1/sources", headers=admin).json() == {"scheduler": "off", "sources": []}
+        assert client.get("/v1/sources", headers=admin).json() == {"scheduler": "off", "sources": [], "access": []}
 
 
 def test_metrics_expose_runs_index_size_and_latency(ops) -> None:  # type: ignore[no-untyped-def]

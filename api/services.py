@@ -9,11 +9,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from askdocs import redaction
+from askdocs.database import engine_for
 from askdocs.models import Answer, Hit, SearchFilters
 from askdocs.settings import Settings
 from ingest import integrity
 from ingest.chunker import Chunker
 from ingest.extract import ExtractionLimits, Extractor
+from ingest.lease import LeaseStore
 from ingest.reindex import MODELS, Follower, Models, RebuildJob, Reindexer
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
@@ -216,7 +218,8 @@ class Services:
                 self.follow()  # server mode: sync into the collection a switch elsewhere made current
                 return run_source(source, full)
 
-            self.scheduler = SyncScheduler(sources, run, status_path=store.folder / "status.json")
+            leases = LeaseStore(engine_for(self.settings), ttl=self.settings.scheduler_lease_seconds)
+            self.scheduler = SyncScheduler(sources, run, status_path=store.folder / "status.json", leases=leases)
             for name in repairs:
                 self.scheduler.trigger(name, full=True)
             self.scheduler.start(tick_seconds)

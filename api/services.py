@@ -114,6 +114,7 @@ class Services:
         return Indexer(
             index, embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b,
             lookahead=self.settings.embedder_lookahead_batches if remote else 0,
+            batch_chunks=2 * self.settings.embedder_concurrency * self.settings.embedder_batch_size if remote else 0,
             mirror=self._mirror if mirrored else None,
             sync_lock=self.sync_lock,
             extractor=self.extractor,

@@ -21,7 +21,7 @@ from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
 from ingest.sources import SourceConfig, SourcesFile, configured_sources, space_access
 from ingest.state import CheckpointStore
-from ingest.sync import Indexer, SyncReport
+from ingest.sync import Indexer, SyncReport, remote_batch_chunks
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
 from retrieval.answer.citations import CitationChecker
@@ -114,7 +114,9 @@ class Services:
         return Indexer(
             index, embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b,
             lookahead=self.settings.embedder_lookahead_batches if remote else 0,
-            batch_chunks=2 * self.settings.embedder_concurrency * self.settings.embedder_batch_size if remote else 0,
+            batch_chunks=remote_batch_chunks(self.settings.embedder_concurrency, self.settings.embedder_batch_size)
+            if remote
+            else 0,
             mirror=self._mirror if mirrored else None,
             sync_lock=self.sync_lock,
             extractor=self.extractor,

@@ -95,9 +95,9 @@ class Indexer:
     ) -> None:
         """``lookahead``: batches of documents whose embeddings are requested while earlier ones are analysed and
         written (for remote embedders, so the endpoint never waits for the pipeline; 0 for local models).
-        ``batch_chunks``: a batch is also closed once its chunks reach this many (for remote embedders, about two
-        windows of requests: the first requests leave after a few documents, and the write after the last answer
-        is short); 0: by ``batch_docs`` only.
+        ``batch_chunks``: a batch is also closed once its chunks reach this many (``remote_batch_chunks``: the
+        first requests leave after a few documents, and the write after the last answer is short); 0: by
+        ``batch_docs`` only.
         ``mirror``: the indexer of a collection being rebuilt with other models, which every change also reaches;
         ``sync_lock``: held for a whole sync (a model switch takes it to find no sync half done)."""
         self.index = index
@@ -389,6 +389,12 @@ class _Prepared:
     chunks: list[Chunk]
     vectors: list[tuple[str, list[float]]]
     requested: list[_Request]
+
+
+def remote_batch_chunks(concurrency: int, batch_size: int) -> int:
+    """Chunks per document batch for a remote embedder: two windows of full requests, at least eight requests (a
+    batch ends at a document boundary, so its last request is partly filled: larger batches waste less of it)."""
+    return max(2 * concurrency, 8) * batch_size
 
 
 def pipeline_fingerprint(

@@ -25,7 +25,7 @@ from typing import Any
 from askdocs.models import Document
 from eval.bench.corpus import iter_docs
 from ingest.chunker import Chunker
-from ingest.sync import Indexer
+from ingest.sync import Indexer, remote_batch_chunks
 from retrieval.analyzer import Analyzer
 from retrieval.embedders import LanguageEmbedders
 from retrieval.index import Index
@@ -78,7 +78,7 @@ def measure(concurrency: int, delay_s: float, batch: int, waves: int, workdir: P
         analyzer.terms("warm up", "en")
         indexer = Indexer(
             Index(EdgeBackend(folder)), embedders, Chunker(embedders.for_language, 200, 30), analyzer,
-            lookahead=lookahead, batch_chunks=2 * concurrency * batch,  # as `askdocs` sets it: two windows of requests
+            lookahead=lookahead, batch_chunks=remote_batch_chunks(concurrency, batch),  # as `askdocs` sets it
         )  # fmt: skip
         created = time.perf_counter()
         indexer.ensure_index()  # creating the collection is a one-time cost, timed apart from the ingest

@@ -17,6 +17,7 @@ from retrieval.hybrid import HybridRetriever, facet_counts
 from retrieval.index import Index
 from retrieval.index.edge import EdgeBackend
 from retrieval.index.server import ServerBackend
+from retrieval.index.types import IndexFilter
 
 OLD, NEW = datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -122,3 +123,27 @@ def test_an_older_edge_collection_gets_the_container_index(tmp_path: Path) -> No
     reopened.ensure(CollectionSpec(dense={"en": 4}))
     assert "container" in reopened._open().info().payload_schema
     reopened.close()
+
+
+class _Files:
+    """The files documents of ``DOCUMENTS`` as a load connector."""
+
+    source = "files"
+
+    def load_all(self) -> Iterator[Document]:
+        yield from (d for d in DOCUMENTS if d.source == "files")
+
+
+def test_documents_indexed_before_the_facets_get_their_place_on_the_next_sync(
+    tmp_path: Path, make_indexer: Callable[[Index], Indexer]
+) -> None:
+    index = Index(EdgeBackend(tmp_path / "edge"))
+    indexer = make_indexer(index)
+    indexer.full_sync(_Files())
+    # as an older version stored it: no container, a content hash computed without it
+    index.backend.set_payload(IndexFilter(doc_ids=("files:ops/runbook.md",)), {"container": None, "content_hash": "x"})
+    assert facet_counts(index, [])["containers"] == {}
+    report = indexer.full_sync(_Files())
+    assert report.metadata_only == 1 and report.embedded_chunks == 0, report
+    assert facet_counts(index, [])["containers"] == {"folder:ops": 1}
+    index.close()

@@ -22,12 +22,13 @@ from ingest.access import AccessKind, AccessReport, access_runner
 from ingest.access_scheduler import AccessScheduler
 from ingest.chunker import Chunker
 from ingest.extract import ExtractionLimits, Extractor
+from ingest.lease import LeaseStore
 from ingest.reindex import MODELS, Follower, Models, RebuildJob, Reindexer
 from ingest.runner import source_runner
 from ingest.scheduler import SyncScheduler
 from ingest.sources import SourceConfig, SourcesFile, configured_sources, space_access
 from ingest.state import CheckpointStore
-from ingest.sync import Indexer, SyncReport
+from ingest.sync import Indexer, SyncReport, remote_batch_chunks
 from retrieval.analyzer import Analyzer
 from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
 from retrieval.answer.citations import CitationChecker
@@ -124,6 +125,9 @@ class Services:
         return Indexer(
             index, embedders, chunker, self.analyzer, self.settings.bm25_k1, self.settings.bm25_b,
             lookahead=self.settings.embedder_lookahead_batches if remote else 0,
+            batch_chunks=remote_batch_chunks(self.settings.embedder_concurrency, self.settings.embedder_batch_size)
+            if remote
+            else 0,
             mirror=self._mirror if mirrored else None,
             sync_lock=self.sync_lock,
             extractor=self.extractor,
@@ -233,7 +237,8 @@ class Services:
                 self.follow()  # server mode: sync into the collection a switch elsewhere made current
                 return run_source(source, full)
 
-            self.scheduler = SyncScheduler(sources, run, status_path=store.folder / "status.json")
+            leases = LeaseStore(engine_for(self.settings), ttl=self.settings.scheduler_lease_seconds)
+            self.scheduler = SyncScheduler(sources, run, status_path=store.folder / "status.json", leases=leases)
             for name in repairs:
                 self.scheduler.trigger(name, full=True)
             self.scheduler.start(tick_seconds)

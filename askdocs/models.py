@@ -89,6 +89,17 @@ class Blob(BaseModel):
         return f"blob:{self.name}:{self.mime}:{self.sha256}:{anchors}"
 
 
+def container_of(metadata: dict[str, Any]) -> str | None:
+    """Where a document sits inside its source, as a facet value: ``space:<key>`` (Confluence),
+    ``channel:<name>`` (Slack) or ``folder:<top folder>`` (files); None when the source has no such place."""
+    if metadata.get("space"):
+        return f"space:{metadata['space']}"
+    if metadata.get("channel"):
+        return f"channel:{metadata['channel']}"
+    folder, _, rest = str(metadata.get("path") or "").partition("/")
+    return f"folder:{folder}" if rest and folder else None
+
+
 class Document(BaseModel):
     """A unit of source content with its identity, provenance and access list."""
 
@@ -144,6 +155,7 @@ class Document(BaseModel):
             h.update(b"\x00")
         h.update(str(self.updated_at or "").encode())
         h.update(str(sorted(self.metadata.items())).encode())
+        h.update(str(container_of(self.metadata) or "").encode())  # stored since the facets: rewritten once
         return h.hexdigest()
 
 
@@ -276,6 +288,11 @@ class SearchFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: list[str] | None = Field(default=None, description="Only these connector sources.")
+    containers: list[str] | None = Field(
+        default=None,
+        description="Only documents in these spaces, channels or folders: 'space:<key>', 'channel:<name>', "
+        "'folder:<top folder>' (the values GET /v1/facets lists).",
+    )
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     doc_ids: list[str] | None = None

@@ -311,6 +311,13 @@ class Settings(BaseSettings):
     # --- Scheduled re-indexing and operations ---
     sources_file: Path = Field(Path("askdocs.yaml"), description="Sources to keep in sync, with their schedules.")
     scheduler: bool = Field(True, description="Run the sync scheduler inside `askdocs serve` (embedded mode).")
+    scheduler_lease_seconds: float = Field(
+        60.0,
+        ge=2,
+        le=3600,
+        description="How long a scheduler's lease on a source lasts without renewal (renewed every third of it); "
+        "a crashed scheduler's sources are synced elsewhere after this.",
+    )
     log_format: Literal["text", "json"] = Field("text", description="'json' for structured logs.")
     progress_every_s: float = Field(
         10.0, ge=0, le=3600, description="Seconds between sync progress lines when stderr is not a terminal."

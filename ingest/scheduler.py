@@ -2,7 +2,8 @@
 
 Scheduling decisions come from APScheduler's triggers (interval and cron); the loop that asks them is
 ``tick(now)``, so tests drive it with their own clock. One run per source at a time: a trigger that
-fires while the source is still running is coalesced into that run.
+fires while the source is still running is coalesced into that run; with a ``LeaseStore`` (the shared SQL store) the
+same holds across scheduler processes and machines: a run starts only while this process holds the source's lease.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from apscheduler.triggers.base import BaseTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from askdocs.metrics import SYNC_DOCUMENTS, SYNC_DURATION, SYNC_FAILURES, SYNC_RUNS
+from ingest.lease import LeaseStore
 from ingest.sources import SourceConfig, SourcesFile
 from ingest.sync import SyncReport
 
@@ -133,8 +136,11 @@ class SyncScheduler:
         clock: Clock = utcnow,
         max_workers: int = 2,
         status_path: Path | None = None,
+        leases: LeaseStore | None = None,
     ) -> None:
+        """``leases``: the shared store's leases, so that no other scheduler process syncs a source at once."""
         self.sources = sources
+        self._leases = leases
         self._run = run
         self._clock = clock
         self._status_path = status_path
@@ -216,6 +222,24 @@ class SyncScheduler:
                 full = self._pending.pop(source.name)
 
     def _run_once(self, source: SourceConfig, full: bool) -> None:
+        if self._leases is None:
+            self._run_recorded(source, full)
+            return
+        try:
+            with self._leases.held(f"sync:{source.name}") as lease:
+                if lease is None:
+                    log.info("source %s is being synced by another scheduler process; this run is skipped", source.name)
+                    return
+                self._run_recorded(source, full)
+        except SQLAlchemyError as exc:  # fail closed: no run without the lease
+            log.error(
+                "the scheduler lease store is unavailable (%s); sync of %s skipped", type(exc).__name__, source.name
+            )
+            with self._lock:
+                self._status[source.name].status = "failed"
+                self._status[source.name].failures = ["the scheduler lease store (ASKDOCS_DATABASE_URL) is unavailable"]
+
+    def _run_recorded(self, source: SourceConfig, full: bool) -> None:
         kind = "full" if full else "incremental"
         status = self._status[source.name]
         started = self._clock()

@@ -87,11 +87,15 @@ class Indexer:
         batch_docs: int = 32,
         extractor: Extractor | None = None,
         lookahead: int = 0,
+        batch_chunks: int = 0,
         mirror: Callable[[], Indexer | None] | None = None,
         sync_lock: threading.Lock | None = None,
     ) -> None:
         """``lookahead``: batches of documents whose embeddings are requested while earlier ones are analysed and
         written (for remote embedders, so the endpoint never waits for the pipeline; 0 for local models).
+        ``batch_chunks``: a batch is also closed once its chunks reach this many (``remote_batch_chunks``: the
+        first requests leave after a few documents, and the write after the last answer is short); 0: by
+        ``batch_docs`` only.
         ``mirror``: the indexer of a collection being rebuilt with other models, which every change also reaches;
         ``sync_lock``: held for a whole sync (a model switch takes it to find no sync half done)."""
         self.index = index
@@ -102,6 +106,7 @@ class Indexer:
         self.k1, self.b = k1, b
         self.batch_docs = batch_docs
         self.lookahead = lookahead
+        self.batch_chunks = batch_chunks
         self._mirror = mirror or (lambda: None)
         self._sync_lock = sync_lock or threading.Lock()
         self._analyzer_version = ANALYZER_VERSION
@@ -225,11 +230,11 @@ class Indexer:
         report: SyncReport,
         progress: ProgressFn | None,
     ) -> None:
-        batch: list[Document] = []
+        batch: list[tuple[Document, list[Chunk]]] = []
         queue: deque[_Prepared] = deque()  # batches whose embeddings are on their way, oldest first
 
-        def flush(documents: list[Document]) -> None:
-            queue.append(self._prepare(documents))
+        def flush(chunked: list[tuple[Document, list[Chunk]]]) -> None:
+            queue.append(self._prepare(chunked))
             while len(queue) > self.lookahead:
                 self._store(queue.popleft(), report)
 
@@ -263,12 +268,13 @@ class Indexer:
                     report.failures.append(extracted)
                     log.warning("%s failure: %s", extracted.source, extracted.message)
                     continue
-                batch.append(extracted)
+                batch.append((extracted, self.chunker.chunk(extracted)))
                 if item.id in indexed:
                     report.updated += 1
                 else:
                     report.added += 1
-            if len(batch) >= self.batch_docs:
+            full = len(batch) >= self.batch_docs
+            if full or (self.batch_chunks and sum(len(chunks) for _, chunks in batch) >= self.batch_chunks):
                 flush(batch)
                 batch = []
             if progress:
@@ -303,11 +309,11 @@ class Indexer:
 
     def write(self, documents: list[Document], report: SyncReport | None = None) -> None:
         """Chunk, analyse and embed ``documents`` and replace their chunks in the index."""
-        self._store(self._prepare(documents), report)
+        self._store(self._prepare([(doc, self.chunker.chunk(doc)) for doc in documents]), report)
 
-    def _prepare(self, documents: list[Document]) -> _Prepared:
-        """Chunk ``documents`` and request the embeddings their chunks need (a remote model answers later)."""
-        chunked = [(doc, self.chunker.chunk(doc)) for doc in documents]
+    def _prepare(self, chunked: list[tuple[Document, list[Chunk]]]) -> _Prepared:
+        """Request the embeddings the chunks of ``chunked`` documents need (a remote model answers later)."""
+        documents = [doc for doc, _ in chunked]
         all_chunks = [c for _, chunks in chunked for c in chunks]
         vectors, requested = self._vectors(all_chunks, [doc.id for doc in documents])
         return _Prepared(chunked, all_chunks, vectors, requested)
@@ -359,6 +365,12 @@ class _Prepared:
     chunks: list[Chunk]
     vectors: list[dict[str, list[float]]]  # vector name -> vector, the chunk's language model's first
     requested: list[VectorRequest]
+
+
+def remote_batch_chunks(concurrency: int, batch_size: int) -> int:
+    """Chunks per document batch for a remote embedder: two windows of full requests, at least eight requests (a
+    batch ends at a document boundary, so its last request is partly filled: larger batches waste less of it)."""
+    return max(2 * concurrency, 8) * batch_size
 
 
 def pipeline_fingerprint(

@@ -182,15 +182,20 @@ def _location(stored: dict[str, Any] | None) -> Location | None:
     return Location.model_validate(stored) if isinstance(stored, dict) else None
 
 
-def source_counts(index: Index, principals: list[str], filters: SearchFilters | None = None) -> dict[str, int]:
-    """Documents per source among those ``principals`` may see (``filters`` applied except its sources)."""
-    unsourced = filters.model_copy(update={"sources": None}) if filters else None
-    flt = replace(_index_filter(principals, unsourced), chunk_nos=(0,))
-    counts: dict[str, int] = {}
-    for point in index.chunks(flt, ["source"]):
-        source = str(point.payload.get("source", ""))
-        counts[source] = counts.get(source, 0) + 1
-    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+def facet_counts(
+    index: Index, principals: list[str], filters: SearchFilters | None = None, limit: int = 100
+) -> dict[str, dict[str, int]]:
+    """Documents per source and per container (space, channel, folder) among those ``principals`` may see.
+
+    Each facet applies every filter but its own, so the other choices of the same facet stay visible; the counts
+    come from the engine's payload indexes (one facet query per field, no scan)."""
+    out: dict[str, dict[str, int]] = {}
+    for key, field_name in (("sources", "source"), ("containers", "container")):
+        others = filters.model_copy(update={key: None}) if filters else None
+        flt = replace(_index_filter(principals, others), chunk_nos=(0,))  # one point per document
+        counts = index.facet(field_name, flt, limit)
+        out[key] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return out
 
 
 def _index_filter(principals: list[str], filters: SearchFilters | None) -> IndexFilter:
@@ -200,6 +205,7 @@ def _index_filter(principals: list[str], filters: SearchFilters | None) -> Index
     return replace(
         flt,
         sources=tuple(filters.sources) if filters.sources else None,
+        containers=tuple(filters.containers) if filters.containers else None,
         doc_ids=tuple(filters.doc_ids) if filters.doc_ids else None,
         updated_gte=filters.updated_after.timestamp() if filters.updated_after else None,
         updated_lte=filters.updated_before.timestamp() if filters.updated_before else None,
@@ -207,4 +213,4 @@ def _index_filter(principals: list[str], filters: SearchFilters | None) -> Index
     )
 
 
-__all__ = ["FusionConfig", "HybridRetriever", "Mode", "source_counts"]
+__all__ = ["FusionConfig", "HybridRetriever", "Mode", "facet_counts"]

@@ -235,7 +235,10 @@ class RemoteEmbedder:
         current: list[str] = []
         tokens = 0
         for text in inputs:
-            n = self.count_tokens(text)
+            # A token is at least one UTF-8 byte: the byte count is a bound that spares the tokenizer while the
+            # batch is far from its token limit; near the limit the exact count decides.
+            bound = len(text.encode("utf-8"))
+            n = bound if tokens + bound <= self.options.batch_tokens else self.count_tokens(text)
             if current and (len(current) >= self.options.batch_size or tokens + n > self.options.batch_tokens):
                 out.append(current)
                 current, tokens = [], 0
@@ -247,6 +250,8 @@ class RemoteEmbedder:
 
     def _fit(self, text: str) -> str:
         """``text`` cut to the model's input limit (the chunker keeps chunks under it; this guards the rest)."""
+        if len(text.encode("utf-8")) <= self.spec.max_tokens:  # fewer bytes than the limit: fewer tokens too
+            return text
         tokens = self._encoding.encode(text, disallowed_special=())
         if len(tokens) <= self.spec.max_tokens:
             return text

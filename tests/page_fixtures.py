@@ -49,6 +49,7 @@ class ChannelConnector:
             url="https://chat.example.invalid/archives/C1",
             sections=[Section(text="The rocket team moved the Zephyr launch rehearsal to Friday.")],
             updated_at=datetime.now(UTC),
+            metadata={"channel_id": "C1", "channel": "zephyr-launch"},
         )
 
 

@@ -121,6 +121,9 @@ def test_facets_count_only_what_the_caller_may_see(page_server: PageServer) -> N
     assert public["slack"] == 1 and finance["files"] == public["files"] + 1, (public, finance)
     recent = counts(updated_after="2025-06-01T00:00:00Z")
     assert recent["files"] == public["files"] - 1, "the two-year-old archive note is left out"
+    places = httpx.get(f"{page_server.url}/v1/facets", params={"source": "files"}, timeout=30).json()["containers"]
+    assert {c["value"]: c["documents"] for c in places} == {"folder:notes": 14, "folder:tokyo": 1}, places
+    assert places[0] == {"value": "folder:notes", "kind": "folder", "name": "notes", "documents": 14}
     bad = httpx.get(f"{page_server.url}/v1/facets", params={"updated_after": "yesterday"}, timeout=30)
     assert bad.status_code == 422 and "updated_after" in bad.json()["detail"]
 

@@ -170,6 +170,34 @@ def test_each_filter_changes_results_and_url_and_back_restores(browser: Driver, 
     WebDriverWait(browser, 30).until(lambda d: texts(d, "#results .hit .title") == ["#zephyr-launch"])
 
 
+def test_space_channel_and_folder_facets_filter_results_and_url(browser: Driver, page_server: PageServer) -> None:  # noqa: F811
+    open_page(browser, page_server.url + "/?q=Zephyr+prototype+rehearsal&mode=search")
+    WebDriverWait(browser, 30).until(lambda d: "#zephyr-launch" in texts(d, "#results .hit .title"))
+    places = texts(browser, "#f-container option")
+    assert "#zephyr-launch (1)" in places and "Folder tokyo (1)" in places, places
+    assert "Folder notes (14)" in places and not any("finance" in p for p in places), "counts follow the caller's ACL"
+    Select(browser.find_element(By.ID, "f-container")).select_by_value("folder:notes")
+    WebDriverWait(browser, 30).until(lambda d: (t := texts(d, "#results .hit .title")) and "#zephyr-launch" not in t)
+    assert "Zephyr archive" in texts(browser, "#results .hit .title")
+    assert url_params(browser)["container"] == ["folder:notes"]
+    WebDriverWait(browser, 30).until(lambda d: texts(d, "#f-source option")[1:] == ["files (14)"])
+    check_state(browser, "filter-folder")
+    Select(browser.find_element(By.ID, "f-container")).select_by_value("channel:zephyr-launch")
+    WebDriverWait(browser, 30).until(lambda d: texts(d, "#results .hit .title") == ["#zephyr-launch"])
+    assert url_params(browser)["container"] == ["channel:zephyr-launch"]
+    browser.back()
+    WebDriverWait(browser, 30).until(lambda d: "Zephyr archive" in texts(d, "#results .hit .title"))
+    selected = Select(browser.find_element(By.ID, "f-container")).first_selected_option
+    assert selected.get_attribute("value") == "folder:notes"
+    browser.get(page_server.url + "/?q=Zephyr+rehearsal&mode=search&container=channel%3Azephyr-launch")  # shared
+    WebDriverWait(browser, 30).until(lambda d: texts(d, "#results .hit .title") == ["#zephyr-launch"])
+    browser.find_element(By.ID, "ui-lang").click()
+    try:
+        WebDriverWait(browser, 30).until(lambda d: "フォルダ notes (14)" in texts(d, "#f-container option"))
+    finally:
+        browser.execute_script("localStorage.removeItem('askdocs-ui')")
+
+
 def test_language_filter(browser: Driver, page_server: PageServer) -> None:  # noqa: F811
     open_page(browser, page_server.url + "/?q=Zephyr&mode=search")
     WebDriverWait(browser, 30).until(lambda d: css(d, "#results .hit"))
@@ -217,7 +245,7 @@ def test_japanese_ui_text_switchable(browser: Driver, page_server: PageServer) -
     wait.until(lambda d: css(d, "#results .hit"))
     assert browser.find_element(By.ID, "search-btn").text == "検索"
     assert "未サインイン" in browser.find_element(By.ID, "who-text").text
-    assert texts(browser, "label[for] , #filters span")[1:3] == ["ソース", "更新日"]
+    assert texts(browser, "label[for] , #filters span")[1:4] == ["ソース", "スペース／チャンネル／フォルダ", "更新日"]
     check_state(browser, "ui-japanese")
     browser.find_element(By.ID, "ui-lang").click()
     assert browser.find_element(By.ID, "ask-btn").text == "Ask"

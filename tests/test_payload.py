@@ -54,4 +54,6 @@ def test_partial_payloads_and_round_trips() -> None:
     full = ChunkPayload(doc_id="d", chunk_no=2, title="T", text="x", updated_at=UPDATED, acl=["public"])
     assert ChunkPayload.from_payload(full.to_payload()) == full
     fields = DocumentFields.of(_document()).to_payload()
-    assert set(fields) == {"source", "url", "author", "updated_at", "updated_ts", "acl", "content_hash", "metadata"}
+    assert set(fields) == {
+        "source", "url", "author", "updated_at", "updated_ts", "acl", "content_hash", "metadata", "container"
+    }  # fmt: skip

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from openai_server import FakeOpenAI, Reply, fake_embedding, fake_openai, fake_openai_server  # noqa: F401
 
+from askdocs.models import Document, Section
 from askdocs.settings import Settings
 from connectors.files.connector import FilesConnector
 from ingest.chunker import Chunker
@@ -261,3 +263,37 @@ def test_settings_reach_the_remote_embedder(fake_openai: FakeOpenAI, tmp_path: P
     embedders = LanguageEmbedders.from_names(f"openai-compatible:emb-a@{fake_openai.url}", "use-multilingual", options)
     assert isinstance(embedders.for_language("en"), RemoteEmbedder)
     assert embedders.for_language("en").embed_query("x").shape == (32,)
+
+
+class _Recording:
+    """A load connector over generated documents that notes how many it has handed out when each request arrives."""
+
+    source = "gen"
+
+    def __init__(self, fake: FakeOpenAI, n: int) -> None:
+        self.fake, self.n, self.yielded = fake, n, 0
+        self.seen_at_request: list[int] = []
+        fake.responder = lambda body: (self.seen_at_request.append(self.yielded), Reply())[1]
+
+    def load_all(self) -> Iterator[Document]:
+        for i in range(self.n):
+            self.yielded += 1
+            text = f"Project Heron note {i}: " + " ".join(f"term{i}x{j}" for j in range(120))
+            yield Document(id=f"gen:{i}", source=self.source, title=f"Heron {i}", sections=[Section(text=text)])
+            time.sleep(0.02)  # a connector reading at a finite speed
+
+
+def test_requests_leave_once_a_window_of_chunks_is_ready_not_after_a_whole_document_batch(
+    fake_openai: FakeOpenAI,  # noqa: F811
+    tiktoken_dir: str,
+    tmp_path: Path,
+) -> None:
+    indexer = _indexer(fake_openai, tiktoken_dir, tmp_path / "edge", batch_size=4)
+    indexer.batch_chunks = 8  # two requests of 4 (the default would wait for batch_docs = 32 documents)
+    connector = _Recording(fake_openai, 40)
+    report = indexer.full_sync(connector)
+    assert report.status == "succeeded" and report.added == 40
+    first = next(n for n in connector.seen_at_request if n > 0)  # the dimension probe comes before any document
+    assert first < 16, f"the first request waited for {first} documents"
+    assert max(len(r.body["input"]) for r in fake_openai.requests) <= 4
+    indexer.index.close()

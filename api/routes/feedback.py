@@ -1,4 +1,5 @@
-"""POST /v1/feedback (thumbs on an answer or a hit) and GET /v1/facets (documents per source the caller sees)."""
+"""POST /v1/feedback (thumbs on an answer or a hit) and GET /v1/facets (documents per source, space, channel and
+folder that the caller sees)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from api.auth.principals import Identity
 from api.deps import PrincipalsDep, ServicesDep
 from api.feedback import Feedback, FeedbackStore
 from askdocs.models import SearchFilters
-from retrieval.hybrid import source_counts
+from retrieval.hybrid import facet_counts
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -47,11 +48,26 @@ async def facets(
     services: ServicesDep,
     principals: PrincipalsDep,
     updated_after: Annotated[str | None, Query(description="ISO date-time: only documents updated since.")] = None,
+    source: Annotated[list[str] | None, Query(description="Only these sources (narrows the containers).")] = None,
+    container: Annotated[
+        list[str] | None, Query(description="Only these spaces/channels/folders (narrows the sources).")
+    ] = None,
 ) -> dict[str, Any]:
-    """How many documents of each source the caller may see (the page's source filter)."""
-    try:
-        filters = SearchFilters.model_validate({"updated_after": updated_after}) if updated_after else None
-    except ValueError:
-        raise HTTPException(422, detail="updated_after: not an ISO date-time") from None
-    counts = await run_in_threadpool(source_counts, services.index, principals, filters)
-    return {"sources": [{"name": name, "documents": n} for name, n in counts.items()]}
+    """How many documents of each source and each space, channel or folder the caller may see (the page's filters).
+
+    A container's ``value`` is what search filters take (``containers``): ``space:<key>``, ``channel:<name>`` or
+    ``folder:<top folder>``."""
+    if updated_after:
+        try:
+            SearchFilters.model_validate({"updated_after": updated_after})
+        except ValueError:
+            raise HTTPException(422, detail="updated_after: not an ISO date-time") from None
+    filters = SearchFilters.model_validate({"updated_after": updated_after, "sources": source, "containers": container})
+    counts = await run_in_threadpool(facet_counts, services.index, principals, filters)
+    return {
+        "sources": [{"name": name, "documents": n} for name, n in counts["sources"].items()],
+        "containers": [
+            {"value": value, "kind": value.partition(":")[0], "name": value.partition(":")[2], "documents": n}
+            for value, n in counts["containers"].items()
+        ],
+    }

@@ -13,6 +13,7 @@ const TEXT = {
     helpful: "Helpful", notHelpful: "Not helpful", comment: "Comment (optional)", send: "Send",
     thanks: "Thanks, feedback saved.", noGroups: "no groups", updatedOn: "updated", sources: "Sources",
     unavailable: "Sign-in status unavailable.",
+    place: "Space / channel / folder", anyPlace: "All spaces, channels and folders", space: "Space", folder: "Folder",
   },
   ja: {
     anon: "未サインイン：公開文書のみ検索します。", signedIn: "サインイン中：", anApiKey: "API キー",
@@ -26,5 +27,7 @@ const TEXT = {
     helpful: "役に立った", notHelpful: "役に立たなかった", comment: "コメント（任意）", send: "送信",
     thanks: "フィードバックを保存しました。", noGroups: "グループなし", updatedOn: "更新", sources: "出典",
     unavailable: "サインイン状態を取得できません。",
+    place: "スペース／チャンネル／フォルダ", anyPlace: "すべてのスペース・チャンネル・フォルダ", space: "スペース",
+    folder: "フォルダ",
   },
 };

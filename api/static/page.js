@@ -6,7 +6,8 @@ const WITHIN_DAYS = {day: 1, week: 7, month: 31, year: 366};
 const PAGE = 10, MAX_HITS = 50;
 let ui = localStorage.getItem("askdocs-ui") || document.documentElement.lang || "en";
 let shownSearch = location.search;
-let me = null, csrf = "", state = {q: "", mode: "ask", source: "", within: "", language: "", n: PAGE};
+let me = null, csrf = "", state = {q: "", mode: "ask", source: "", container: "", within: "", language: "", n: PAGE};
+const FILTERS = [["f-source", "source"], ["f-container", "container"], ["f-within", "within"], ["f-language", "language"]];
 const t = (key) => (TEXT[ui] || TEXT.en)[key] || TEXT.en[key];
 
 function el(tag, cls, text) {
@@ -238,6 +239,7 @@ async function search(q, filters) {
 function filtersFor(s) {
   const f = {};
   if (s.source) f.sources = [s.source];
+  if (s.container) f.containers = [s.container];
   if (WITHIN_DAYS[s.within]) f.updated_after = new Date(Date.now() - WITHIN_DAYS[s.within] * 864e5).toISOString();
   if (s.language) f.language = s.language;
   return Object.keys(f).length ? f : null;
@@ -246,9 +248,9 @@ function readUrl() {
   const p = new URLSearchParams(location.search);
   const n = Math.min(MAX_HITS, Math.max(PAGE, Number(p.get("n")) || PAGE));
   state = {q: p.get("q") || "", mode: p.get("mode") === "search" ? "search" : "ask", source: p.get("source") || "",
-           within: p.get("within") || "", language: p.get("language") || "", n};
+           container: p.get("container") || "", within: p.get("within") || "", language: p.get("language") || "", n};
   $("q").value = state.q;
-  for (const [id, key] of [["f-source", "source"], ["f-within", "within"], ["f-language", "language"]]) {
+  for (const [id, key] of FILTERS) {
     const select = $(id);
     if (state[key] && ![...select.options].some((o) => o.value === state[key])) select.append(new Option(state[key], state[key]));
     select.value = state[key];
@@ -256,7 +258,7 @@ function readUrl() {
 }
 function writeUrl() {
   const p = new URLSearchParams();
-  for (const key of ["q", "mode", "source", "within", "language"]) if (state[key]) p.set(key, state[key]);
+  for (const key of ["q", "mode", "source", "container", "within", "language"]) if (state[key]) p.set(key, state[key]);
   if (state.n !== PAGE) p.set("n", String(state.n));
   const url = `${location.pathname}${p.toString() ? "?" + p : ""}`;
   if (url !== location.pathname + location.search) history.pushState(null, "", url);
@@ -283,16 +285,29 @@ function submit(mode) {
   if (!state.q) return;
   writeUrl(); run();
 }
-async function loadFacets() {
-  const since = filtersFor({within: state.within});
-  const res = await fetch("/v1/facets" + (since ? `?updated_after=${encodeURIComponent(since.updated_after)}` : ""), {credentials: "same-origin"});
-  if (!res.ok) return;
-  const select = $("f-source");
+function placeLabel(c) {
+  // "space:ENG" -> "Space ENG", "channel:general" -> "#general", "folder:hr" -> "Folder hr"
+  return c.kind === "channel" ? `#${c.name}` : `${t(c.kind) || c.kind} ${c.name}`;
+}
+function fillFacet(id, key, items, label) {
+  const select = $(id);
   const keep = [...select.options].slice(0, 1);
-  const sources = (await res.json()).sources;
-  select.replaceChildren(...keep, ...sources.map((s) => new Option(`${s.name} (${s.documents})`, s.name)));
-  if (state.source && !sources.some((s) => s.name === state.source)) select.append(new Option(`${state.source} (0)`, state.source));
-  select.value = state.source;
+  select.replaceChildren(...keep, ...items.map((s) => new Option(`${label(s)} (${s.documents})`, s.value)));
+  if (state[key] && !items.some((s) => s.value === state[key])) select.append(new Option(`${state[key]} (0)`, state[key]));
+  select.value = state[key];
+}
+async function loadFacets() {
+  // Each facet counts with the other filters applied (the engine leaves a facet's own filter out).
+  const p = new URLSearchParams();
+  const since = filtersFor({within: state.within});
+  if (since) p.set("updated_after", since.updated_after);
+  if (state.source) p.set("source", state.source);
+  if (state.container) p.set("container", state.container);
+  const res = await fetch(`/v1/facets${p.toString() ? "?" + p : ""}`, {credentials: "same-origin"});
+  if (!res.ok) return;
+  const data = await res.json();
+  fillFacet("f-source", "source", data.sources.map((s) => ({...s, value: s.name})), (s) => s.name);
+  fillFacet("f-container", "container", data.containers, placeLabel);
 }
 
 // --- who is signed in ---
@@ -337,11 +352,11 @@ function start() {
     writeUrl();
     try { await search(state.q, filtersFor(state)); } catch (err) { setStatus(`${t("error")}: ${err.message}`, true); }
   });
-  for (const [id, key] of [["f-source", "source"], ["f-within", "within"], ["f-language", "language"]]) {
+  for (const [id, key] of FILTERS) {
     $(id).addEventListener("change", () => {
       state[key] = $(id).value; state.n = PAGE;
       writeUrl();
-      if (key === "within") loadFacets();
+      if (key !== "language") loadFacets();
       run();
     });
   }
@@ -351,6 +366,7 @@ function start() {
     ui = ui === "ja" ? "en" : "ja";
     localStorage.setItem("askdocs-ui", ui);
     applyText();
+    loadFacets();
     run();
   });
   window.addEventListener("popstate", () => {

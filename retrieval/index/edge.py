@@ -39,6 +39,8 @@ def _filter(flt: IndexFilter) -> q.Filter | None:
         must.append(q.FieldCondition(key="acl", match=q.MatchAny(any=list(flt.acl_any))))
     if flt.sources is not None:
         must.append(q.FieldCondition(key="source", match=q.MatchAny(any=list(flt.sources))))
+    if flt.containers is not None:
+        must.append(q.FieldCondition(key="container", match=q.MatchAny(any=list(flt.containers))))
     if flt.doc_ids is not None:
         must.append(q.FieldCondition(key="doc_id", match=q.MatchAny(any=list(flt.doc_ids))))
     if flt.chunk_nos is not None:
@@ -163,7 +165,7 @@ class EdgeBackend(PagedRecords):
                         f"index at {self.path} holds dense vectors {existing}, but the configured embedders "
                         f"need {spec.dense}; switch with `askdocs reindex`, or use another ASKDOCS_COLLECTION"
                     )
-                self._open()
+                self._add_missing_indexes(self._open())
                 return
             self.path.mkdir(parents=True, exist_ok=True)
             config = q.EdgeConfig(
@@ -184,6 +186,13 @@ class EdgeBackend(PagedRecords):
             tmp.write_text(json.dumps({"dense": spec.dense}))
             tmp.replace(self._spec_path)
             self._shard = shard
+
+    @staticmethod
+    def _add_missing_indexes(shard: q.EdgeShard) -> None:
+        """Keyword indexes that a collection made by an older version lacks (the facets' ``container``)."""
+        missing = set(KEYWORD_FIELDS) - set(shard.info().payload_schema)
+        for name in sorted(missing):
+            shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Keyword))
 
     def upsert(self, points: list[IndexPoint]) -> None:
         edge_points = []
@@ -234,6 +243,10 @@ class EdgeBackend(PagedRecords):
 
     def count(self, flt: IndexFilter) -> int:
         return int(self._open().count(q.CountRequest(exact=True, filter=_filter(flt))))
+
+    def facet(self, key: str, flt: IndexFilter, limit: int) -> dict[str, int]:
+        response = self._open().facet(q.FacetRequest(key=key, limit=limit, exact=True, filter=_filter(flt)))
+        return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def query(self, query: HybridQuery) -> list[ScoredPayload]:
         root = plan(query)

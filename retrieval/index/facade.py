@@ -301,6 +301,12 @@ class Index:
             return []
         return self.backend.query(query)
 
+    def facet(self, key: str, flt: IndexFilter, limit: int = 100) -> dict[str, int]:
+        """Chunks matching ``flt`` per value of the keyword field ``key``, most first ({} before the first write)."""
+        if not self.exists():
+            return {}
+        return self.backend.facet(key, flt, limit)
+
     def chunks(self, flt: IndexFilter, fields: list[str] | None = None) -> list[ScoredPayload]:
         """All chunks matching ``flt`` with their payload (only ``fields`` of it when given)."""
         if not self.exists():

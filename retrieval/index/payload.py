@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from askdocs.models import Chunk, Document, embed_text
+from askdocs.models import Chunk, Document, container_of, embed_text
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,20 @@ class DocumentFields:
     acl: list[str] = field(default_factory=list)
     content_hash: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    container: str | None = None  # the space, channel or folder (``askdocs.models.container_of``), for facets
 
     @classmethod
     def of(cls, item: Document | Chunk) -> DocumentFields:
         """The document-level fields of a document or one of its chunks."""
         return cls(
-            item.source, item.url, item.author, item.updated_at, list(item.acl), item.content_hash, item.metadata
+            item.source,
+            item.url,
+            item.author,
+            item.updated_at,
+            list(item.acl),
+            item.content_hash,
+            item.metadata,
+            container_of(item.metadata),
         )
 
     def to_payload(self) -> dict[str, Any]:

@@ -39,6 +39,8 @@ def _filter(flt: IndexFilter) -> models.Filter | None:
         must.append(models.FieldCondition(key="acl", match=models.MatchAny(any=list(flt.acl_any))))
     if flt.sources is not None:
         must.append(models.FieldCondition(key="source", match=models.MatchAny(any=list(flt.sources))))
+    if flt.containers is not None:
+        must.append(models.FieldCondition(key="container", match=models.MatchAny(any=list(flt.containers))))
     if flt.doc_ids is not None:
         must.append(models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(flt.doc_ids))))
     if flt.chunk_nos is not None:
@@ -164,6 +166,9 @@ class ServerBackend(PagedRecords):
                     f"collection {self.collection!r} holds dense vectors {existing}, but the configured embedders "
                     f"need {spec.dense}; switch with `askdocs reindex`, or use another ASKDOCS_COLLECTION"
                 )
+            indexed = set(self.client.get_collection(self.collection).payload_schema)
+            for name in sorted(set(KEYWORD_FIELDS) - indexed):  # made by an older version (the facets' container)
+                self.client.create_payload_index(self.collection, name, field_schema=models.PayloadSchemaType.KEYWORD)
             return
         self.client.create_collection(
             self.collection,
@@ -233,6 +238,10 @@ class ServerBackend(PagedRecords):
 
     def count(self, flt: IndexFilter) -> int:
         return int(self.client.count(self.collection, count_filter=_filter(flt), exact=True).count)
+
+    def facet(self, key: str, flt: IndexFilter, limit: int) -> dict[str, int]:
+        response = self.client.facet(self.collection, key, facet_filter=_filter(flt), limit=limit, exact=True)
+        return {str(hit.value): int(hit.count) for hit in response.hits}
 
     def query(self, query: HybridQuery) -> list[ScoredPayload]:
         root = plan(query)

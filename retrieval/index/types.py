@@ -14,7 +14,7 @@ BM25_VECTOR = "bm25"
 BM25_AVGDL = "bm25_avgdl"
 
 # Payload fields with a payload index (keyword/integer/float), shared by both backends.
-KEYWORD_FIELDS = ("doc_id", "source", "acl", "kind", "language")
+KEYWORD_FIELDS = ("doc_id", "source", "acl", "kind", "language", "container")
 INTEGER_FIELDS = ("chunk_no",)
 FLOAT_FIELDS = ("updated_ts", BM25_AVGDL)
 
@@ -42,6 +42,7 @@ class IndexFilter:
 
     acl_any: tuple[str, ...] | None = None
     sources: tuple[str, ...] | None = None
+    containers: tuple[str, ...] | None = None
     doc_ids: tuple[str, ...] | None = None
     chunk_nos: tuple[int, ...] | None = None
     chunk_no_gte: int | None = None
@@ -177,6 +178,9 @@ class IndexBackend(Protocol):
 
     def count(self, flt: IndexFilter) -> int:
         """Exact number of points matching ``flt``."""
+
+    def facet(self, key: str, flt: IndexFilter, limit: int) -> dict[str, int]:
+        """Points matching ``flt`` per value of the keyword field ``key`` (its payload index), most first."""
 
     def query(self, query: HybridQuery) -> list[ScoredPayload]:
         """Run a dense, sparse or fused hybrid query, filters applied inside the engine."""

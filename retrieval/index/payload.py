@@ -77,6 +77,14 @@ class ChunkPayload(DocumentFields):
             location=chunk.location.model_dump(exclude_defaults=True, exclude={"label"}) if chunk.location else None,
         )
 
+    def to_payload(self) -> dict[str, Any]:
+        """As ``DocumentFields.to_payload``; no ``container`` key when there is none, as the engine stores a
+        metadata-only update that sets it to null, so a chunk reads the same whichever way it was written."""
+        out = super().to_payload()
+        if out["container"] is None:
+            del out["container"]
+        return out
+
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> ChunkPayload:
         """Read a stored payload (or the fields a scroll asked for); unknown keys (``kind``, ``dl``…) are ignored."""

@@ -140,7 +140,7 @@ def test_domain_admin_access_reads_shared_drive_members(drive_server: DriveServe
     asked = len(drive.log)
     admin = connector_for(drive_server, tmp_path, google_subject=ALICE, google_use_domain_admin_access=True)
     docs, _, failures = split(drain(admin.poll(None))[0])
-    assert not failures and docs["google-docs:doc-spec"].acl == [f"group:{ENG}", f"user:{CAROL}"]
+    assert not failures and docs["google-docs:doc-spec"].acl == [f"group:google:{ENG}", f"user:{CAROL}"]
     listed = [p for op, p in drive.log[asked:] if op == "permissions.list" and p.get("useDomainAdminAccess")]
     assert len(listed) == 1, "the drive's members are read once per run"
     off = connector_for(drive_server, tmp_path, google_subject=ALICE)
@@ -174,7 +174,7 @@ def test_limited_access_folder_inherited_permissions_grant_nothing(drive_server:
     # A permission Drive marks as disabled by limited access counts only when it is direct.
     disabled = dict(group(ENG), inheritedPermissionsDisabled=True)
     assert principals_from_permissions([disabled]) == []
-    assert principals_from_permissions([dict(disabled, permissionDetails=DIRECT)]) == [f"group:{ENG}"]
+    assert principals_from_permissions([dict(disabled, permissionDetails=DIRECT)]) == [f"group:google:{ENG}"]
 
 
 def test_a_folder_made_limited_later_narrows_the_documents_below(drive_server: DriveServer, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def test_directory_groups_domain_and_sharing_changes_reach_search(
     drive = drive_directory.drive
     seed(drive)
     drive.files["doc-handbook"].permissions = [user(ALICE, "owner"), group(ENG)]
-    domain = {"id": "d1", "type": "domain", "role": "reader", "domain": "kumo.example"}
+    domain = {"id": "d1", "type": "domain", "role": "reader", "domain": "kumo.example", "allowFileDiscovery": True}
     drive.files["doc-vpn"].permissions = [user(ALICE, "owner"), domain]
     directory = drive_directory.directory
     directory.users = [ALICE, BOB, CAROL, DAVE, ERIN]

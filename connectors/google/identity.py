@@ -20,6 +20,7 @@ from typing import Any
 from askdocs.identity import EMAIL, IdentitySnapshot
 from connectors.base import ConnectorFailure, DocumentAcl
 from connectors.google.drive import DriveClient, DriveError
+from connectors.google.sharing import Sharing, UnreadableSharing
 
 log = logging.getLogger(__name__)
 DIRECTORY_SCOPES = [
@@ -40,12 +41,11 @@ class GoogleIdentity:
 
     source: str
     directory: DriveClient | None = None  # Directory API client impersonating an administrator
+    sharing: Sharing  # the reader's sharing reader (limited-access folders, unreadable sharing)
 
     def _walk(self, folders: dict[str, list[str]]) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
 
-    def _acl(self, file: dict[str, Any]) -> list[str]:
-        raise NotImplementedError
 
     def _directory_pages(self, resource: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
         client = self.directory
@@ -88,13 +88,17 @@ class GoogleIdentity:
 
     def permissions(self, documents: dict[str, dict[str, Any]]) -> Iterator[DocumentAcl | ConnectorFailure]:
         """The sharing of each indexed file, from the listing (no export or download)."""
+        self.sharing.start_run()
         try:
             for file in self._walk({}):
                 doc_id = f"{self.source}:{file['id']}"
                 if doc_id not in documents:
                     continue
                 try:
-                    yield DocumentAcl(document_id=doc_id, acl=self._acl(file))
+                    yield DocumentAcl(document_id=doc_id, acl=self.sharing.principals(file))
+                except UnreadableSharing:
+                    message = f"{file['id']}: sharing unreadable, hidden until it can be read"
+                    yield ConnectorFailure(source=self.source, document_id=doc_id, message=message)
                 except DriveError as exc:
                     if exc.fatal:
                         raise

@@ -72,7 +72,7 @@ test-llm: $(STAMP_LLM)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
-	$(BIN)/mypy askdocs connectors ingest retrieval api eval
+	$(BIN)/mypy askdocs
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache tests/oidc/node_modules

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:  # the CLI starts without importing the ingest stack
-    from ingest.access import AccessKind
+    from askdocs.ingest.access import AccessKind
 
 access_app = typer.Typer(help="Identity sync and permission refresh of the configured sources.", no_args_is_help=True)
 SOURCE_HELP = "A configured source (default: every enabled one)."
@@ -15,12 +15,12 @@ SOURCE_HELP = "A configured source (default: every enabled one)."
 
 def _run(name: str | None, kind: AccessKind) -> None:
     """Run ``kind`` for the chosen sources; exit 1 when one failed."""
-    from api.cli_common import build_services, fail, load_settings
-    from api.cli_sync import chosen_sources
+    from askdocs.api.cli_common import build_services, fail, load_settings
+    from askdocs.api.cli_sync import chosen_sources
     from askdocs.database import engine_for
     from askdocs.identity import IdentityStore
-    from ingest.access import access_runner
-    from ingest.sources import configured_sources
+    from askdocs.ingest.access import access_runner
+    from askdocs.ingest.sources import configured_sources
 
     settings = load_settings()
     chosen = chosen_sources(configured_sources(settings), name, None, None, settings)

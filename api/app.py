@@ -12,18 +12,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import session
-from api.limits import AskConcurrencyLimit, BodySizeLimit, method_label
-from api.openapi import install_openapi
-from api.routes import ask, feedback, health, mcp, metrics, reindex, search, sources, ui
-from api.security import WebHardening
 from askdocs import __version__
+from askdocs.api.auth import session
+from askdocs.api.limits import AskConcurrencyLimit, BodySizeLimit, method_label
+from askdocs.api.openapi import install_openapi
+from askdocs.api.routes import ask, feedback, health, mcp, metrics, reindex, search, sources, ui
+from askdocs.api.security import WebHardening
 from askdocs.app import Services
 from askdocs.errors import AskdocsError, IndexDamaged
+from askdocs.ingest.integrity import SUMMARY
 from askdocs.metrics import REQUEST_LATENCY
 from askdocs.redaction import redact
 from askdocs.settings import Settings, get_settings
-from ingest.integrity import SUMMARY
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from api.access_cli import access_app
-from api.auth.keys_cli import keys_app
-from api.cli_common import CliApp, build_services, err, fail, load_settings, principals_for
-from api.cli_sync import index, reindex, scheduler, sources, sync
-from api.feedback_cli import feedback_app
+from askdocs.api.access_cli import access_app
+from askdocs.api.auth.keys_cli import keys_app
+from askdocs.api.cli_common import CliApp, build_services, err, fail, load_settings, principals_for
+from askdocs.api.cli_sync import index, reindex, scheduler, sources, sync
+from askdocs.api.feedback_cli import feedback_app
 from askdocs.errors import IndexDamaged
 from askdocs.models import SearchFilters
 
@@ -51,9 +51,9 @@ def serve(
     """Serve the REST API and the search box (refuses to start, with the reason, on a bad configuration)."""
     import uvicorn
 
-    from api.app import create_app
-    from api.auth.demo import exposure_problem
-    from api.logs import configure_logging
+    from askdocs.api.app import create_app
+    from askdocs.api.auth.demo import exposure_problem
+    from askdocs.api.logs import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_format)
@@ -103,7 +103,7 @@ def ask(
     group: Annotated[list[str] | None, typer.Option(help="Ask with this group (repeatable).")] = None,
 ) -> None:
     """Answer QUESTION from the indexed documents, with numbered citations."""
-    from retrieval.answer import LLMError
+    from askdocs.retrieval.answer import LLMError
 
     settings = load_settings()
     services = build_services(settings)
@@ -132,10 +132,10 @@ def mcp(
     """Serve the MCP tools (search, ask, fetch_document) over stdio, for a desktop AI assistant."""
     import anyio
 
-    from api.auth.authenticator import Authenticator
-    from api.auth.principals import AuthError
-    from api.logs import configure_logging
-    from api.mcp_server import build_mcp, key_principals
+    from askdocs.api.auth.authenticator import Authenticator
+    from askdocs.api.auth.principals import AuthError
+    from askdocs.api.logs import configure_logging
+    from askdocs.api.mcp_server import build_mcp, key_principals
 
     settings = load_settings()
     configure_logging(settings.log_format)  # stderr: stdout carries the protocol
@@ -166,13 +166,17 @@ app.command()(reindex)
 @app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 def eval_(ctx: typer.Context) -> None:
     """Evaluate retrieval (and answers) on a BEIR dataset; options: askdocs eval --help (see eval/runner.py)."""
-    from eval.runner import main as run_eval
-
+    try:
+        from askdocs.eval.runner import main as run_eval
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("askdocs.eval"):
+            raise
+        fail("askdocs eval needs a source checkout (the harness is not in the installed package): run it there")
     run_eval(list(ctx.args))
 
 
 def main() -> None:
-    """Entry point for ``python -m api.cli``."""
+    """Entry point for ``python -m askdocs.api.cli``."""
     app()
 
 

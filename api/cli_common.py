@@ -71,7 +71,7 @@ def build_services(settings: Settings) -> Services:
 
 def principals_for(services: Services, user: str | None, groups: list[str] | None) -> list[str]:
     """Who the CLI searches as: public, ``user`` and ``groups``, and the spaces they may read."""
-    from api.auth.principals import spaces_for
+    from askdocs.api.auth.principals import spaces_for
     from askdocs.database import engine_for
     from askdocs.identity import IdentityStore
 

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.cli_common import build_services, err, fail, load_settings
+from askdocs.api.cli_common import build_services, err, fail, load_settings
+from askdocs.connectors.registry import CONNECTORS
+from askdocs.ingest.sources import SourceConfig, SourcesFile, configured_sources
 from askdocs.settings import Settings
-from connectors.registry import CONNECTORS
-from ingest.sources import SourceConfig, SourcesFile, configured_sources
 
 
 @contextmanager
@@ -107,9 +107,9 @@ def chosen_sources(
 
 def _sync(name: str | None, type_: str | None, path: Path | None, full: bool, optimize: bool) -> None:
     """Run the chosen sources one after the other; exit 1 when one failed."""
-    from ingest.runner import source_runner
-    from ingest.scheduler import record_run, utcnow
-    from ingest.state import CheckpointStore
+    from askdocs.ingest.runner import source_runner
+    from askdocs.ingest.scheduler import record_run, utcnow
+    from askdocs.ingest.state import CheckpointStore
 
     settings = load_settings()
     chosen = chosen_sources(configured_sources(settings), name, type_, path, settings)
@@ -138,7 +138,7 @@ def _sync(name: str | None, type_: str | None, path: Path | None, full: bool, op
 
 def sources() -> None:
     """Show every configured source: schedule, last run, outcome, counts, failures."""
-    from ingest.scheduler import read_statuses
+    from askdocs.ingest.scheduler import read_statuses
 
     settings = load_settings()
     configured = configured_sources(settings)
@@ -165,7 +165,7 @@ def scheduler() -> None:
     import signal
     import threading
 
-    from api.logs import configure_logging
+    from askdocs.api.logs import configure_logging
 
     settings = load_settings()
     if not settings.qdrant_url:

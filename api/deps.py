@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.auth.authenticator import PrincipalsDep, get_principals, require_admin
-from api.auth.principals import spaces_for
+from askdocs.api.auth.authenticator import PrincipalsDep, get_principals, require_admin
+from askdocs.api.auth.principals import spaces_for
 from askdocs.app import Services
 
 __all__ = ["AdminDep", "PrincipalsDep", "ServicesDep", "get_principals", "get_services", "spaces_for"]

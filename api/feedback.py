@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas import NonBlankText
+from askdocs.api.schemas import NonBlankText
 
 Rating = Literal["up", "down"]
 _SCHEMA = """CREATE TABLE IF NOT EXISTS feedback (

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.feedback import FeedbackStore, export_qrels, write_corpus
-from retrieval.index import Index
+from askdocs.api.feedback import FeedbackStore, export_qrels, write_corpus
+from askdocs.retrieval.index import Index
 
 feedback_app = typer.Typer(help="Feedback given on the search page (admins).", no_args_is_help=True)
 err = Console(stderr=True)
@@ -22,7 +22,7 @@ def export(
 ) -> None:
     """Write the hit judgements (up = 1, down = 0, latest per query and document) in the BEIR qrels format,
     with the indexed documents as the corpus, so `askdocs eval --dataset <out>` scores them."""
-    from api.cli_common import load_settings
+    from askdocs.api.cli_common import load_settings
 
     settings = load_settings()
     path = settings.data_dir / "feedback.sqlite3"

@@ -19,13 +19,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from api.auth.authenticator import Authenticator
-from api.auth.principals import ANONYMOUS, AuthError
 from askdocs import __version__
+from askdocs.api.auth.authenticator import Authenticator
+from askdocs.api.auth.principals import ANONYMOUS, AuthError
 from askdocs.app import Services
 from askdocs.models import Citation, Hit, Location, SearchFilters
-from retrieval.answer import LLMError
-from retrieval.index import ScoredPayload
+from askdocs.retrieval.answer import LLMError
+from askdocs.retrieval.index import ScoredPayload
 
 PrincipalsFor = Callable[[Context], Awaitable[list[str]]]
 """The ACL principals of the caller behind a tool call (raises ``ToolError`` when it may not call)."""

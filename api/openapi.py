@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from api.schemas import ErrorBody, ValidationErrorBody
+from askdocs.api.schemas import ErrorBody, ValidationErrorBody
 
 _REF = "#/components/schemas/{model}"
 # Statuses any operation can answer, whatever its route: middleware and app-wide handlers.

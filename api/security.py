@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import Message, Receive, Scope, Send
 
-from api.limits import HttpMiddleware, send_json
+from askdocs.api.limits import HttpMiddleware, send_json
 from askdocs.models import Hit
 from askdocs.settings import Settings
 

@@ -15,31 +15,31 @@ from pathlib import Path
 from askdocs import redaction
 from askdocs.database import engine_for
 from askdocs.identity import IdentityStore
+from askdocs.ingest import integrity
+from askdocs.ingest.access import AccessKind, AccessReport, access_runner
+from askdocs.ingest.access_scheduler import AccessScheduler
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.extract import ExtractionLimits, Extractor
+from askdocs.ingest.lease import LeaseStore
+from askdocs.ingest.reindex import MODELS, Follower, Models, RebuildJob, Reindexer
+from askdocs.ingest.runner import source_runner
+from askdocs.ingest.scheduler import SyncScheduler
+from askdocs.ingest.sources import SourceConfig, SourcesFile, configured_sources, space_access
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import Indexer, SyncReport, remote_batch_chunks
 from askdocs.models import Answer, Hit, SearchFilters
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.answer import AnswerGenerator, ExtractiveAnswerer
+from askdocs.retrieval.answer.citations import CitationChecker
+from askdocs.retrieval.crosslingual import CrossLingualConfig
+from askdocs.retrieval.embedders import TITLE_SUFFIX, LanguageEmbedders
+from askdocs.retrieval.hybrid import FusionConfig, HybridRetriever
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.locations import ServerLocations
+from askdocs.retrieval.pipeline import AskPipeline
+from askdocs.retrieval.remote_embedder import RemoteEmbedder
+from askdocs.retrieval.remote_spec import RemoteOptions
 from askdocs.settings import Settings
-from ingest import integrity
-from ingest.access import AccessKind, AccessReport, access_runner
-from ingest.access_scheduler import AccessScheduler
-from ingest.chunker import Chunker
-from ingest.extract import ExtractionLimits, Extractor
-from ingest.lease import LeaseStore
-from ingest.reindex import MODELS, Follower, Models, RebuildJob, Reindexer
-from ingest.runner import source_runner
-from ingest.scheduler import SyncScheduler
-from ingest.sources import SourceConfig, SourcesFile, configured_sources, space_access
-from ingest.state import CheckpointStore
-from ingest.sync import Indexer, SyncReport, remote_batch_chunks
-from retrieval.analyzer import Analyzer
-from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
-from retrieval.answer.citations import CitationChecker
-from retrieval.crosslingual import CrossLingualConfig
-from retrieval.embedders import TITLE_SUFFIX, LanguageEmbedders
-from retrieval.hybrid import FusionConfig, HybridRetriever
-from retrieval.index import Index
-from retrieval.index.locations import ServerLocations
-from retrieval.pipeline import AskPipeline
-from retrieval.remote_embedder import RemoteEmbedder
-from retrieval.remote_spec import RemoteOptions
 
 log = logging.getLogger(__name__)
 RECHECK_S = 60.0  # how often a problem found on open is checked again when this process cannot repair it
@@ -100,7 +100,7 @@ class Services:
         checker = CitationChecker(analyzer, settings.llm_support_min, embedders, settings.llm_support_min_cosine)
         answerer: AnswerGenerator
         if settings.llm_enabled:
-            from retrieval.answer.llm import LLMAnswerer
+            from askdocs.retrieval.answer.llm import LLMAnswerer
 
             answerer = LLMAnswerer(settings, analyzer, multilingual=embedders.multilingual)
         else:

@@ -61,4 +61,3 @@ def _create(url: str) -> Engine:
         return sqlalchemy_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except Exception as exc:  # an unknown dialect or a driver that is not installed
         raise ConfigError(f"ASKDOCS_DATABASE_URL: {type(exc).__name__}: {redaction.redact(str(exc))}") from None
-

@@ -1,6 +1,6 @@
 """Connectors: pull documents from sources through small capability interfaces."""
 
-from connectors.base import (
+from askdocs.connectors.base import (
     Checkpoint,
     ConnectorFailure,
     DocumentDeleted,

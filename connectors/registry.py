@@ -30,18 +30,22 @@ class ConnectorType:
 
 CONNECTORS: dict[str, ConnectorType] = {
     "files": ConnectorType(
-        "connectors.files.connector:from_settings", ("workspace_",), "a folder of Markdown, text, HTML"
+        "askdocs.connectors.files.connector:from_settings", ("workspace_",), "a folder of Markdown, text, HTML"
     ),
-    "slack": ConnectorType("connectors.slack.web:from_settings", ("slack_",), "Slack channels through the Web API"),
+    "slack": ConnectorType(
+        "askdocs.connectors.slack.web:from_settings", ("slack_",), "Slack channels through the Web API"
+    ),
     "slack-export": ConnectorType(
-        "connectors.slack.export:from_settings", ("slack_",), "a Slack admin export (ZIP or folder)"
+        "askdocs.connectors.slack.export:from_settings", ("slack_",), "a Slack admin export (ZIP or folder)"
     ),
     "confluence": ConnectorType(
-        "connectors.confluence.connector:from_settings",
+        "askdocs.connectors.confluence.connector:from_settings",
         ("confluence_", "space_"),
         "Confluence Cloud spaces or a CQL query",
     ),
-    "google-docs": ConnectorType("connectors.google.connector:from_settings", ("google_",), "Google Docs in Drive"),
+    "google-docs": ConnectorType(
+        "askdocs.connectors.google.connector:from_settings", ("google_",), "Google Docs in Drive"
+    ),
 }
 
 

@@ -23,17 +23,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from askdocs.eval.beir import BeirDataset
 from askdocs.models import PUBLIC, Answer
+from askdocs.retrieval.analyzer import Analyzer, detect_language
+from askdocs.retrieval.answer import AnswerGenerator, ExtractiveAnswerer
+from askdocs.retrieval.hybrid import HybridRetriever
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.pipeline import AskPipeline
 from askdocs.settings import Settings
-from eval.beir import BeirDataset
-from retrieval.analyzer import Analyzer, detect_language
-from retrieval.answer import AnswerGenerator, ExtractiveAnswerer
-from retrieval.hybrid import HybridRetriever
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
-from retrieval.pipeline import AskPipeline
 
-log = logging.getLogger("eval.answers")
+log = logging.getLogger("askdocs.eval.answers")
 _MARKER = re.compile(r"\[\d+(?:\s*[,，]\s*\d+)*\]")
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytrec_eval
 
+from askdocs.connectors.base import ConnectorFailure
 from askdocs.models import PUBLIC, Document, Section
-from connectors.base import ConnectorFailure
-from retrieval.hybrid import FusionConfig, HybridRetriever, Mode
+from askdocs.retrieval.hybrid import FusionConfig, HybridRetriever, Mode
 
 Run = dict[str, dict[str, float]]
 Qrels = dict[str, dict[str, int]]

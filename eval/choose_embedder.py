@@ -2,8 +2,8 @@
 
 Example::
 
-    python -m eval.choose_embedder --dataset ../shared/datasets/scifact-dev --embedder minilm-l6-int8
-    python -m eval.choose_embedder --summarize /tmp/askdocs-eval/*/results.json
+    python -m askdocs.eval.choose_embedder --dataset ../shared/datasets/scifact-dev --embedder minilm-l6-int8
+    python -m askdocs.eval.choose_embedder --summarize /tmp/askdocs-eval/*/results.json
 
 The index (Qdrant Edge) lives under ``--workdir`` and is reused when complete, so re-runs only evaluate.
 """
@@ -22,17 +22,17 @@ from typing import Any
 
 import numpy as np
 
+from askdocs.eval.beir import BeirConnector, BeirDataset, add_run_options, evaluate, load_beir, search_run, subset
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.sync import Indexer
+from askdocs.retrieval.analyzer import ANALYZER_VERSION, Analyzer
+from askdocs.retrieval.embedders import Embedder, LanguageEmbedders, make_embedder
+from askdocs.retrieval.hybrid import FusionConfig, HybridRetriever, Mode
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 from askdocs.settings import get_settings
-from eval.beir import BeirConnector, BeirDataset, add_run_options, evaluate, load_beir, search_run, subset
-from ingest.chunker import Chunker
-from ingest.sync import Indexer
-from retrieval.analyzer import ANALYZER_VERSION, Analyzer
-from retrieval.embedders import Embedder, LanguageEmbedders, make_embedder
-from retrieval.hybrid import FusionConfig, HybridRetriever, Mode
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
 
-log = logging.getLogger("eval.choose_embedder")
+log = logging.getLogger("askdocs.eval.choose_embedder")
 MARKER = "complete.json"
 RRF_KS = (2, 10, 60)
 RRF_WEIGHTS = ((1.0, 1.0), (0.5, 1.0), (0.3, 1.0))

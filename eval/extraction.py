@@ -1,7 +1,7 @@
 """Extraction fidelity on the sample files: character-level F1 against their sources, and places exact.
 
-    python -m eval.extraction              # the extractor askdocs uses (worker process, default limits)
-    python -m eval.extraction --compare    # also pypdf alone on the PDFs, for the choice of library
+    python -m askdocs.eval.extraction              # the extractor askdocs uses (worker process, default limits)
+    python -m askdocs.eval.extraction --compare    # also pypdf alone on the PDFs, for the choice of library
 
 Times are the best of three runs, through the worker process (so they include passing the bytes over a pipe).
 
@@ -22,10 +22,10 @@ from difflib import SequenceMatcher
 from functools import partial
 from typing import TypeVar
 
+from askdocs.eval.samples import WORKSPACE, SampleSource, load_sources
 from askdocs.formats import EXTRACTED_SUFFIXES
+from askdocs.ingest.extract import Extractor
 from askdocs.models import Location, Section
-from eval.samples import WORKSPACE, SampleSource, load_sources
-from ingest.extract import Extractor
 
 _START = object()
 T = TypeVar("T")

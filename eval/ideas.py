@@ -10,9 +10,9 @@ import statistics
 import time
 from collections.abc import Callable
 
+from askdocs.eval.beir import Run, RunResult, collapse_to_documents
 from askdocs.models import PUBLIC
-from eval.beir import Run, RunResult, collapse_to_documents
-from retrieval.hybrid import HybridRetriever, Mode
+from askdocs.retrieval.hybrid import HybridRetriever, Mode
 
 DocScores = dict[str, float]
 

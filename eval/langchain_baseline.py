@@ -15,11 +15,11 @@ from typing import Any
 import qdrant_edge as q
 from langchain_core.embeddings import Embeddings
 
-from eval.beir import Run, RunResult
-from retrieval.embedders import Embedder
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
-from retrieval.index.types import IndexFilter
+from askdocs.eval.beir import Run, RunResult
+from askdocs.retrieval.embedders import Embedder
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.index.types import IndexFilter
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -26,16 +26,16 @@ from typing import Any
 import numpy as np
 
 from askdocs.app import Services
+from askdocs.eval.beir import BeirDataset, RunResult, add_run_options, evaluate, load_beir, search_run, subset
+from askdocs.eval.choose_embedder import CachedQueryEmbedder, build_index
+from askdocs.eval.report import add_ratios, write_report
+from askdocs.retrieval.analyzer import detect_language
+from askdocs.retrieval.embedders import Embedder, LanguageEmbedders
+from askdocs.retrieval.hybrid import FusionConfig, HybridRetriever, Mode
+from askdocs.retrieval.index import Index
 from askdocs.settings import Settings
-from eval.beir import BeirDataset, RunResult, add_run_options, evaluate, load_beir, search_run, subset
-from eval.choose_embedder import CachedQueryEmbedder, build_index
-from eval.report import add_ratios, write_report
-from retrieval.analyzer import detect_language
-from retrieval.embedders import Embedder, LanguageEmbedders
-from retrieval.hybrid import FusionConfig, HybridRetriever, Mode
-from retrieval.index import Index
 
-log = logging.getLogger("eval.runner")
+log = logging.getLogger("askdocs.eval.runner")
 DEFAULT = "askdocs default"
 LANGCHAIN = "langchain ensemble 0.5/0.5"
 Collapse = Callable[[list[tuple[str, float]], int], dict[str, float]]
@@ -260,7 +260,7 @@ def run_configs(ctx: EvalContext, args: argparse.Namespace) -> tuple[list[dict[s
                             cfg.collapse)  # fmt: skip
         rows.append(_row(ctx, cfg, result, per_query))
     if not args.no_ideas:
-        from eval.ideas import doc_fusion_run
+        from askdocs.eval.ideas import doc_fusion_run
 
         for method in ("dbsf", "minmax", "rrf60"):
             cfg = Config(f"idea: doc-level {method} 1:1", "idea", note="legs collapsed to documents, then fused "
@@ -275,7 +275,7 @@ def run_configs(ctx: EvalContext, args: argparse.Namespace) -> tuple[list[dict[s
 
 def langchain_row(ctx: EvalContext, per_query: dict[str, Any]) -> dict[str, Any]:
     """Build and evaluate the LangChain ensemble over the same chunks and vectors."""
-    from eval.langchain_baseline import build_baseline, langchain_run, scroll_chunks
+    from askdocs.eval.langchain_baseline import build_baseline, langchain_run, scroll_chunks
 
     embedder = ctx.main_embedder
     rows = scroll_chunks(ctx.index, embedder.name)
@@ -335,7 +335,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> dict[str,
         results["results"] = add_ratios(rows, "bm25", LANGCHAIN)
         results["per_query_ndcg10"] = per_query
     if args.answers or args.answers_only:
-        from eval.answers import evaluate_answers
+        from askdocs.eval.answers import evaluate_answers
 
         results["answers"] = evaluate_answers(
             ctx.services.pipeline, ctx.settings, ctx.dataset, Path(args.dataset), ctx.workdir, args
@@ -349,7 +349,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """CLI entry point (``askdocs eval`` and ``python -m eval.runner``)."""
+    """CLI entry point (``askdocs eval`` and ``python -m askdocs.eval.runner``)."""
     args = parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)

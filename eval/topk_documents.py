@@ -1,7 +1,7 @@
 """How often a search with ``top_k`` returns fewer documents than asked: the old chunk budget (``top_k * 4`` chunks
 collapsed by document) against reading until ``top_k`` documents are found (``HybridRetriever.search``).
 
-``python -m eval.topk_documents --dataset ../shared/datasets/scifact-dev \
+``python -m askdocs.eval.topk_documents --dataset ../shared/datasets/scifact-dev \
 --workdir /tmp/askdocs-eval/scifact-dev-minilm-l6-int8`` (an index ``askdocs eval`` built) prints a line per ``top_k``.
 """
 
@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from askdocs.eval.beir import load_beir
+from askdocs.eval.runner import cached_embedders
 from askdocs.models import PUBLIC
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.hybrid import HybridRetriever
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 from askdocs.settings import Settings
-from eval.beir import load_beir
-from eval.runner import cached_embedders
-from retrieval.analyzer import Analyzer
-from retrieval.hybrid import HybridRetriever
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
 
 
 def main() -> None:

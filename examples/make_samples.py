@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eval.samples import WORKSPACE, SampleSource, cell_text, load_sources  # noqa: E402
+from askdocs.eval.samples import WORKSPACE, SampleSource, cell_text, load_sources  # noqa: E402
 
 CJK_FONT = "Noto Sans CJK JP"
 FILTERS = {

@@ -14,20 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from askdocs.errors import AskdocsError
-from askdocs.identity import IdentityStore
-from askdocs.settings import Settings
-from connectors.base import (
+from askdocs.connectors.base import (
     ConnectorFailure,
     DocumentAcl,
     IdentityConnector,
     PermissionConnector,
     closing_connector,
 )
-from connectors.registry import build_connector
-from ingest.sources import SourceConfig
-from ingest.sync import Indexer
-from retrieval.index import IndexFilter
+from askdocs.connectors.registry import build_connector
+from askdocs.errors import AskdocsError
+from askdocs.identity import IdentityStore
+from askdocs.ingest.sources import SourceConfig
+from askdocs.ingest.sync import Indexer
+from askdocs.retrieval.index import IndexFilter
+from askdocs.settings import Settings
 
 log = logging.getLogger(__name__)
 AccessKind = Literal["identity", "permissions"]

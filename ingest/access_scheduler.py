@@ -16,9 +16,9 @@ from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 
-from ingest.access import AccessKind, AccessReport, AccessRunFn
-from ingest.scheduler import Clock, utcnow
-from ingest.sources import SourcesFile
+from askdocs.ingest.access import AccessKind, AccessReport, AccessRunFn
+from askdocs.ingest.scheduler import Clock, utcnow
+from askdocs.ingest.sources import SourcesFile
 
 log = logging.getLogger(__name__)
 KINDS: tuple[AccessKind, ...] = ("identity", "permissions")

@@ -15,8 +15,8 @@ from functools import lru_cache
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from askdocs.models import Chunk, Document, Location
-from retrieval.analyzer import Language, detect_language
-from retrieval.embedders import Embedder
+from askdocs.retrieval.analyzer import Language, detect_language
+from askdocs.retrieval.embedders import Embedder
 
 # No "" (per-character) separator: LangChain would measure every character with the embedder's special
 # tokens and emit ~20-character fragments; a run without separators is cut by ``_hard_split`` instead.

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from askdocs.errors import IndexDamaged
-from ingest.state import CheckpointStore
-from ingest.sync import SyncReport
-from retrieval.index import Index, IndexFilter
-from retrieval.index.edge import EdgeBackend
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import SyncReport
+from askdocs.retrieval.index import Index, IndexFilter
+from askdocs.retrieval.index.edge import EdgeBackend
 
 log = logging.getLogger(__name__)
 MANIFEST = "index-manifest.json"

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.sync import Indexer, _stored_embed_text
-from ingest.vectors import fill_vectors, request_vectors
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import Index, IndexedChunk, IndexFilter
-from retrieval.index.bm25 import bm25_weights
-from retrieval.index.facade import record_id
-from retrieval.index.payload import ChunkPayload
-from retrieval.index.types import BM25_AVGDL
+from askdocs.ingest.sync import Indexer, _stored_embed_text
+from askdocs.ingest.vectors import fill_vectors, request_vectors
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import Index, IndexedChunk, IndexFilter
+from askdocs.retrieval.index.bm25 import bm25_weights
+from askdocs.retrieval.index.facade import record_id
+from askdocs.retrieval.index.payload import ChunkPayload
+from askdocs.retrieval.index.types import BM25_AVGDL
 
 log = logging.getLogger(__name__)
 REBUILD = "rebuild"  # record in the serving collection: target collection and models

@@ -6,16 +6,16 @@ import logging
 import time
 from collections.abc import Callable
 
+from askdocs.connectors.base import ConnectorFailure, LoadConnector, PollConnector, SlimConnector, closing_connector
+from askdocs.connectors.registry import build_connector
 from askdocs.errors import AskdocsError, SourceError
+from askdocs.ingest import integrity
+from askdocs.ingest.sources import SourceConfig
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import Indexer, ProgressFn, SyncReport
+from askdocs.retrieval.index import IndexFilter
+from askdocs.retrieval.remote_embedder import RemoteEmbedder, usage_line
 from askdocs.settings import Settings
-from connectors.base import ConnectorFailure, LoadConnector, PollConnector, SlimConnector, closing_connector
-from connectors.registry import build_connector
-from ingest import integrity
-from ingest.sources import SourceConfig
-from ingest.state import CheckpointStore
-from ingest.sync import Indexer, ProgressFn, SyncReport
-from retrieval.index import IndexFilter
-from retrieval.remote_embedder import RemoteEmbedder, usage_line
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from typing import Any, Literal
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from askdocs.ingest.lease import LeaseStore
+from askdocs.ingest.sources import SourceConfig, SourcesFile
+from askdocs.ingest.sync import SyncReport
 from askdocs.metrics import SYNC_DOCUMENTS, SYNC_DURATION, SYNC_FAILURES, SYNC_RUNS
-from ingest.lease import LeaseStore
-from ingest.sources import SourceConfig, SourcesFile
-from ingest.sync import SyncReport
 
 log = logging.getLogger(__name__)
 RunFn = Callable[[SourceConfig, bool], SyncReport]

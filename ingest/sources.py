@@ -18,9 +18,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from askdocs import redaction
+from askdocs.connectors.registry import CONNECTORS
 from askdocs.errors import ConfigError, SourceError
 from askdocs.settings import Settings
-from connectors.registry import CONNECTORS
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

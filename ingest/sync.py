@@ -10,8 +10,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from askdocs.models import Chunk, Document
-from connectors.base import (
+from askdocs.connectors.base import (
     Checkpoint,
     ConnectorFailure,
     DocumentDeleted,
@@ -20,15 +19,16 @@ from connectors.base import (
     Skipped,
     SlimConnector,
 )
-from ingest.chunker import Chunker
-from ingest.extract import EXTRACTION_VERSION, Extractor, extract_document
-from ingest.vectors import VectorRequest, fill_vectors, request_vectors
-from ingest.vectors import stored_embed_text as _stored_embed_text
-from retrieval.analyzer import ANALYZER_VERSION, Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import CollectionSpec, Index, IndexedChunk, StoredVectors
-from retrieval.index.bm25 import BM25_TOLERANCE, average_length, bm25_weights, refresh_stale
-from retrieval.index.payload import ChunkPayload, DocumentFields
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.extract import EXTRACTION_VERSION, Extractor, extract_document
+from askdocs.ingest.vectors import VectorRequest, fill_vectors, request_vectors
+from askdocs.ingest.vectors import stored_embed_text as _stored_embed_text
+from askdocs.models import Chunk, Document
+from askdocs.retrieval.analyzer import ANALYZER_VERSION, Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import CollectionSpec, Index, IndexedChunk, StoredVectors
+from askdocs.retrieval.index.bm25 import BM25_TOLERANCE, average_length, bm25_weights, refresh_stale
+from askdocs.retrieval.index.payload import ChunkPayload, DocumentFields
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]

@@ -8,10 +8,10 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from askdocs.models import Chunk, embed_text
-from retrieval.embedders import Embedder, LanguageEmbedders
-from retrieval.index import StoredVectors
-from retrieval.index.payload import ChunkPayload
-from retrieval.remote_embedder import submit_documents
+from askdocs.retrieval.embedders import Embedder, LanguageEmbedders
+from askdocs.retrieval.index import StoredVectors
+from askdocs.retrieval.index.payload import ChunkPayload
+from askdocs.retrieval.remote_embedder import submit_documents
 
 # Embeddings asked for: vector name, for each text sent (in order) the positions of the chunks that use it, and
 # the rows when they come.

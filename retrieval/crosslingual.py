@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import Index, IndexFilter
-from retrieval.index.types import OtherLanguageBlock
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import Index, IndexFilter
+from askdocs.retrieval.index.types import OtherLanguageBlock
 
 # The chunk languages the analyzer tells apart ("en" stands for every non-Japanese text).
 LANGUAGES = ("en", "ja")

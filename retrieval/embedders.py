@@ -18,7 +18,7 @@ import numpy as np
 from askdocs.errors import ModelNotFound
 
 if TYPE_CHECKING:
-    from retrieval.remote_spec import RemoteOptions
+    from askdocs.retrieval.remote_spec import RemoteOptions
 
 _RESOURCES = Path(__file__).parent / "resources"
 
@@ -294,8 +294,8 @@ EMBEDDERS: dict[str, type[Any]] = {cls.name: cls for cls in (MiniLmOnnx, UseMult
 def make_embedder(name: str, remote: RemoteOptions | None = None) -> Embedder:
     """Build the embedder called ``name`` (``openai:…`` / ``openai-compatible:…`` with ``remote`` options, else the
     settings'); a clear error names the choices."""
-    from retrieval.remote_embedder import RemoteEmbedder
-    from retrieval.remote_spec import RemoteOptions, is_remote
+    from askdocs.retrieval.remote_embedder import RemoteEmbedder
+    from askdocs.retrieval.remote_spec import RemoteOptions, is_remote
 
     if is_remote(name):
         if remote is None:

@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from askdocs.models import PUBLIC, Hit, Location, Passage, SearchFilters
-from retrieval.analyzer import Analyzer, detect_language
-from retrieval.crosslingual import CrossLingualConfig, LanguageShares, other_block, split_languages
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
-from retrieval.index.payload import ChunkPayload
+from askdocs.retrieval.analyzer import Analyzer, detect_language
+from askdocs.retrieval.crosslingual import CrossLingualConfig, LanguageShares, other_block, split_languages
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import HybridQuery, Index, IndexFilter, ScoredPayload
+from askdocs.retrieval.index.payload import ChunkPayload
 
 Mode = Literal["hybrid", "dense", "bm25"]
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import anyio
 
 from askdocs.models import Answer, Hit, SearchFilters
-from retrieval.answer import AnswerGenerator, Draft, Final, StreamEvent, Token
-from retrieval.answer.base import refusal
-from retrieval.answer.citations import CitationChecker, build_citations, is_refusal
-from retrieval.hybrid import HybridRetriever
+from askdocs.retrieval.answer import AnswerGenerator, Draft, Final, StreamEvent, Token
+from askdocs.retrieval.answer.base import refusal
+from askdocs.retrieval.answer.citations import CitationChecker, build_citations, is_refusal
+from askdocs.retrieval.hybrid import HybridRetriever
 
 
 @dataclass

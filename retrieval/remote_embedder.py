@@ -27,9 +27,9 @@ import openai
 from openai import AzureOpenAI, OpenAI
 
 from askdocs.errors import ConfigError
+from askdocs.retrieval.answer.packing import encoding_for, seed_tiktoken_cache
+from askdocs.retrieval.remote_spec import OPENAI_MODELS, PREFIXES, RemoteOptions, RemoteSpec
 from askdocs.retry import retry_after
-from retrieval.answer.packing import encoding_for, seed_tiktoken_cache
-from retrieval.remote_spec import OPENAI_MODELS, PREFIXES, RemoteOptions, RemoteSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import FastAPI, Header
 from local_server import serve_in_thread
 
-from api.app import create_app
-from api.deps import get_principals
+from askdocs.api.app import create_app
+from askdocs.api.deps import get_principals
 from askdocs.app import Services
 from askdocs.models import ADMIN, PUBLIC
 from askdocs.settings import Settings

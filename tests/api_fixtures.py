@@ -14,12 +14,12 @@ import httpx
 import pytest
 from local_server import serve_in_thread
 
-from api.app import create_app
-from api.auth.keys import KeyStore, key_principals
-from api.cli import SERVER_OPTIONS
+from askdocs.api.app import create_app
+from askdocs.api.auth.keys import KeyStore, key_principals
+from askdocs.api.cli import SERVER_OPTIONS
 from askdocs.app import Services
+from askdocs.connectors.files.connector import FilesConnector
 from askdocs.settings import AuthSettings, Settings
-from connectors.files.connector import FilesConnector
 
 WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 

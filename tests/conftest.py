@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files.connector import FilesConnector
-from ingest.chunker import Chunker
-from ingest.extract import Extractor
-from ingest.sync import Indexer, SyncReport
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.extract import Extractor
+from askdocs.ingest.sync import Indexer, SyncReport
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_WORKSPACE = REPO_ROOT / "examples" / "workspace"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retrieval.embedders import Embedder, LanguageEmbedders
+from askdocs.retrieval.embedders import Embedder, LanguageEmbedders
 
 
 class CountingEmbedder:

@@ -9,10 +9,10 @@ from typing import Any
 from drive_exports import DOC, SHEET, SLIDES
 from drive_server import FOLDER, DriveServer, FakeDrive, FakeFile, group, service_account_info, user
 
+from askdocs.connectors.base import ConnectorFailure, DocumentDeleted, Skipped
+from askdocs.connectors.google.connector import GoogleDocsConnector, from_settings
+from askdocs.connectors.google.drive import RetryPolicy
 from askdocs.settings import Settings
-from connectors.base import ConnectorFailure, DocumentDeleted, Skipped
-from connectors.google.connector import GoogleDocsConnector, from_settings
-from connectors.google.drive import RetryPolicy
 
 ALICE, BOB, CAROL = "alice@kumo.example", "bob@kumo.example", "carol@kumo.example"
 ENG = "eng@kumo.example"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrieval.index import Index, IndexFilter
+from askdocs.retrieval.index import Index, IndexFilter
 
 
 def chunk_payloads(index: Index, source: str | None = None) -> dict[str, dict[str, Any]]:

@@ -17,8 +17,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from askdocs.database import engine_for
+from askdocs.ingest.lease import LeaseStore
 from askdocs.settings import Settings
-from ingest.lease import LeaseStore
 
 
 def _store(url: str, ttl: float) -> LeaseStore:
@@ -33,9 +33,9 @@ def _ready(go: str) -> None:
 
 
 def schedule(url: str, log_path: str, seconds: float, names: list[str], go: str) -> None:
-    from ingest.scheduler import SyncScheduler  # imported here: the other modes start faster without it
-    from ingest.sources import Schedule, SourceConfig, SourcesFile
-    from ingest.sync import SyncReport
+    from askdocs.ingest.scheduler import SyncScheduler  # imported here: the other modes start faster without it
+    from askdocs.ingest.sources import Schedule, SourceConfig, SourcesFile
+    from askdocs.ingest.sync import SyncReport
 
     store = _store(url, ttl=5.0)
 

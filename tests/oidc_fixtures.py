@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from local_server import free_port
 
 from askdocs.app import Services
+from askdocs.connectors.files.connector import FilesConnector
 from askdocs.settings import AuthSettings, Settings
-from connectors.files.connector import FilesConnector
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc"
 RESOURCE = "urn:askdocs:api"

@@ -17,9 +17,9 @@ from browser_fixtures import console_errors, screenshot
 from selenium import webdriver
 
 from askdocs.app import Services
+from askdocs.connectors.files.connector import FilesConnector
 from askdocs.models import Document, Section
 from askdocs.settings import AuthSettings, Settings
-from connectors.files.connector import FilesConnector
 
 AXE = Path(__file__).resolve().parent / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 HOSTILE_TITLE = "Zephyr <script>window.pwned=1</script> launch plan"

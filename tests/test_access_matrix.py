@@ -13,11 +13,11 @@ from api_fixtures import WORKSPACE, LiveServer, ask_streamed, demo_server, live_
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.auth.demo import DemoPerson, load_people
+from askdocs.api.auth.demo import DemoPerson, load_people
+from askdocs.connectors.files.connector import FilesConnector
 from askdocs.database import engine_for
 from askdocs.identity import IdentitySnapshot, IdentityStore
 from askdocs.models import PUBLIC, Document
-from connectors.files.connector import FilesConnector
 
 PEOPLE = load_people(WORKSPACE / "_people.toml")
 DOCS = {d.id: d for d in FilesConnector(WORKSPACE).load_all() if isinstance(d, Document)}

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from retrieval.analyzer import ENGLISH_STOPWORDS, PHRASE_JOINER, Analyzer, detect_language, term_id
-from retrieval.index.bm25 import bm25_weights
+from askdocs.retrieval.analyzer import ENGLISH_STOPWORDS, PHRASE_JOINER, Analyzer, detect_language, term_id
+from askdocs.retrieval.index.bm25 import bm25_weights
 
 
 # --- English -----------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_analysis_is_thread_safe() -> None:
     """The API searches while the indexer analyses: one shared Analyzer, many threads, same answers."""
     import threading
 
-    from retrieval.analyzer import Analyzer
+    from askdocs.retrieval.analyzer import Analyzer
 
     analyzer = Analyzer()
     words = "organizational generalizations conditionally hopefulness relational rationalization " * 20

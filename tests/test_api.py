@@ -6,10 +6,10 @@ import httpx
 import pytest
 from api_fixtures import LiveServer, live_server  # noqa: F401
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
+from askdocs.retrieval.answer.extractive import split_sentences
 from askdocs.settings import Settings
-from retrieval.answer.extractive import split_sentences
 
 FINANCE = ("user:ana@kumo.example", "group:finance")
 LEADERSHIP = ("user:laura@kumo.example", "group:leadership")

@@ -19,10 +19,10 @@ from api_fixtures import LiveServer, live_server, sse_events  # noqa: F401
 from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # noqa: F401
 from pydantic import SecretStr
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
-from retrieval.answer.base import NOT_FOUND
-from retrieval.answer.llm import LLMAnswerer
+from askdocs.retrieval.answer.base import NOT_FOUND
+from askdocs.retrieval.answer.llm import LLMAnswerer
 
 KEY = "sk-live-Xy7SECRETkey9876543210"
 VPN_Q = "What command do I run to connect to the VPN?"

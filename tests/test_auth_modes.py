@@ -12,10 +12,10 @@ from api_fixtures import LiveServer, live_server, serve, with_auth  # noqa: F401
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.auth.authenticator import get_identity
-from api.auth.demo import exposure_problem
-from api.cli import app as cli
+from askdocs.api.app import create_app
+from askdocs.api.auth.authenticator import get_identity
+from askdocs.api.auth.demo import exposure_problem
+from askdocs.api.cli import app as cli
 from askdocs.settings import AuthSettings, Settings
 
 RESTRICTED = ("files:finance/", "files:leadership/", "files:hr/private/", "files:tokyo/managers/")
@@ -105,7 +105,7 @@ def test_trusted_proxy_headers_count_only_from_its_addresses(
         assert cross.status_code == 403 and "cross-site" in cross.json()["detail"]
     elsewhere = with_auth(settings, proxy_enabled=True, trusted_proxies=["10.0.0.0/8"],
                           proxy_email_header="X-Auth-Request-Email")  # fmt: skip
-    caplog.set_level(logging.WARNING, logger="api.auth.authenticator")
+    caplog.set_level(logging.WARNING, logger="askdocs.api.auth.authenticator")
     with serve(elsewhere, live_server.services) as url:
         for _ in range(3):
             assert CEDAR not in ids(search(url, "Cedar relocation grant", mei)), "not from the proxy: ignored"

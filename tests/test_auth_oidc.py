@@ -23,7 +23,7 @@ from oidc_fixtures import (
     oidc_server,  # noqa: F401
 )
 
-from api.auth.oidc import MIN_REFETCH_S
+from askdocs.api.auth.oidc import MIN_REFETCH_S
 
 
 def bearer(token: str) -> dict[str, str]:

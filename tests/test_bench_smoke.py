@@ -1,11 +1,11 @@
-"""Smoke test of the performance benchmark (``python -m eval.bench``) at a tiny size."""
+"""Smoke test of the performance benchmark (``python -m askdocs.eval.bench``) at a tiny size."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from eval.bench.__main__ import parse_args, run
+from askdocs.eval.bench.__main__ import parse_args, run
 
 
 def test_bench_runs_at_a_tiny_size_and_reports_every_figure(tmp_path: Path) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from embedder_spy import spy_on
 
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.sync import Indexer
 from askdocs.models import Document
-from connectors.files.connector import FilesConnector
-from ingest.chunker import Chunker
-from ingest.sync import Indexer
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import HybridQuery, Index, IndexFilter
-from retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import HybridQuery, Index, IndexFilter
+from askdocs.retrieval.index.edge import EdgeBackend
 
 QUERIES = ["VPN client install", "parental leave application", "expense receipts deadline", "会議室の予約"]
 

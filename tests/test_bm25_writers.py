@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from qdrant_client import QdrantClient
 
-from retrieval.index import CollectionSpec, Index, IndexedChunk, IndexFilter
-from retrieval.index.edge import EdgeBackend
-from retrieval.index.server import ServerBackend
+from askdocs.retrieval.index import CollectionSpec, Index, IndexedChunk, IndexFilter
+from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.index.server import ServerBackend
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
 SPEC = CollectionSpec(dense={"vec": 2})

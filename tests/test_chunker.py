@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from askdocs.ingest.chunker import Chunker
 from askdocs.models import Chunk, Document, Location, Section
-from ingest.chunker import Chunker
-from retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.embedders import LanguageEmbedders
 
 WORDS = (
     "robot warehouse picker battery charge fleet console telemetry deploy incident pager rotation laptop "
@@ -219,8 +219,8 @@ def test_empty_sections_make_no_chunks(chunker: Chunker) -> None:
 def test_sample_workspace_chunks_fit(
     embedders: LanguageEmbedders, chunker: Chunker, sample_workspace, analyzer, extractor
 ) -> None:
-    from connectors.files.connector import FilesConnector
-    from ingest.extract import extract_document
+    from askdocs.connectors.files.connector import FilesConnector
+    from askdocs.ingest.extract import extract_document
 
     languages = set()
     for item in FilesConnector(sample_workspace).load_all():

@@ -19,17 +19,17 @@ from index_state import chunk_payloads
 from local_server import serve_in_thread
 from poll_helpers import drain
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
+from askdocs.connectors.base import ConnectorFailure, DocumentDeleted
+from askdocs.connectors.confluence.client import ConfluenceClient
+from askdocs.connectors.confluence.connector import NOBODY, ConfluenceConnector, from_settings
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
 from askdocs.models import Document
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 from askdocs.settings import AuthSettings, Settings
-from connectors.base import ConnectorFailure, DocumentDeleted
-from connectors.confluence.client import ConfluenceClient
-from connectors.confluence.connector import NOBODY, ConfluenceConnector, from_settings
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
 
 REPO = Path(__file__).resolve().parent.parent
 Item = Document | DocumentDeleted | ConnectorFailure

@@ -10,12 +10,12 @@ from api_fixtures import api_key
 from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
 from local_server import serve_in_thread
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
+from askdocs.connectors.confluence.connector import from_settings
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
 from askdocs.settings import Settings
-from connectors.confluence.connector import from_settings
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 ENGINEER_PRINCIPALS = ("user:dev@kumo.example", "group:eng")

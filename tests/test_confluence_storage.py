@@ -7,9 +7,20 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.confluence.acl import NOBODY, effective_acl, group_principal, parse_read_restriction, user_principal
-from connectors.confluence.client import ConfluenceError
-from connectors.confluence.storage import attachment_kind, attachment_sections, storage_to_sections, storage_to_text
+from askdocs.connectors.confluence.acl import (
+    NOBODY,
+    effective_acl,
+    group_principal,
+    parse_read_restriction,
+    user_principal,
+)
+from askdocs.connectors.confluence.client import ConfluenceError
+from askdocs.connectors.confluence.storage import (
+    attachment_kind,
+    attachment_sections,
+    storage_to_sections,
+    storage_to_text,
+)
 
 # From the documented storage-format examples: a fragment, no root element, CDATA link bodies.
 DOC_SNIPPETS = """<h1>Heading 1</h1>

@@ -14,14 +14,14 @@ from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noq
 from poll_helpers import drain
 
 from askdocs.app import Services
+from askdocs.connectors.base import ConnectorFailure, Skipped
+from askdocs.connectors.confluence.acl import NOBODY, RestrictionReader
+from askdocs.connectors.confluence.client import ConfluenceClient
+from askdocs.connectors.confluence.connector import NO_EMAIL, UNKNOWN_ANCESTOR, ConfluenceConnector, from_settings
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
 from askdocs.models import Document
 from askdocs.settings import Settings
-from connectors.base import ConnectorFailure, Skipped
-from connectors.confluence.acl import NOBODY, RestrictionReader
-from connectors.confluence.client import ConfluenceClient
-from connectors.confluence.connector import NO_EMAIL, UNKNOWN_ANCESTOR, ConfluenceConnector, from_settings
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
 
 
 def client(server: FakeServer) -> ConfluenceClient:

@@ -21,9 +21,9 @@ import os, signal, sys
 from pathlib import Path
 from askdocs.settings import Settings
 from askdocs.app import Services
-from connectors.files.connector import FilesConnector
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
 
 data, folder, kill_after = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 
@@ -53,7 +53,7 @@ DUMP = r"""
 import json, sys
 from pathlib import Path
 from askdocs.settings import Settings
-from retrieval.index import Index, IndexFilter
+from askdocs.retrieval.index import Index, IndexFilter
 index = Index.open(Settings(data_dir=Path(sys.argv[1])))
 points = {p.id: p.payload for p in index.chunks(IndexFilter())}
 print(json.dumps({"points": points, "stats": index.bm25_stats()}, sort_keys=True))

@@ -13,8 +13,8 @@ from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # 
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from api.cli import app
-from retrieval.answer.llm import LLMAnswerer
+from askdocs.api.cli import app
+from askdocs.retrieval.answer.llm import LLMAnswerer
 
 OFFICE_GUIDE = "files:tokyo/office-guide.md"
 ONCALL = "files:engineering/oncall-handbook.txt"

@@ -12,18 +12,18 @@ from embedder_spy import spy_on
 from qdrant_client import QdrantClient
 
 from askdocs.app import Services
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.sync import Indexer
 from askdocs.models import PUBLIC, Document, Section
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.crosslingual import LanguageShares, sliver_weight
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, point_id
+from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.index.server import ServerBackend
+from askdocs.retrieval.index.types import OtherLanguageBlock
 from askdocs.settings import Settings
-from connectors.files.connector import FilesConnector
-from ingest.chunker import Chunker
-from ingest.sync import Indexer
-from retrieval.analyzer import Analyzer
-from retrieval.crosslingual import LanguageShares, sliver_weight
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, point_id
-from retrieval.index.edge import EdgeBackend
-from retrieval.index.server import ServerBackend
-from retrieval.index.types import OtherLanguageBlock
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
 

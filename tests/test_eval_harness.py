@@ -12,9 +12,9 @@ import pytest
 from openai_server import FakeOpenAI, fake_openai, fake_openai_server  # noqa: F401
 from pydantic import SecretStr
 
+from askdocs.eval.beir import evaluate
+from askdocs.eval.runner import DEFAULT, LANGCHAIN, parse_args, run
 from askdocs.settings import Settings
-from eval.beir import evaluate
-from eval.runner import DEFAULT, LANGCHAIN, parse_args, run
 
 DOCS = {
     "vpn": ("VPN setup", "Install the WireGuard client and import the profile from the portal to connect to the VPN."),

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from askdocs.eval.extraction import main as fidelity_main
 from askdocs.formats import DOCX, PDF, PPTX, XLSX
+from askdocs.ingest.extract import ExtractionLimits, Extractor
 from askdocs.models import Location, Section
-from eval.extraction import main as fidelity_main
-from ingest.extract import ExtractionLimits, Extractor
 
 WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 DATA = Path(__file__).resolve().parent / "data"

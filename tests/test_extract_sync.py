@@ -8,9 +8,9 @@ from pathlib import Path
 
 from test_extract import DATA, WORKSPACE, zip_bomb
 
-from connectors.files.connector import FilesConnector
-from ingest.sync import Indexer
-from retrieval.index import Index, IndexFilter
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.sync import Indexer
+from askdocs.retrieval.index import Index, IndexFilter
 
 GOOD = ["sales/acme-service-agreement.pdf", "sales/kumo-roadmap-2027.pptx", "tokyo/bihin-zaiko.xlsx"]
 BAD = {

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from qdrant_client import QdrantClient
 
+from askdocs.ingest.sync import Indexer
 from askdocs.models import Document, SearchFilters, Section, container_of
-from ingest.sync import Indexer
-from retrieval.hybrid import HybridRetriever, facet_counts
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
-from retrieval.index.server import ServerBackend
-from retrieval.index.types import IndexFilter
+from askdocs.retrieval.hybrid import HybridRetriever, facet_counts
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.index.server import ServerBackend
+from askdocs.retrieval.index.types import IndexFilter
 
 OLD, NEW = datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -111,7 +111,7 @@ def test_facets_ask_the_engine_and_never_scan(facet_index: Index, monkeypatch: p
 def test_an_older_edge_collection_gets_the_container_index(tmp_path: Path) -> None:
     import qdrant_edge as q
 
-    from retrieval.index.types import CollectionSpec
+    from askdocs.retrieval.index.types import CollectionSpec
 
     backend = EdgeBackend(tmp_path / "edge")
     backend.ensure(CollectionSpec(dense={"en": 4}))

@@ -14,13 +14,13 @@ from api_fixtures import LiveServer, api_key, live_server  # noqa: F401
 from page_fixtures import FILES, PageServer, page_server  # noqa: F401
 from typer.testing import CliRunner
 
-from api.cli import app as cli
-from api.feedback import Feedback, FeedbackStore, query_id
-from api.routes.ui import ui_language
+from askdocs.api.cli import app as cli
+from askdocs.api.feedback import Feedback, FeedbackStore, query_id
+from askdocs.api.routes.ui import ui_language
 from askdocs.app import Services
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.eval.beir import load_beir
 from askdocs.settings import Settings
-from connectors.files.connector import FilesConnector
-from eval.beir import load_beir
 
 BUDGET = "files:finance/zephyr-budget.md"
 

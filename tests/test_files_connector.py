@@ -10,9 +10,16 @@ from typing import Any
 import pytest
 from poll_helpers import drain as drain_all
 
+from askdocs.connectors.base import (
+    ConnectorFailure,
+    DocumentDeleted,
+    LoadConnector,
+    PollConnector,
+    Skipped,
+    SlimConnector,
+)
+from askdocs.connectors.files.connector import AclFile, FilesConnector
 from askdocs.models import Document
-from connectors.base import ConnectorFailure, DocumentDeleted, LoadConnector, PollConnector, Skipped, SlimConnector
-from connectors.files.connector import AclFile, FilesConnector
 
 
 def write(path: Path, text: str | bytes) -> Path:

@@ -11,14 +11,14 @@ from google.oauth2.credentials import Credentials
 from google_fixtures import ALICE, BOB, ENG, FAST_RETRY, connector_for, seed, settings_for, split
 from poll_helpers import drain
 
+from askdocs.connectors.base import ConnectorFailure
+from askdocs.connectors.google.connector import GoogleDocsConnector, from_settings
+from askdocs.connectors.google.content import principals_from_permissions
+from askdocs.connectors.google.drive import DriveClient
 from askdocs.errors import SourceError
 from askdocs.formats import PPTX, XLSX
+from askdocs.ingest.extract import Extractor, extract_document
 from askdocs.models import Location
-from connectors.base import ConnectorFailure
-from connectors.google.connector import GoogleDocsConnector, from_settings
-from connectors.google.content import principals_from_permissions
-from connectors.google.drive import DriveClient
-from ingest.extract import Extractor, extract_document
 
 FOLDER_DOCS = {f"google-docs:doc-{i}" for i in ("handbook", "vpn", "budget", "roadmap", "published", "locked", "spec")}
 FOLDER_DOCS |= {"google-docs:pdf-1"}  # a PDF file in the folder: downloaded for extraction

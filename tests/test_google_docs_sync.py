@@ -20,14 +20,14 @@ from drive_server import DriveServer, FakeFile, Fault, drive_server_fixture, dri
 from google_fixtures import ALICE, BOB, CAROL, ENG, FAST_RETRY, connector_for, seed, settings_for, write_credentials
 from index_state import chunk_payloads
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
-from connectors.google.connector import from_settings
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from ingest.sync import Indexer
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
+from askdocs.connectors.google.connector import from_settings
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import Indexer
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 
 REPO = Path(__file__).resolve().parent.parent
 BOB_PRINCIPALS = (f"user:{BOB}",)
@@ -186,7 +186,7 @@ def test_cli_index_against_the_fake_server(drive_server: DriveServer, tmp_path: 
         "COLUMNS": "160",
     })  # fmt: skip
     askdocs = [str(REPO / ".venv" / "bin" / "askdocs")] if (REPO / ".venv/bin/askdocs").exists() else [
-        sys.executable, "-m", "api.cli"]  # fmt: skip
+        sys.executable, "-m", "askdocs.api.cli"]  # fmt: skip
     done = subprocess.run([*askdocs, "sync", "--type", "google-docs"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

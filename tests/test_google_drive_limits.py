@@ -13,15 +13,15 @@ from drive_server import DriveServer, drive_server_fixture, drive_server_session
 from google_fixtures import ALICE, BOB, CAROL, ENG, connector_for, seed, skips, split
 from poll_helpers import drain
 
+from askdocs.connectors.google.content import principals_from_permissions
+from askdocs.connectors.google.reader import EXPORT_LIMIT
+from askdocs.connectors.google.sharing import OWNERS_ONLY, UNREADABLE
 from askdocs.formats import XLSX
-from connectors.google.content import principals_from_permissions
-from connectors.google.reader import EXPORT_LIMIT
-from connectors.google.sharing import OWNERS_ONLY, UNREADABLE
-from ingest.extract import Extractor, extract_document
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
+from askdocs.ingest.extract import Extractor, extract_document
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 
 MB = 1024 * 1024
 DIRECT = [{"inherited": False, "permissionType": "file", "role": "reader"}]

@@ -11,9 +11,9 @@ from google_fixtures import ALICE, BOB, FAST_RETRY, SAMPLES, seed, settings_for
 from test_google_docs_sync import _serve
 
 from askdocs.app import Services
-from connectors.google.connector import from_settings
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
+from askdocs.connectors.google.connector import from_settings
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
 
 
 def _ask(api: httpx.Client, question: str, headers: dict[str, str]) -> dict:

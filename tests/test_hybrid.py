@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.sync import Indexer
 from askdocs.models import Document, SearchFilters, Section
-from connectors.files.connector import FilesConnector
-from ingest.sync import Indexer
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.hybrid import FusionConfig, HybridRetriever
-from retrieval.index import Index
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.hybrid import FusionConfig, HybridRetriever
+from askdocs.retrieval.index import Index
 
 QUESTIONS_MD = Path(__file__).resolve().parent.parent / "examples" / "QUESTIONS.md"
 ROW = re.compile(r"^\|\s*([EJR]\d+)\s*\|\s*(.+?)\s*\|\s*`([^`]+)`\s*\|(.*)$")
@@ -240,7 +240,7 @@ def test_fusion_config_is_used(retriever: HybridRetriever) -> None:
 def test_empty_index_returns_no_hits(edge_index: Index, embedders: LanguageEmbedders, analyzer: Analyzer) -> None:
     retriever = HybridRetriever(edge_index, embedders, analyzer)
     assert retriever.search("anything at all", ["public"]) == []  # never created
-    from retrieval.index import CollectionSpec
+    from askdocs.retrieval.index import CollectionSpec
 
     edge_index.ensure(CollectionSpec(dense=embedders.vector_sizes()))
     for mode in MODES:

@@ -16,20 +16,20 @@ from confluence_server import EMAIL, TOKEN, Fail
 from embedder_spy import Spy, spy_on
 from local_server import serve_in_thread
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
+from askdocs.connectors.confluence.connector import from_settings
 from askdocs.database import engine_for
 from askdocs.errors import SourceError
 from askdocs.identity import IdentityStore
+from askdocs.ingest.access import HIDDEN, refresh_permissions, sync_identities
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.scheduler import utcnow
+from askdocs.ingest.sources import SourceConfig, SourcesFile
+from askdocs.ingest.state import CheckpointStore
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import IndexFilter
 from askdocs.settings import AuthSettings, Settings
-from connectors.confluence.connector import from_settings
-from ingest.access import HIDDEN, refresh_permissions, sync_identities
-from ingest.runner import run_source
-from ingest.scheduler import utcnow
-from ingest.sources import SourceConfig, SourcesFile
-from ingest.state import CheckpointStore
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import IndexFilter
 
 SALARY = "What does the Willow salary band top out at?"
 OFFSITE = "Where is the team offsite this year?"

@@ -11,16 +11,16 @@ from embedder_spy import spy_on
 from google_fixtures import ALICE, BOB, CAROL, ENG, seed, settings_for
 from local_server import serve_in_thread
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
+from askdocs.connectors.google.connector import from_settings
 from askdocs.database import engine_for
 from askdocs.identity import IdentityStore
+from askdocs.ingest.access import refresh_permissions, sync_identities
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.retrieval.embedders import LanguageEmbedders
 from askdocs.settings import AuthSettings
-from connectors.google.connector import from_settings
-from ingest.access import refresh_permissions, sync_identities
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from retrieval.embedders import LanguageEmbedders
 
 DAVE, ERIN, FRANK = "dave@kumo.example", "erin@kumo.example", "frank@other.example"
 PLATFORM = "platform@kumo.example"

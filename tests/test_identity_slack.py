@@ -12,16 +12,16 @@ from embedder_spy import spy_on
 from local_server import serve_in_thread
 from slack_server import TOKEN, FakeSlack, seed
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
+from askdocs.connectors.slack.web import from_settings
 from askdocs.database import engine_for
 from askdocs.identity import IdentityStore
+from askdocs.ingest.access import refresh_permissions, sync_identities
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.retrieval.embedders import LanguageEmbedders
 from askdocs.settings import AuthSettings, Settings
-from connectors.slack.web import from_settings
-from ingest.access import refresh_permissions, sync_identities
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from retrieval.embedders import LanguageEmbedders
 
 BUDGET = "How much does the falcon budget line hold?"
 VPN = "How do I reset the VPN token?"

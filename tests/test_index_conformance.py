@@ -14,12 +14,20 @@ import pytest
 from qdrant_client import QdrantClient
 
 from askdocs.errors import ConfigError
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import CollectionSpec, HybridQuery, Index, IndexedChunk, IndexFilter, ScoredPayload, point_id
-from retrieval.index.bm25 import bm25_weights
-from retrieval.index.edge import EdgeBackend
-from retrieval.index.server import ServerBackend
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import (
+    CollectionSpec,
+    HybridQuery,
+    Index,
+    IndexedChunk,
+    IndexFilter,
+    ScoredPayload,
+    point_id,
+)
+from askdocs.retrieval.index.bm25 import bm25_weights
+from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.index.server import ServerBackend
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
 

@@ -17,11 +17,11 @@ from api_fixtures import WORKSPACE, api_key, serve
 from poll_helpers import wait_until
 
 from askdocs.app import Services
+from askdocs.ingest import integrity
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import CollectionSpec, Index, IndexFilter
+from askdocs.retrieval.index.edge import EdgeBackend
 from askdocs.settings import Settings
-from ingest import integrity
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import CollectionSpec, Index, IndexFilter
-from retrieval.index.edge import EdgeBackend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ["How do I connect to the VPN?", "parental leave weeks", "guest wifi password", "laptop return"]
@@ -169,7 +169,11 @@ def test_cli_search_on_an_index_another_process_holds_names_the_problem(tmp_path
     try:
         env = {**os.environ, "ASKDOCS_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(REPO_ROOT)}
         done = subprocess.run(
-            [sys.executable, "-m", "api.cli", "search", "vpn"], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "askdocs.api.cli", "search", "vpn"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     finally:
         index.close()

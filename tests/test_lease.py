@@ -17,11 +17,11 @@ from postgres_fixtures import fresh_postgres_url, postgres_url  # noqa: F401
 from pydantic import SecretStr
 
 from askdocs.database import engine_for
+from askdocs.ingest.lease import LeaseStore
+from askdocs.ingest.scheduler import SyncScheduler
+from askdocs.ingest.sources import Schedule, SourceConfig, SourcesFile
+from askdocs.ingest.sync import SyncReport
 from askdocs.settings import Settings
-from ingest.lease import LeaseStore
-from ingest.scheduler import SyncScheduler
-from ingest.sources import Schedule, SourceConfig, SourcesFile
-from ingest.sync import SyncReport
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "lease_worker.py"

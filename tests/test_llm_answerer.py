@@ -22,16 +22,16 @@ from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # 
 from pydantic import SecretStr
 
 from askdocs.models import Answer, Hit, Passage
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.answer import Draft, Final, LLMError, StreamEvent, Token
+from askdocs.retrieval.answer.base import NOT_FOUND
+from askdocs.retrieval.answer.citations import CitationChecker
+from askdocs.retrieval.answer.llm import LLMAnswerer
+from askdocs.retrieval.answer.packing import encoding_for, pack_sources, tiktoken_cache_key
+from askdocs.retrieval.answer.prompt import system_prompt
+from askdocs.retrieval.pipeline import AskPipeline
 from askdocs.retry import retry_after as parse_retry_after
 from askdocs.settings import Settings
-from retrieval.analyzer import Analyzer
-from retrieval.answer import Draft, Final, LLMError, StreamEvent, Token
-from retrieval.answer.base import NOT_FOUND
-from retrieval.answer.citations import CitationChecker
-from retrieval.answer.llm import LLMAnswerer
-from retrieval.answer.packing import encoding_for, pack_sources, tiktoken_cache_key
-from retrieval.answer.prompt import system_prompt
-from retrieval.pipeline import AskPipeline
 
 KEY = "sk-test-Zq9SECRETkey0123456789"
 VPN = "To connect to the VPN, run kumolink connect in a terminal. The VPN is required when working off-site."
@@ -111,7 +111,7 @@ os.environ.pop("TIKTOKEN_CACHE_DIR", None)
 def no_network(*a, **k): raise RuntimeError("network access attempted")
 tiktoken.load.read_file = no_network
 from pathlib import Path
-from retrieval.answer.packing import seed_tiktoken_cache, encoding_for
+from askdocs.retrieval.answer.packing import seed_tiktoken_cache, encoding_for
 seed_tiktoken_cache(Path({str(tmp_path / "tk")!r}))
 print(encoding_for("gpt-4o").name, len(encoding_for("gpt-4o").encode("hello world")), encoding_for("gpt-4").name)
 """

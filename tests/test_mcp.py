@@ -19,13 +19,13 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from oidc_fixtures import HERON, OidcProvider, oidc_provider, oidc_server  # noqa: F401
 
-from api.auth.keys import KeyStore
-from api.mcp_server import document_text
+from askdocs.api.auth.keys import KeyStore
+from askdocs.api.mcp_server import document_text
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.chunker import Chunker
 from askdocs.models import Document, Section
+from askdocs.retrieval.index import Index, ScoredPayload
 from askdocs.settings import Settings
-from connectors.files.connector import FilesConnector
-from ingest.chunker import Chunker
-from retrieval.index import Index, ScoredPayload
 
 BUDGET = "files:finance/q3-2026-budget.md"
 BUDGET_QUESTION = "How much is reserved in the Falcon budget line?"
@@ -204,7 +204,7 @@ def stdio_server(settings: Settings, key: str | None = None) -> StdioServerParam
     """`askdocs mcp` as a desktop assistant would start it (the key in ASKDOCS_API_KEY)."""
     env = {"PYTHONPATH": str(REPO_ROOT), "ASKDOCS_DATA_DIR": str(settings.data_dir)}
     env |= {"ASKDOCS_WORKSPACE_DIR": str(settings.workspace_dir)} | ({"ASKDOCS_API_KEY": key} if key else {})
-    return StdioServerParameters(command=sys.executable, args=["-m", "api.cli", "mcp"], env=env, cwd=REPO_ROOT)
+    return StdioServerParameters(command=sys.executable, args=["-m", "askdocs.api.cli", "mcp"], env=env, cwd=REPO_ROOT)
 
 
 def test_stdio_runs_as_the_keys_principals_and_a_revoked_key_fails_at_once(stdio_settings: Settings) -> None:

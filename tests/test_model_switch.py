@@ -17,17 +17,17 @@ from openai_server import FakeOpenAI, fake_openai, fake_openai_server  # noqa: F
 from qdrant_client import QdrantClient
 from typer.testing import CliRunner
 
-from api.cli import app
+from askdocs.api.cli import app
 from askdocs.app import Services
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.reindex import REBUILD
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import BM25_TOLERANCE
+from askdocs.retrieval.index import Index, IndexFilter
+from askdocs.retrieval.index.locations import ServerLocations
+from askdocs.retrieval.index.server import ServerBackend
 from askdocs.settings import Settings
-from connectors.files.connector import FilesConnector
-from ingest.reindex import REBUILD
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from ingest.sync import BM25_TOLERANCE
-from retrieval.index import Index, IndexFilter
-from retrieval.index.locations import ServerLocations
-from retrieval.index.server import ServerBackend
 
 QUERIES = {
     "How many weeks of parental leave?": "files:hr/parental-leave.md",

@@ -12,7 +12,7 @@ import pytest
 from api_fixtures import WORKSPACE, api_key, serve
 from poll_helpers import wait_until
 
-from api.logs import configure_logging
+from askdocs.api.logs import configure_logging
 from askdocs.app import Services
 from askdocs.settings import Settings
 
@@ -78,7 +78,7 @@ def test_sync_trigger_needs_an_admin_key(ops) -> None:  # type: ignore[no-untype
 def test_ops_routes_need_admin_rights(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from askdocs.api.app import create_app
 
     settings = Settings(data_dir=tmp_path / "data", sources_file=tmp_path / "none.yaml")
     with TestClient(create_app(settings, Services.build(settings)), base_url="http://localhost") as client:

@@ -17,8 +17,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from api.feedback import FeedbackStore
-from retrieval.answer.llm import LLMAnswerer
+from askdocs.api.feedback import FeedbackStore
+from askdocs.retrieval.answer.llm import LLMAnswerer
 
 pytestmark = pytest.mark.browser
 Driver = webdriver.Chrome

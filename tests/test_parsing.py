@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
+from askdocs.connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
 
 
 def _as_pairs(sections: list) -> list[tuple[list[str], str]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from askdocs.ingest.sync import Indexer
 from askdocs.models import Document, Section
-from ingest.sync import Indexer
-from retrieval.index import Index, IndexFilter
-from retrieval.index.payload import ChunkPayload, DocumentFields
+from askdocs.retrieval.index import Index, IndexFilter
+from askdocs.retrieval.index.payload import ChunkPayload, DocumentFields
 
 UPDATED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

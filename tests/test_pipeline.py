@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import anyio
 
-from retrieval.analyzer import Analyzer
-from retrieval.answer import ExtractiveAnswerer, Final, Token
-from retrieval.answer.citations import CitationChecker
-from retrieval.embedders import LanguageEmbedders
-from retrieval.hybrid import HybridRetriever
-from retrieval.pipeline import AskPipeline
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.answer import ExtractiveAnswerer, Final, Token
+from askdocs.retrieval.answer.citations import CitationChecker
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.hybrid import HybridRetriever
+from askdocs.retrieval.pipeline import AskPipeline
 
 
 def _pipeline(indexed_workspace, embedders: LanguageEmbedders, analyzer: Analyzer) -> AskPipeline:  # type: ignore[no-untyped-def]

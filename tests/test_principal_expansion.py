@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from api.auth.expansion import PrincipalExpander
-from api.auth.principals import ANONYMOUS, Identity
+from askdocs.api.auth.expansion import PrincipalExpander
+from askdocs.api.auth.principals import ANONYMOUS, Identity
 from askdocs.database import engine_for
 from askdocs.identity import IdentitySnapshot, IdentityStore
 from askdocs.settings import Settings

@@ -11,10 +11,10 @@ import pytest
 from api_fixtures import WORKSPACE, search_round, serve
 
 from askdocs.app import Services
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
 from askdocs.settings import Settings
-from connectors.files.connector import FilesConnector
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
 
 QUERIES = {
     "How many weeks of parental leave?": "files:hr/parental-leave.md",

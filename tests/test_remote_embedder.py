@@ -11,19 +11,19 @@ import numpy as np
 import pytest
 from openai_server import FakeOpenAI, Reply, fake_embedding, fake_openai, fake_openai_server  # noqa: F401
 
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import Indexer
 from askdocs.models import Document, Section
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders, make_embedder
+from askdocs.retrieval.index import Index, IndexFilter
+from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.remote_embedder import EmbeddingError, RemoteEmbedder
+from askdocs.retrieval.remote_spec import RemoteOptions, RemoteSpec
 from askdocs.settings import Settings
-from connectors.files.connector import FilesConnector
-from ingest.chunker import Chunker
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from ingest.sync import Indexer
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders, make_embedder
-from retrieval.index import Index, IndexFilter
-from retrieval.index.edge import EdgeBackend
-from retrieval.remote_embedder import EmbeddingError, RemoteEmbedder
-from retrieval.remote_spec import RemoteOptions, RemoteSpec
 
 KEY = "sk-test-secret-0123456789"
 
@@ -239,7 +239,7 @@ def test_sync_and_search_through_the_endpoint_respect_the_token_limit_and_log_us
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     indexer = _indexer(fake_openai, tiktoken_dir, tmp_path / "edge", spec_options=";max_tokens=64", batch_size=8)
-    with caplog.at_level(logging.INFO, logger="ingest.runner"):
+    with caplog.at_level(logging.INFO, logger="askdocs.ingest.runner"):
         report = run_source(indexer, FilesConnector(workspace_copy), CheckpointStore(tmp_path / "state"))
     assert report.status == "succeeded" and report.embedded_chunks == report.chunks_written > 20
     embedder = indexer.embedders.for_language("en")

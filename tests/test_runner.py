@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files.connector import FilesConnector
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from ingest.sync import Indexer
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import Indexer
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 
 WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ConnectorFailure
-from ingest.runner import source_runner
-from ingest.scheduler import SyncScheduler
-from ingest.sources import Schedule, SourceConfig, SourcesFile
-from ingest.state import CheckpointStore
-from ingest.sync import SyncReport
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
+from askdocs.connectors.base import ConnectorFailure
+from askdocs.ingest.runner import source_runner
+from askdocs.ingest.scheduler import SyncScheduler
+from askdocs.ingest.sources import Schedule, SourceConfig, SourcesFile
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import SyncReport
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 
 T0 = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)
 WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
@@ -196,6 +196,6 @@ def test_real_files_source_picks_up_an_edit_on_the_next_interval(tmp_path: Path,
 
 
 def index_filter(doc_id: str):  # type: ignore[no-untyped-def]
-    from retrieval.index import IndexFilter
+    from askdocs.retrieval.index import IndexFilter
 
     return IndexFilter(doc_ids=(doc_id,))

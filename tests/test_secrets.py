@@ -16,9 +16,9 @@ from openai_server import FakeOpenAI, Reply, fake_openai, fake_openai_server  # 
 from pydantic import SecretStr
 
 from askdocs import redaction
+from askdocs.ingest.sources import SourceConfig
+from askdocs.retrieval.answer.llm import LLMAnswerer
 from askdocs.settings import AuthSettings, Settings
-from ingest.sources import SourceConfig
-from retrieval.answer.llm import LLMAnswerer
 
 VPN_Q = "What command do I run to connect to the VPN?"
 

@@ -9,11 +9,11 @@ import pytest
 from pydantic import ValidationError
 from qdrant_client import QdrantClient, models
 
+from askdocs.retrieval.index import CollectionSpec, Index
+from askdocs.retrieval.index.facade import server_options
+from askdocs.retrieval.index.locations import ServerLocations
+from askdocs.retrieval.index.server import ServerCollectionOptions
 from askdocs.settings import Settings
-from retrieval.index import CollectionSpec, Index
-from retrieval.index.facade import server_options
-from retrieval.index.locations import ServerLocations
-from retrieval.index.server import ServerCollectionOptions
 
 
 class RecordingClient(QdrantClient):

@@ -18,16 +18,16 @@ from local_server import serve_in_thread
 from poll_helpers import drain
 from slack_server import TOKEN, FakeSlack, Fault, seed, slack, slack_server  # noqa: F401
 
+from askdocs.connectors.base import Checkpoint, ConnectorFailure, Skipped
+from askdocs.connectors.slack.web import SlackConnector, build_client, from_settings
 from askdocs.errors import SourceError
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.ingest.sync import Indexer
 from askdocs.models import Document
+from askdocs.retrieval.index import Index, IndexFilter
+from askdocs.retrieval.index.edge import EdgeBackend
 from askdocs.settings import AuthSettings, Settings
-from connectors.base import Checkpoint, ConnectorFailure, Skipped
-from connectors.slack.web import SlackConnector, build_client, from_settings
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from ingest.sync import Indexer
-from retrieval.index import Index, IndexFilter
-from retrieval.index.edge import EdgeBackend
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -287,7 +287,7 @@ def _search(url: str, query: str, user: str) -> list[str]:
 
 
 def test_member_removed_from_private_channel_loses_access(slack: FakeSlack, tmp_path: Path) -> None:  # noqa: F811
-    from api.app import create_app
+    from askdocs.api.app import create_app
     from askdocs.app import Services
 
     ws = slack.workspace

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from slack_server import TOKEN, FakeSlack, FakeWorkspace, seed, slack, slack_server  # noqa: F401
 
+from askdocs.connectors.base import ConnectorFailure
+from askdocs.connectors.slack.export import SlackExportConnector
+from askdocs.connectors.slack.markup import Directory, readable
+from askdocs.connectors.slack.web import SlackConnector, build_client
 from askdocs.models import Document
-from connectors.base import ConnectorFailure
-from connectors.slack.export import SlackExportConnector
-from connectors.slack.markup import Directory, readable
-from connectors.slack.web import SlackConnector, build_client
 
 
 def write_export(ws: FakeWorkspace, folder: Path) -> Path:

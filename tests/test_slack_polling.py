@@ -13,10 +13,10 @@ from poll_helpers import drain
 from slack_server import NON_MARKETPLACE, SPEC, TIER3, TOKEN, FakeSlack, seed, slack, slack_server  # noqa: F401
 from test_slack_connector import Sync, docs_of, sync  # noqa: F401
 
+from askdocs.connectors.base import ConnectorFailure, Skipped
+from askdocs.connectors.slack.state import ChannelState
+from askdocs.connectors.slack.web import SlackConnector, build_client, from_settings
 from askdocs.settings import Settings
-from connectors.base import ConnectorFailure, Skipped
-from connectors.slack.state import ChannelState
-from connectors.slack.web import SlackConnector, build_client, from_settings
 
 
 def connector(fake: FakeSlack, **kwargs: Any) -> SlackConnector:

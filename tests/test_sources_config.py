@@ -10,15 +10,15 @@ import pytest
 from cli_helpers import askdocs
 from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
 
+from askdocs.connectors.confluence.connector import ConfluenceConnector
+from askdocs.connectors.registry import CONNECTORS
 from askdocs.errors import ConfigError
+from askdocs.ingest.runner import source_runner
+from askdocs.ingest.sources import SourceConfig, SourcesConfigError, SourcesFile, load_sources, space_access
+from askdocs.ingest.state import CheckpointStore
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 from askdocs.settings import Settings
-from connectors.confluence.connector import ConfluenceConnector
-from connectors.registry import CONNECTORS
-from ingest.runner import source_runner
-from ingest.sources import SourceConfig, SourcesConfigError, SourcesFile, load_sources, space_access
-from ingest.state import CheckpointStore
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
 
 WORKSPACE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 

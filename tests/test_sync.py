@@ -18,14 +18,14 @@ import pytest
 from embedder_spy import Spy, spy_on
 
 from askdocs import models
-from connectors.files.connector import FilesConnector
-from ingest.chunker import Chunker
-from ingest.extract import Extractor, extract_document
-from ingest.sync import Indexer, SyncReport
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import HybridQuery, Index, IndexFilter, point_id
-from retrieval.index.edge import EdgeBackend
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.extract import Extractor, extract_document
+from askdocs.ingest.sync import Indexer, SyncReport
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import HybridQuery, Index, IndexFilter, point_id
+from askdocs.retrieval.index.edge import EdgeBackend
 
 N_DOCS = 44  # 33 Markdown/text/HTML files and 11 PDF, Office and CSV files
 # A fixed base URL: file:// URLs would change with the folder, and with them every content hash.
@@ -281,7 +281,7 @@ def test_changed_chunking_or_analysis_rewrites_every_document(synced: Synced, an
     assert all(len(synced.chunks_of(d)) >= n for d, n in synced.snapshot.chunks_per_doc.items())
     assert rechunking.full_sync(synced.connector).unchanged == N_DOCS
     # An index written by an older analyzer version counts as another pipeline too.
-    with patch("ingest.sync.ANALYZER_VERSION", "0"):
+    with patch("askdocs.ingest.sync.ANALYZER_VERSION", "0"):
         older = Indexer(synced.index, synced.spy.embedders, smaller, analyzer)
     assert older.pipeline != rechunking.pipeline
     assert older.full_sync(synced.connector).updated == N_DOCS
@@ -302,7 +302,7 @@ def test_changed_analysis_rebuilds_bm25_without_embedding(synced: Synced, analyz
     scores_after = [(h.id, h.score) for h in synced.index.query(query)]
     assert scores_after and scores_after != scores_before, "the BM25 weights were rebuilt with the new k1/b"
     assert retuned.full_sync(synced.connector).unchanged == N_DOCS
-    with patch("ingest.sync.ANALYZER_VERSION", "0"):
+    with patch("askdocs.ingest.sync.ANALYZER_VERSION", "0"):
         older = Indexer(synced.index, synced.spy.embedders, synced.indexer.chunker, analyzer, k1=0.6, b=0.4)
     report = older.full_sync(synced.connector)
     assert (report.updated, report.embedded_chunks, synced.spy.calls) == (N_DOCS, 0, 0)

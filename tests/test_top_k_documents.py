@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
+from askdocs.ingest.sync import Indexer
 from askdocs.models import Document, Section
-from ingest.sync import Indexer
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.hybrid import HybridRetriever
-from retrieval.index import Index
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.hybrid import HybridRetriever
+from askdocs.retrieval.index import Index
 
 LONG_SECTIONS = 40
 

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 
-from api.auth.demo import DemoPerson, is_loopback, load_people
-from api.auth.expansion import PrincipalExpander
-from api.auth.keys import PREFIX, KeyStore
-from api.auth.oidc import BearerVerifier
-from api.auth.principals import ANONYMOUS, GROUP, AuthError, Identity, checked_email, person
+from askdocs.api.auth.demo import DemoPerson, is_loopback, load_people
+from askdocs.api.auth.expansion import PrincipalExpander
+from askdocs.api.auth.keys import PREFIX, KeyStore
+from askdocs.api.auth.oidc import BearerVerifier
+from askdocs.api.auth.principals import ANONYMOUS, GROUP, AuthError, Identity, checked_email, person
 from askdocs.database import engine_for
 from askdocs.identity import IdentityStore
 from askdocs.settings import Settings

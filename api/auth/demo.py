@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from api.auth.principals import EMAIL, GROUP, Identity
+from askdocs.api.auth.principals import EMAIL, GROUP, Identity
 from askdocs.models import PUBLIC
 from askdocs.settings import Settings
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.auth.principals import Identity, with_spaces
+from askdocs.api.auth.principals import Identity, with_spaces
 from askdocs.identity import IdentityStore
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.auth.keys import KeyStore, key_principals
+from askdocs.api.auth.keys import KeyStore, key_principals
 from askdocs.settings import Settings
 
 keys_app = typer.Typer(help="API keys for services (scripts, bots, MCP clients, sync triggers).", no_args_is_help=True)
@@ -16,7 +16,7 @@ err = Console(stderr=True)
 
 
 def _store() -> KeyStore:
-    from api.cli_common import load_settings
+    from askdocs.api.cli_common import load_settings
 
     settings: Settings = load_settings()
     return KeyStore(settings.auth_dir / "keys.sqlite3")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import jwt
 
-from api.auth.principals import AuthError, Identity, checked_email, person
+from askdocs.api.auth.principals import AuthError, Identity, checked_email, person
 from askdocs.settings import AuthSettings
 
 log = logging.getLogger(__name__)

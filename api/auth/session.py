@@ -16,9 +16,9 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
-from api.auth.authenticator import Authenticator, IdentityDep, check_csrf
-from api.auth.oidc import person_claims
-from api.auth.principals import AuthError
+from askdocs.api.auth.authenticator import Authenticator, IdentityDep, check_csrf
+from askdocs.api.auth.oidc import person_claims
+from askdocs.api.auth.principals import AuthError
 from askdocs.settings import Settings
 
 log = logging.getLogger(__name__)

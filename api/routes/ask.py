@@ -15,14 +15,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api.deps import PrincipalsDep, ServicesDep
-from api.limits import check_filters
-from api.schemas import AskError, AskRequest, AskResponse
-from api.security import public_hits
+from askdocs.api.deps import PrincipalsDep, ServicesDep
+from askdocs.api.limits import check_filters
+from askdocs.api.schemas import AskError, AskRequest, AskResponse
+from askdocs.api.security import public_hits
 from askdocs.app import Services
 from askdocs.models import Hit
 from askdocs.redaction import redact
-from retrieval.answer import LLMError, StreamEvent, Token
+from askdocs.retrieval.answer import LLMError, StreamEvent, Token
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["search"])

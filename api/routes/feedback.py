@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.auth.authenticator import IdentityDep
-from api.auth.principals import Identity
-from api.deps import PrincipalsDep, ServicesDep
-from api.feedback import Feedback, FeedbackStore
+from askdocs.api.auth.authenticator import IdentityDep
+from askdocs.api.auth.principals import Identity
+from askdocs.api.deps import PrincipalsDep, ServicesDep
+from askdocs.api.feedback import Feedback, FeedbackStore
 from askdocs.models import SearchFilters
-from retrieval.hybrid import facet_counts
+from askdocs.retrieval.hybrid import facet_counts
 
 router = APIRouter(prefix="/v1", tags=["search"])
 

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import PrincipalsDep, ServicesDep
-from api.schemas import ErrorBody
+from askdocs.api.deps import PrincipalsDep, ServicesDep
+from askdocs.api.schemas import ErrorBody
+from askdocs.ingest.integrity import SUMMARY
 from askdocs.models import ADMIN
-from ingest.integrity import SUMMARY
 
 router = APIRouter(tags=["health"])
 

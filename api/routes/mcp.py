@@ -12,9 +12,9 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth.authenticator import Authenticator, IdentityDep
-from api.deps import PrincipalsDep
-from api.mcp_server import REQUEST_PRINCIPALS, build_mcp, http_principals
+from askdocs.api.auth.authenticator import Authenticator, IdentityDep
+from askdocs.api.deps import PrincipalsDep
+from askdocs.api.mcp_server import REQUEST_PRINCIPALS, build_mcp, http_principals
 
 PATH = "/mcp"
 router = APIRouter(include_in_schema=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import AdminDep, ServicesDep
+from askdocs.api.deps import AdminDep, ServicesDep
 from askdocs.metrics import INDEX_CHUNKS, REGISTRY
 
 router = APIRouter(tags=["health"])

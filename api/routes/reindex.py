@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from api.deps import AdminDep, ServicesDep
-from api.schemas import ErrorBody
-from ingest.reindex import RebuildJob
+from askdocs.api.deps import AdminDep, ServicesDep
+from askdocs.api.schemas import ErrorBody
+from askdocs.ingest.reindex import RebuildJob
 
 router = APIRouter(
     prefix="/v1/admin/reindex",

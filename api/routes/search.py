@@ -6,10 +6,10 @@ import time
 
 from fastapi import APIRouter
 
-from api.deps import PrincipalsDep, ServicesDep
-from api.limits import check_filters
-from api.schemas import SearchRequest, SearchResponse
-from api.security import public_hits
+from askdocs.api.deps import PrincipalsDep, ServicesDep
+from askdocs.api.limits import check_filters
+from askdocs.api.schemas import SearchRequest, SearchResponse
+from askdocs.api.security import public_hits
 
 router = APIRouter(prefix="/v1", tags=["search"])
 

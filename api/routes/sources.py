@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import AdminDep, ServicesDep
-from api.schemas import ErrorBody
+from askdocs.api.deps import AdminDep, ServicesDep
+from askdocs.api.schemas import ErrorBody
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.confluence.client import ConfluenceClient, ConfluenceError
+from askdocs.connectors.confluence.client import ConfluenceClient, ConfluenceError
 
 # No X-Askdocs-User (an email) or CLI user can ever map to this principal.
 NOBODY = "user:confluence:nobody"

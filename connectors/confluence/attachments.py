@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from askdocs.connectors.confluence.client import ConfluenceClient, ConfluenceError, parse_time
+from askdocs.connectors.confluence.storage import attachment_kind, attachment_sections
 from askdocs.formats import extracted_mime, too_big
 from askdocs.models import Blob, Document
-from connectors.confluence.client import ConfluenceClient, ConfluenceError, parse_time
-from connectors.confluence.storage import attachment_kind, attachment_sections
 
 SOURCE = "confluence"
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024

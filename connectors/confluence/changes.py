@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.base import ConnectorFailure
-from connectors.confluence.attachments import SOURCE
-from connectors.confluence.client import ConfluenceClient, ConfluenceError, PageStub, parse_time
-from connectors.confluence.tree import folder_chains, site_fingerprints
+from askdocs.connectors.base import ConnectorFailure
+from askdocs.connectors.confluence.attachments import SOURCE
+from askdocs.connectors.confluence.client import ConfluenceClient, ConfluenceError, PageStub, parse_time
+from askdocs.connectors.confluence.tree import folder_chains, site_fingerprints
 
 
 def changed_since(

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from askdocs.connectors.base import ConnectorFailure
 from askdocs.retry import Backoff, retry_after
-from connectors.base import ConnectorFailure
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from askdocs.errors import SourceError
-from askdocs.models import Document, Section
-from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
-from connectors.confluence.acl import NOBODY, Restriction, RestrictionReader, effective_acl
-from connectors.confluence.attachments import SOURCE, attachment_doc_id, attachment_document
-from connectors.confluence.changes import changed_since, tree_changes
-from connectors.confluence.client import (
+from askdocs.connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
+from askdocs.connectors.confluence.acl import NOBODY, Restriction, RestrictionReader, effective_acl
+from askdocs.connectors.confluence.attachments import SOURCE, attachment_doc_id, attachment_document
+from askdocs.connectors.confluence.changes import changed_since, tree_changes
+from askdocs.connectors.confluence.client import (
     ConfluenceClient,
     ConfluenceError,
     Listing,
@@ -34,9 +31,9 @@ from connectors.confluence.client import (
     moved_pages,
     parse_time,
 )
-from connectors.confluence.identity import ConfluenceIdentity, load_account_emails
-from connectors.confluence.storage import storage_to_sections
-from connectors.confluence.tree import (
+from askdocs.connectors.confluence.identity import ConfluenceIdentity, load_account_emails
+from askdocs.connectors.confluence.storage import storage_to_sections
+from askdocs.connectors.confluence.tree import (
     ANCESTOR_TYPES,
     RESTRICTED_TYPES,
     UnknownAncestor,
@@ -44,6 +41,9 @@ from connectors.confluence.tree import (
     comment_tree,
     tree_fingerprint,
 )
+from askdocs.errors import SourceError
+from askdocs.models import Document, Section
+from askdocs.settings import Settings
 
 log = logging.getLogger(__name__)
 NO_EMAIL = "restricted reader without a visible e-mail (kept as user:confluence:<accountId>)"

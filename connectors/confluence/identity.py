@@ -20,12 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from askdocs.connectors.base import ConnectorFailure, DocumentAcl
+from askdocs.connectors.confluence.acl import NOBODY, RestrictionReader, group_principal
+from askdocs.connectors.confluence.client import ConfluenceClient, ConfluenceError, Listing, PageStub, Space
+from askdocs.connectors.confluence.tree import UnknownAncestor
 from askdocs.errors import SourceError
 from askdocs.identity import EMAIL, IdentitySnapshot
-from connectors.base import ConnectorFailure, DocumentAcl
-from connectors.confluence.acl import NOBODY, RestrictionReader, group_principal
-from connectors.confluence.client import ConfluenceClient, ConfluenceError, Listing, PageStub, Space
-from connectors.confluence.tree import UnknownAncestor
 
 log = logging.getLogger(__name__)
 SOURCE = "confluence"

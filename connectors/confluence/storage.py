@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from askdocs.connectors.parsing import html_sections, markdown_sections
 from askdocs.models import Section
-from connectors.parsing import html_sections, markdown_sections
 
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _VOID = {"br", "hr", "img", "col", "input", "meta", "link", "wbr", "source"}

@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.confluence.client import ConfluenceClient, ConfluenceError
+from askdocs.connectors.confluence.client import ConfluenceClient, ConfluenceError
 
 ANCESTOR_TYPES = {"page": "pages", "folder": "folders", "whiteboard": "whiteboards", "database": "databases",
                   "embed": "embeds"}  # fmt: skip

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from askdocs.connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
+from askdocs.connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
 from askdocs.formats import EXTRACTED_SUFFIXES, FORMAT_NAMES, too_big
 from askdocs.models import PUBLIC, Blob, Document, Section, validate_principal
 from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
-from connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
 
 ACL_FILE = "_acl.toml"
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html",

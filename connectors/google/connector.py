@@ -16,14 +16,14 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from askdocs.connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
+from askdocs.connectors.google.content import FILE_FIELDS, FOLDER
+from askdocs.connectors.google.drive import DriveClient, DriveError, RetryPolicy, load_credentials
+from askdocs.connectors.google.identity import DIRECTORY_SCOPES, GoogleIdentity
+from askdocs.connectors.google.reader import MAX_PAGES, DriveReader
 from askdocs.errors import SourceError
 from askdocs.models import Document
 from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
-from connectors.google.content import FILE_FIELDS, FOLDER
-from connectors.google.drive import DriveClient, DriveError, RetryPolicy, load_credentials
-from connectors.google.identity import DIRECTORY_SCOPES, GoogleIdentity
-from connectors.google.reader import MAX_PAGES, DriveReader
 
 SOURCE = "google-docs"
 CHECKPOINT_VERSION = 1

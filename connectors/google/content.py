@@ -23,9 +23,9 @@ import re
 from datetime import datetime
 from typing import Any
 
+from askdocs.connectors.parsing import html_sections, markdown_sections
 from askdocs.formats import PPTX, XLSX
 from askdocs.models import PUBLIC, Blob, Document, Section
-from connectors.parsing import html_sections, markdown_sections
 
 DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"

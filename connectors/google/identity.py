@@ -17,10 +17,10 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from askdocs.connectors.base import ConnectorFailure, DocumentAcl
+from askdocs.connectors.google.drive import DriveClient, DriveError
+from askdocs.connectors.google.sharing import Sharing, UnreadableSharing
 from askdocs.identity import EMAIL, IdentitySnapshot
-from connectors.base import ConnectorFailure, DocumentAcl
-from connectors.google.drive import DriveClient, DriveError
-from connectors.google.sharing import Sharing, UnreadableSharing
 
 log = logging.getLogger(__name__)
 DIRECTORY_SCOPES = [
@@ -45,7 +45,6 @@ class GoogleIdentity:
 
     def _walk(self, folders: dict[str, list[str]]) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
-
 
     def _directory_pages(self, resource: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
         client = self.directory

@@ -7,10 +7,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from askdocs.formats import EXTRACTED_MIMES, XLSX, too_big
-from askdocs.models import Blob, Document
-from connectors.base import ConnectorFailure, Skipped
-from connectors.google.content import (
+from askdocs.connectors.base import ConnectorFailure, Skipped
+from askdocs.connectors.google.content import (
     DOC,
     EXTRACTED_EXPORTS,
     FILE_FIELDS,
@@ -23,8 +21,10 @@ from connectors.google.content import (
     sections_from_export,
     workbook_of,
 )
-from connectors.google.drive import DriveClient, DriveError
-from connectors.google.sharing import OWNERS_ONLY, UNREADABLE, Sharing, UnreadableSharing
+from askdocs.connectors.google.drive import DriveClient, DriveError
+from askdocs.connectors.google.sharing import OWNERS_ONLY, UNREADABLE, Sharing, UnreadableSharing
+from askdocs.formats import EXTRACTED_MIMES, XLSX, too_big
+from askdocs.models import Blob, Document
 
 log = logging.getLogger(__name__)
 

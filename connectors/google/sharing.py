@@ -19,8 +19,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from connectors.google.content import PERMISSION_FIELDS, owner_principals, principals_from_permissions
-from connectors.google.drive import DriveError
+from askdocs.connectors.google.content import PERMISSION_FIELDS, owner_principals, principals_from_permissions
+from askdocs.connectors.google.drive import DriveError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ channels, when the export includes them) and one folder per channel with one JSO
 rebuilt from ``thread_ts``; ids, titles, text, permalinks and ACLs match what the live connector produces, so a
 team can start from an export and switch to the live connector without re-embedding anything.
 
-Run it with ``python -m connectors.slack.export EXPORT.zip --workspace-url https://<team>.slack.com``.
+Run it with ``python -m askdocs.connectors.slack.export EXPORT.zip --workspace-url https://<team>.slack.com``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from askdocs.connectors.base import ConnectorFailure
+from askdocs.connectors.slack.markup import (
+    SOURCE,
+    Directory,
+    Message,
+    apply_events,
+    channel_acl,
+    thread_document,
+    ts_key,
+)
 from askdocs.errors import SourceError
 from askdocs.models import PUBLIC, Document
 from askdocs.settings import Settings
-from connectors.base import ConnectorFailure
-from connectors.slack.markup import SOURCE, Directory, Message, apply_events, channel_acl, thread_document, ts_key
 
 DMS = ("dms.json", "mpims.json")
 

@@ -13,10 +13,10 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from askdocs.connectors.base import ConnectorFailure, DocumentAcl
+from askdocs.connectors.slack.client import SlackError
+from askdocs.connectors.slack.markup import SOURCE, Directory
 from askdocs.identity import IdentitySnapshot
-from connectors.base import ConnectorFailure, DocumentAcl
-from connectors.slack.client import SlackError
-from connectors.slack.markup import SOURCE, Directory
 
 log = logging.getLogger(__name__)
 GROUP_SCOPE_ERRORS = {"missing_scope", "not_allowed_token_type", "paid_teams_only", "feature_not_enabled"}

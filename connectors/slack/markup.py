@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from askdocs.connectors.slack.blocks import rich_content
 from askdocs.models import PUBLIC, Document, Section
-from connectors.slack.blocks import rich_content
 
 SOURCE = "slack"
 Message = dict[str, Any]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from connectors.slack.markup import Message, fingerprint, ts_key
+from askdocs.connectors.slack.markup import Message, fingerprint, ts_key
 
 Range = tuple[str | None, str | None]  # (oldest, latest), exclusive; None: unbounded
 

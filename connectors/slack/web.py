@@ -24,14 +24,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from askdocs.errors import SourceError
-from askdocs.models import PUBLIC, Document
-from askdocs.retry import retry_after
-from askdocs.settings import Settings
-from connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
-from connectors.slack.client import SlackError, SlackRetryHandler, build_client
-from connectors.slack.identity import SlackIdentity
-from connectors.slack.markup import (
+from askdocs.connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
+from askdocs.connectors.slack.client import SlackError, SlackRetryHandler, build_client
+from askdocs.connectors.slack.identity import SlackIdentity
+from askdocs.connectors.slack.markup import (
     SOURCE,
     Directory,
     Message,
@@ -44,7 +40,11 @@ from connectors.slack.markup import (
     thread_fingerprint,
     ts_key,
 )
-from connectors.slack.state import ChannelState, Range, covers
+from askdocs.connectors.slack.state import ChannelState, Range, covers
+from askdocs.errors import SourceError
+from askdocs.models import PUBLIC, Document
+from askdocs.retry import retry_after
+from askdocs.settings import Settings
 
 __all__ = ["SlackConnector", "SlackError", "SlackRetryHandler", "build_client", "from_settings"]
 

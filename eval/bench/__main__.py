@@ -1,8 +1,8 @@
-"""``python -m eval.bench``: build synthetic indexes per size, measure ingest, latency over HTTP, memory, disk, recall.
+"""``python -m askdocs.eval.bench``: synthetic indexes per size; ingest, HTTP latency, memory, disk, recall.
 
 Example::
 
-    nice .venv/bin/python -m eval.bench --sizes 10000,100000 --queries 200 --clients 1,8
+    nice .venv/bin/python -m askdocs.eval.bench --sizes 10000,100000 --queries 200 --clients 1,8
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from askdocs.eval.bench import report
+from askdocs.eval.bench.build import build
+from askdocs.eval.bench.corpus import make_queries
+from askdocs.eval.bench.ingest import measure_ingest
+from askdocs.eval.bench.latency import measure
+from askdocs.eval.bench.peer import measure_peer
+from askdocs.eval.bench.recall import hnsw_recall
+from askdocs.eval.bench.vectors import VectorPool
+from askdocs.retrieval.analyzer import detect_language
+from askdocs.retrieval.embedders import LanguageEmbedders, make_embedder
 from askdocs.settings import Settings
-from eval.bench import report
-from eval.bench.build import build
-from eval.bench.corpus import make_queries
-from eval.bench.ingest import measure_ingest
-from eval.bench.latency import measure
-from eval.bench.peer import measure_peer
-from eval.bench.recall import hnsw_recall
-from eval.bench.vectors import VectorPool
-from retrieval.analyzer import detect_language
-from retrieval.embedders import LanguageEmbedders, make_embedder
 
-log = logging.getLogger("eval.bench")
+log = logging.getLogger("askdocs.eval.bench")
 
 
 def _ints(text: str) -> list[int]:
@@ -40,7 +40,7 @@ def _ints(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
-    p = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m askdocs.eval.bench", description=__doc__)
     p.add_argument("--sizes", type=_ints, default=[10000, 100000, 200000], help="chunks per index, comma-separated")
     p.add_argument("--queries", type=int, default=200, help="queries per client setting")
     p.add_argument("--clients", type=_ints, default=[1, 8], help="concurrent clients, comma-separated")
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, command: str = "") -> dict[str, Any]:
     args.workdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
-        "command": command or "python -m eval.bench",
+        "command": command or "python -m askdocs.eval.bench",
         "machine": f"{platform.machine()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}",
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "run_dir": str(run_dir),
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    results = run(args, "python -m eval.bench " + shlex.join(argv))
+    results = run(args, "python -m askdocs.eval.bench " + shlex.join(argv))
     print(report.markdown(results))
     print(f"\nwritten to {results['run_dir']}/results.json and report.md")
     return 0

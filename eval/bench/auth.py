@@ -1,7 +1,7 @@
 """What identifying a caller costs per request: an API key lookup, an OIDC bearer token check (JWKS cached).
 
-``python -m eval.bench.auth [--n 2000]`` prints microseconds per call. The JWKS is served by a small HTTP server on
-127.0.0.1 and fetched once, as a real provider's would be.
+``python -m askdocs.eval.bench.auth [--n 2000]`` prints microseconds per call. The JWKS is served by a small HTTP
+server on 127.0.0.1 and fetched once, as a real provider's would be.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from api.auth.keys import KeyStore, key_principals
-from api.auth.oidc import BearerVerifier
+from askdocs.api.auth.keys import KeyStore, key_principals
+from askdocs.api.auth.oidc import BearerVerifier
 from askdocs.settings import AuthSettings
 
 

@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from askdocs.eval.bench.corpus import GENERATOR_VERSION, SynthDoc, iter_docs
+from askdocs.eval.bench.vectors import NOISE, VectorPool, synthetic
+from askdocs.retrieval.analyzer import _WORD, Analyzer
+from askdocs.retrieval.index import CollectionSpec, Index, IndexedChunk
+from askdocs.retrieval.index.bm25 import bm25_weights
 from askdocs.settings import Settings
-from eval.bench.corpus import GENERATOR_VERSION, SynthDoc, iter_docs
-from eval.bench.vectors import NOISE, VectorPool, synthetic
-from retrieval.analyzer import _WORD, Analyzer
-from retrieval.index import CollectionSpec, Index, IndexedChunk
-from retrieval.index.bm25 import bm25_weights
 
-log = logging.getLogger("eval.bench")
+log = logging.getLogger("askdocs.eval.bench")
 MARKER = "complete.json"
 COLLECTION = "bench"
 WRITE_BATCH = 64  # documents analysed and embedded together (avgdl is updated per batch, as the Indexer does)

@@ -1,6 +1,7 @@
 """What the identity store costs: a sync's write, and expanding a caller per request (cached and not).
 
-``python -m eval.bench.identity [--users 5000] [--groups 500] [--n 500] [--database-url URL]`` builds a directory of
+``python -m askdocs.eval.bench.identity [--users 5000] [--groups 500] [--n 500] [--database-url URL]`` builds a
+directory of
 ``users`` accounts in ``groups`` groups (each user in three groups, every group nested two levels under others),
 writes it as one source's snapshot, and prints milliseconds per sync and microseconds per expansion, on SQLite in a
 temporary folder unless a database URL (PostgreSQL) is given.
@@ -16,12 +17,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from api.auth.expansion import PrincipalExpander
-from api.auth.principals import Identity
+from askdocs.api.auth.expansion import PrincipalExpander
+from askdocs.api.auth.principals import Identity
 from askdocs.database import engine_for
+from askdocs.eval.bench.auth import per_call_us
 from askdocs.identity import IdentitySnapshot, IdentityStore
 from askdocs.settings import Settings
-from eval.bench.auth import per_call_us
 
 
 def directory(users: int, groups: int) -> IdentitySnapshot:

@@ -10,15 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from eval.bench.corpus import SynthDoc, iter_docs
-from ingest.chunker import Chunker
-from ingest.sync import Indexer
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
+from askdocs.eval.bench.corpus import SynthDoc, iter_docs
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.sync import Indexer
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 
-log = logging.getLogger("eval.bench")
+log = logging.getLogger("askdocs.eval.bench")
 BATCH_DOCS = 32  # the Indexer's default batch
 
 

@@ -1,4 +1,4 @@
-"""What the index integrity checks cost: ``python -m eval.bench.integrity --chunks 10000 50000``.
+"""What the index integrity checks cost: ``python -m askdocs.eval.bench.integrity --chunks 10000 50000``.
 
 Writes N chunks (4 per document, 4 sources, random dense vectors, random BM25 terms) into an Edge index in a
 temporary folder through the ``Index`` facade, records a sync per source, then times the check on open
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest import integrity
-from ingest.sync import SyncReport
-from retrieval.index import CollectionSpec, Index, IndexedChunk
-from retrieval.index.edge import EdgeBackend
+from askdocs.ingest import integrity
+from askdocs.ingest.sync import SyncReport
+from askdocs.retrieval.index import CollectionSpec, Index, IndexedChunk
+from askdocs.retrieval.index.edge import EdgeBackend
 
 SOURCES = ("files", "slack", "confluence", "google-docs")
 DENSE = {"minilm-l6-int8": 384}

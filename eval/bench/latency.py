@@ -18,7 +18,7 @@ import numpy as np
 import psutil
 import uvicorn
 
-from eval.bench.corpus import principals_for
+from askdocs.eval.bench.corpus import principals_for
 
 # Callers of the latency runs: each an API key (as a bot or a proxy-less service calls askdocs), cycled per query.
 CALLERS = 64
@@ -69,7 +69,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def caller_keys(settings: Any) -> list[dict[str, str]]:
     """One API key per bench caller (created in the bench index's key store), as request headers."""
-    from api.auth.keys import KeyStore, key_principals
+    from askdocs.api.auth.keys import KeyStore, key_principals
 
     store = KeyStore(settings.auth_dir / "keys.sqlite3")
     for key in store.list():
@@ -136,7 +136,7 @@ def _dense_recall(services: Any, queries: list[str], k: int = 10) -> float | Non
     """HNSW vs exact top-k overlap of the dense leg on this index (its vectors, real query embeddings)."""
     import qdrant_edge as q
 
-    from retrieval.analyzer import detect_language
+    from askdocs.retrieval.analyzer import detect_language
 
     shard = services.index.backend._open()
     total = found = 0
@@ -165,9 +165,9 @@ def _dense_recall(services: Any, queries: list[str], k: int = 10) -> float | Non
 
 def measure(data_dir: str, queries: list[str], clients: list[int], recall_queries: int = 0) -> dict[str, Any]:
     """Open the index in ``data_dir``, serve it, warm up, then run each client setting; RSS after the runs."""
-    from api.app import create_app
+    from askdocs.api.app import create_app
     from askdocs.app import Services
-    from eval.bench.build import settings_for
+    from askdocs.eval.bench.build import settings_for
 
     process = psutil.Process()
     rss_start = process.memory_info().rss

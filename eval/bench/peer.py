@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import psutil
 
-from eval.bench.corpus import iter_docs
-from eval.bench.latency import percentiles
-from eval.bench.vectors import VectorPool, synthetic
+from askdocs.eval.bench.corpus import iter_docs
+from askdocs.eval.bench.latency import percentiles
+from askdocs.eval.bench.vectors import VectorPool, synthetic
 
-log = logging.getLogger("eval.bench")
+log = logging.getLogger("askdocs.eval.bench")
 
 
 def measure_peer(
@@ -33,7 +33,7 @@ def measure_peer(
     from langchain_qdrant import QdrantVectorStore
     from qdrant_client import QdrantClient, models
 
-    from retrieval.embedders import make_embedder
+    from askdocs.retrieval.embedders import make_embedder
 
     embedder = make_embedder(embedder_name)
     embedder.warm_up()

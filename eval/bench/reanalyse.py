@@ -1,4 +1,4 @@
-"""``python -m eval.bench.reanalyse``: what a BM25 change costs once written chunks keep their vectors.
+"""``python -m askdocs.eval.bench.reanalyse``: what a BM25 change costs once written chunks keep their vectors.
 
 Writes the bench corpus through ``Indexer.write`` (batches of 32 documents), then writes it again with another
 k1, as after an analyzer upgrade or a BM25 retune: the second pass finds every chunk's text stored under the same
@@ -6,7 +6,7 @@ model, so it re-analyses and embeds nothing. Prints chunks, chunks embedded and 
 
 Example::
 
-    .venv/bin/python -m eval.bench.reanalyse --chunks 3000
+    .venv/bin/python -m askdocs.eval.bench.reanalyse --chunks 3000
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from eval.bench.ingest import BATCH_DOCS, _docs
-from ingest.chunker import Chunker
-from ingest.sync import Indexer, SyncReport
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
+from askdocs.eval.bench.ingest import BATCH_DOCS, _docs
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.sync import Indexer, SyncReport
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
 
 
 def measure(embedders: LanguageEmbedders, workdir: Path, n_chunks: int, seed: int = 13) -> list[dict[str, object]]:

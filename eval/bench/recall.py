@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import qdrant_edge as q
 
-from eval.bench.corpus import GENERATOR_VERSION, iter_docs, make_queries
-from retrieval.embedders import Embedder
+from askdocs.eval.bench.corpus import GENERATOR_VERSION, iter_docs, make_queries
+from askdocs.retrieval.embedders import Embedder
 
-log = logging.getLogger("eval.bench")
+log = logging.getLogger("askdocs.eval.bench")
 VECTOR = "dense"
 EF_SWEEP = (64, 128, 256)  # search-time hnsw_ef values also reported (the default is the engine's)
 

@@ -1,4 +1,4 @@
-"""``python -m eval.bench.remote_ingest``: does a sync keep a remote embedding endpoint busy?
+"""``python -m askdocs.eval.bench.remote_ingest``: does a sync keep a remote embedding endpoint busy?
 
 Runs full syncs of the bench corpus (English) through the real pipeline (``Indexer`` with its look-ahead, the remote
 embedder, Qdrant Edge) against the project's fake OpenAI server (``tests/openai_server.py``, so a source checkout),
@@ -7,7 +7,7 @@ seconds per request the endpoint's ceiling is ``c * batch / delay`` chunks/s; th
 
 Example::
 
-    .venv/bin/python -m eval.bench.remote_ingest --concurrency 1,4,16 --delay 1.0 --batch 8
+    .venv/bin/python -m askdocs.eval.bench.remote_ingest --concurrency 1,4,16 --delay 1.0 --batch 8
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from askdocs.eval.bench.corpus import iter_docs
+from askdocs.ingest.chunker import Chunker
+from askdocs.ingest.sync import Indexer, remote_batch_chunks
 from askdocs.models import Document
-from eval.bench.corpus import iter_docs
-from ingest.chunker import Chunker
-from ingest.sync import Indexer, remote_batch_chunks
-from retrieval.analyzer import Analyzer
-from retrieval.embedders import LanguageEmbedders
-from retrieval.index import Index
-from retrieval.index.edge import EdgeBackend
-from retrieval.remote_embedder import RemoteEmbedder
-from retrieval.remote_spec import RemoteOptions
+from askdocs.retrieval.analyzer import Analyzer
+from askdocs.retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.index import Index
+from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.retrieval.remote_embedder import RemoteEmbedder
+from askdocs.retrieval.remote_spec import RemoteOptions
 
 TESTS = Path(__file__).resolve().parents[2] / "tests"
 
@@ -111,7 +111,7 @@ def measure(concurrency: int, delay_s: float, batch: int, waves: int, workdir: P
 
 def main(argv: list[str] | None = None) -> None:
     """Print one JSON line per concurrency setting."""
-    p = argparse.ArgumentParser(prog="python -m eval.bench.remote_ingest", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m askdocs.eval.bench.remote_ingest", description=__doc__)
     p.add_argument("--concurrency", default="1,4,16", help="requests in flight, comma-separated")
     p.add_argument("--delay", type=float, default=1.0, help="seconds the endpoint takes per request")
     p.add_argument("--batch", type=int, default=8, help="passages per request")

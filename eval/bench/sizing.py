@@ -1,4 +1,4 @@
-"""``python -m eval.bench.sizing``: memory and disk per million chunks, measured at two sizes and projected.
+"""``python -m askdocs.eval.bench.sizing``: memory and disk per million chunks, measured at two sizes and projected.
 
 Each (engine, size) runs in a fresh process: it writes ``size`` chunks shaped as ``ingest.sync`` stores them (the
 payload of ``retrieval.index.payload``, ~1,000 characters of text, a 384-dimension dense vector as the default
@@ -12,7 +12,7 @@ two sizes (the fixed cost of an empty collection left out).
 
 Example::
 
-    .venv/bin/python -m eval.bench.sizing --sizes 100000,200000 --engines edge,local
+    .venv/bin/python -m askdocs.eval.bench.sizing --sizes 100000,200000 --engines edge,local
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from eval.bench.build import folder_bytes
-from retrieval.index.types import CollectionSpec, HybridQuery, IndexBackend, IndexFilter, IndexPoint
+from askdocs.eval.bench.build import folder_bytes
+from askdocs.retrieval.index.types import CollectionSpec, HybridQuery, IndexBackend, IndexFilter, IndexPoint
 
 DIM = 384  # the default English model (MiniLM-L6)
 TERMS = 70  # distinct BM25 terms of a 200-token chunk
@@ -42,12 +42,12 @@ WORDS = np.array([f"w{i}" for i in range(5000)])
 
 def _backend(engine: str, folder: Path) -> IndexBackend:
     if engine == "edge":
-        from retrieval.index.edge import EdgeBackend
+        from askdocs.retrieval.index.edge import EdgeBackend
 
         return EdgeBackend(folder / "edge")
     from qdrant_client import QdrantClient
 
-    from retrieval.index.server import ServerBackend
+    from askdocs.retrieval.index.server import ServerBackend
 
     return ServerBackend(QdrantClient(path=str(folder / "local")), "sizing")
 
@@ -156,7 +156,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Print one JSON line per measurement, then the Markdown table."""
-    p = argparse.ArgumentParser(prog="python -m eval.bench.sizing", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m askdocs.eval.bench.sizing", description=__doc__)
     p.add_argument("--sizes", default="100000,200000", help="chunks, comma-separated (two or more for a slope)")
     p.add_argument("--engines", default="edge,local", help="edge and/or local (qdrant-client's local mode)")
     p.add_argument("--workdir", type=Path, default=None, help="where the collections are written (then removed)")

@@ -3,7 +3,8 @@
 
 Example (the index of ``askdocs index`` or of an ``askdocs eval`` run; built with cross-lingual search on)::
 
-    python -m eval.bench.xling_latency --data-dir data --queries ../shared/datasets/xling-docs-en2ja-dev/queries.jsonl
+    python -m askdocs.eval.bench.xling_latency --data-dir data \
+        --queries ../shared/datasets/xling-docs-en2ja-dev/queries.jsonl
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def measure(services: Services, queries: list[str], rounds: int) -> dict[str, di
 
 def main(argv: list[str] | None = None) -> None:
     """Print the figures as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m eval.bench.xling_latency", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m askdocs.eval.bench.xling_latency", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="ASKDOCS_DATA_DIR of the index")
     parser.add_argument("--collection", default="askdocs")
     parser.add_argument("--queries", type=Path, help="BEIR queries.jsonl (default: a few sample questions)")

@@ -5,9 +5,9 @@ extracts what changed, in a separate worker process with a time limit, a memory 
 goes wrong with one file (encrypted, corrupt, too big, a ZIP bomb, a parser crash) is that document's failure value.
 """
 
+from askdocs.connectors.base import ConnectorFailure
+from askdocs.ingest.extract.sandbox import ExtractionLimits, Extractor, ExtractResult
 from askdocs.models import Document, Section
-from connectors.base import ConnectorFailure
-from ingest.extract.sandbox import ExtractionLimits, Extractor, ExtractResult
 
 # Bump when extraction changes what a file yields: the next sync then re-extracts every file.
 EXTRACTION_VERSION = 1

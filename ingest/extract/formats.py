@@ -114,7 +114,7 @@ def _pdf_fallback(data: bytes) -> Extracted:
 
 
 def _ocr(pdf: Any, languages: str) -> list[str]:
-    from ingest.extract.ocr import OcrUnavailable, ocr_pages
+    from askdocs.ingest.extract.ocr import OcrUnavailable, ocr_pages
 
     try:
         return ocr_pages(pdf, languages)

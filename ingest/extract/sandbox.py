@@ -19,9 +19,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from askdocs.formats import EXTRACTED_MIMES, too_big
+from askdocs.ingest.extract.worker import FRAME
 from askdocs.models import Section
 from askdocs.settings import Settings
-from ingest.extract.worker import FRAME
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MiB = 2**20
@@ -118,7 +118,7 @@ class Extractor:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(_PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         }
         self._worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            [sys.executable, "-m", "ingest.extract.worker", str(self.limits.memory_mb * MiB)],
+            [sys.executable, "-m", "askdocs.ingest.extract.worker", str(self.limits.memory_mb * MiB)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""The extraction worker: ``python -m ingest.extract.worker MEMORY_BYTES`` reads framed requests on stdin.
+"""The extraction worker: ``python -m askdocs.ingest.extract.worker MEMORY_BYTES`` reads framed requests on stdin.
 
 A request is a JSON header (``mime``, ``max_unpacked``, ``ocr`` languages or null) followed by the file's bytes;
 the answer is JSON only (never pickle: a file that subverted a parser must not reach into the service). The memory
@@ -34,7 +34,7 @@ def write_frame(stream: BinaryIO, body: bytes) -> None:
 
 def answer(header: dict[str, Any], data: bytes, memory_bytes: int) -> dict[str, Any]:
     """Extract one file; failures become ``{"error": ...}`` with a message that quotes none of its content."""
-    from ingest.extract.formats import ExtractionError, extract
+    from askdocs.ingest.extract.formats import ExtractionError, extract
 
     try:
         title, sections = extract(data, str(header["mime"]), int(header["max_unpacked"]), header.get("ocr"))

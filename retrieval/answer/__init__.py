@@ -1,6 +1,6 @@
 """Answer generators: turn the top hits into a short answer that cites them."""
 
-from retrieval.answer.base import (
+from askdocs.retrieval.answer.base import (
     AnswerGenerator,
     Draft,
     DraftEvent,
@@ -10,7 +10,7 @@ from retrieval.answer.base import (
     Token,
     not_found_text,
 )
-from retrieval.answer.extractive import ExtractiveAnswerer
+from askdocs.retrieval.answer.extractive import ExtractiveAnswerer
 
 __all__ = [
     "AnswerGenerator",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from askdocs.models import Answer, Hit, LLMUsage
-from retrieval.analyzer import detect_language
+from askdocs.retrieval.analyzer import detect_language
 
 NOT_FOUND = {
     "en": "I could not find this in the indexed documents.",

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from askdocs.models import Citation, Hit, Passage, SentenceCheck, SupportStatus
-from retrieval.analyzer import Analyzer, Language, detect_language
-from retrieval.answer.base import NOT_FOUND
-from retrieval.answer.extractive import split_sentences
-from retrieval.embedders import LanguageEmbedders
+from askdocs.retrieval.analyzer import Analyzer, Language, detect_language
+from askdocs.retrieval.answer.base import NOT_FOUND
+from askdocs.retrieval.answer.extractive import split_sentences
+from askdocs.retrieval.embedders import LanguageEmbedders
 
 _NUMBERS = r"\d{1,4}(?:\s*[,，、]\s*\d{1,4})*"
 MARKER = re.compile(rf"\[\s*({_NUMBERS})\s*\]")

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 
 from askdocs.models import Answer, Citation, Hit, Passage
-from retrieval.analyzer import Analyzer, detect_language
-from retrieval.answer.base import refusal
+from askdocs.retrieval.analyzer import Analyzer, detect_language
+from askdocs.retrieval.answer.base import refusal
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[*`-])|(?<=[。！？])|\n+")
 _EMPHASIS = re.compile(r"\*\*|__|`")

@@ -21,11 +21,9 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 from askdocs import redaction
 from askdocs.errors import ConfigError
 from askdocs.models import Answer, Hit, LLMUsage
-from askdocs.retry import Backoff, retry_after
-from askdocs.settings import Settings
-from retrieval.analyzer import Analyzer, detect_language
-from retrieval.answer.base import Draft, DraftEvent, Final, LLMError, Token, refusal
-from retrieval.answer.packing import (
+from askdocs.retrieval.analyzer import Analyzer, detect_language
+from askdocs.retrieval.answer.base import Draft, DraftEvent, Final, LLMError, Token, refusal
+from askdocs.retrieval.answer.packing import (
     Source,
     cross_relevance,
     encoding_for,
@@ -33,8 +31,10 @@ from retrieval.answer.packing import (
     relevance,
     seed_tiktoken_cache,
 )
-from retrieval.answer.prompt import build_messages
-from retrieval.embedders import Embedder
+from askdocs.retrieval.answer.prompt import build_messages
+from askdocs.retrieval.embedders import Embedder
+from askdocs.retry import Backoff, retry_after
+from askdocs.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import tiktoken
 
 from askdocs.models import Hit, embed_text
-from retrieval.analyzer import Analyzer, Language, detect_language
+from askdocs.retrieval.analyzer import Analyzer, Language, detect_language
 
 if TYPE_CHECKING:  # a type only: the embedders import the remote embedder, which packs with this module
-    from retrieval.embedders import Embedder
+    from askdocs.retrieval.embedders import Embedder
 
 FALLBACK_ENCODING = "o200k_base"
 # tiktoken caches a downloaded encoding under sha1(<this url>) in TIKTOKEN_CACHE_DIR (tiktoken/load.py,

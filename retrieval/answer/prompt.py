@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from retrieval.analyzer import detect_language
-from retrieval.answer.base import not_found_text
-from retrieval.answer.packing import Source, escape, render_source
+from askdocs.retrieval.analyzer import detect_language
+from askdocs.retrieval.answer.base import not_found_text
+from askdocs.retrieval.answer.packing import Source, escape, render_source
 
 LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
 

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
-from retrieval.analyzer import Analyzer, term_id
-from retrieval.index.types import POINT_NAMESPACE, IndexPoint, ScoredPayload, StoredVectors
+from askdocs.retrieval.analyzer import Analyzer, term_id
+from askdocs.retrieval.index.types import POINT_NAMESPACE, IndexPoint, ScoredPayload, StoredVectors
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Any
 import qdrant_edge as q
 
 from askdocs.errors import ConfigError, IndexDamaged, IndexLocked, IndexUnavailable
-from retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
-from retrieval.index.types import (
+from askdocs.retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
+from askdocs.retrieval.index.types import (
     BM25_AVGDL,
     BM25_VECTOR,
     FLOAT_FIELDS,

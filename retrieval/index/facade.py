@@ -11,13 +11,12 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from askdocs.errors import IndexUnavailable
-from askdocs.settings import Settings
-from retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
-from retrieval.index.locations import EdgeLocations, Locations, ServerLocations
-from retrieval.index.payload import ChunkPayload
-from retrieval.index.server import ServerCollectionOptions
-from retrieval.index.switch import SwitchableBackend
-from retrieval.index.types import (
+from askdocs.retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
+from askdocs.retrieval.index.locations import EdgeLocations, Locations, ServerLocations
+from askdocs.retrieval.index.payload import ChunkPayload
+from askdocs.retrieval.index.server import ServerCollectionOptions
+from askdocs.retrieval.index.switch import SwitchableBackend
+from askdocs.retrieval.index.types import (
     BM25_AVGDL,
     POINT_NAMESPACE,
     CollectionSpec,
@@ -28,6 +27,7 @@ from retrieval.index.types import (
     ScoredPayload,
     StoredVectors,
 )
+from askdocs.settings import Settings
 
 # BM25 term ids and their weights, as the engine stores a sparse vector.
 SparseWeights = tuple[list[int], list[float]]
@@ -95,7 +95,7 @@ class Index:
         locations: Locations
         if settings.qdrant_url:
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-            from retrieval.index.server import checked_client
+            from askdocs.retrieval.index.server import checked_client
 
             try:
                 client = checked_client(settings.qdrant_url, api_key=key)

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from qdrant_client import QdrantClient, models
 
-from retrieval.index.edge import SPEC_FILE, EdgeBackend
-from retrieval.index.server import ServerBackend, ServerCollectionOptions
+from askdocs.retrieval.index.edge import SPEC_FILE, EdgeBackend
+from askdocs.retrieval.index.server import ServerBackend, ServerCollectionOptions
 
 
 class Locations(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from retrieval.index.types import BM25_VECTOR, HybridQuery, IndexFilter
+from askdocs.retrieval.index.types import BM25_VECTOR, HybridQuery, IndexFilter
 
 Sparse = tuple[list[int], list[float]]
 Method = Literal["rrf", "dbsf", "max", "sum"]

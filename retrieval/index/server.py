@@ -14,8 +14,8 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from askdocs.errors import ConfigError, IndexUnavailable
-from retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
-from retrieval.index.types import (
+from askdocs.retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
+from askdocs.retrieval.index.types import (
     BM25_AVGDL,
     BM25_VECTOR,
     FLOAT_FIELDS,

@@ -25,10 +25,10 @@ import pytest
 import uvicorn
 from api_fixtures import LiveServer, live_server  # noqa: F401
 
-from api.app import create_app
+from askdocs.api.app import create_app
 from askdocs.app import Services
-from retrieval.answer.citations import MARKER, drop_invalid_markers
-from retrieval.answer.llm import LLMAnswerer
+from askdocs.retrieval.answer.citations import MARKER, drop_invalid_markers
+from askdocs.retrieval.answer.llm import LLMAnswerer
 
 pytestmark = pytest.mark.llm
 VPN_Q = "What command do I run to connect to the VPN?"

@@ -15,11 +15,11 @@ from api_fixtures import WORKSPACE
 from test_llama_cpp import running_llama_server
 
 from askdocs.app import Services
+from askdocs.connectors.files.connector import FilesConnector
+from askdocs.ingest.runner import run_source
+from askdocs.ingest.state import CheckpointStore
+from askdocs.retrieval.remote_embedder import RemoteEmbedder
 from askdocs.settings import Settings
-from connectors.files.connector import FilesConnector
-from ingest.runner import run_source
-from ingest.state import CheckpointStore
-from retrieval.remote_embedder import RemoteEmbedder
 
 pytestmark = pytest.mark.llm
 

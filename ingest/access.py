@@ -25,7 +25,7 @@ from askdocs.connectors.registry import build_connector
 from askdocs.errors import AskdocsError
 from askdocs.identity import IdentityStore
 from askdocs.ingest.sources import SourceConfig
-from askdocs.ingest.sync import Indexer
+from askdocs.ingest.sync import Indexer, RunStatus, run_status
 from askdocs.retrieval.index import IndexFilter
 from askdocs.settings import Settings
 
@@ -52,10 +52,8 @@ class AccessReport:
     failures: list[ConnectorFailure] = field(default_factory=list)
 
     @property
-    def status(self) -> Literal["succeeded", "partial", "failed"]:
-        if any(f.fatal for f in self.failures):
-            return "failed"
-        return "partial" if self.failures else "succeeded"
+    def status(self) -> RunStatus:
+        return run_status(self.failures)
 
     def summary(self) -> str:
         """One line for logs and the CLI."""

@@ -17,7 +17,7 @@ from typing import Any
 from apscheduler.triggers.base import BaseTrigger
 
 from askdocs.ingest.access import AccessKind, AccessReport, AccessRunFn
-from askdocs.ingest.scheduler import Clock, utcnow
+from askdocs.ingest.scheduler import Clock, ticking_thread, utcnow
 from askdocs.ingest.sources import SourcesFile
 
 log = logging.getLogger(__name__)
@@ -110,15 +110,7 @@ class AccessScheduler:
         if self._thread is not None:
             return
 
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.tick()
-                except Exception:  # keep ticking whatever one tick did
-                    log.exception("access scheduler tick failed")
-
-        self._thread = threading.Thread(target=loop, name="askdocs-access", daemon=True)
-        self._thread.start()
+        self._thread = ticking_thread("askdocs-access", self.tick, self._stop, interval)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop ticking; waits for a job in progress."""

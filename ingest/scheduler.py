@@ -40,6 +40,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def ticking_thread(name: str, tick: Callable[[], Any], stop: threading.Event, interval: float) -> threading.Thread:
+    """A started daemon thread calling ``tick`` every ``interval`` seconds until ``stop`` is set; a tick that
+    raises is logged and the next one runs."""
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                tick()
+            except Exception:  # keep ticking whatever one tick did
+                log.exception("%s tick failed", name)
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 @dataclass
 class SourceStatus:
     """What ``GET /v1/sources`` and ``askdocs sources`` show for one source."""
@@ -292,15 +308,7 @@ class SyncScheduler:
         if self._thread is not None:
             return
 
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.tick()
-                except Exception:  # keep ticking whatever one tick did
-                    log.exception("scheduler tick failed")
-
-        self._thread = threading.Thread(target=loop, name="askdocs-scheduler", daemon=True)
-        self._thread.start()
+        self._thread = ticking_thread("askdocs-scheduler", self.tick, self._stop, interval)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop ticking and wait for runs in progress to finish."""

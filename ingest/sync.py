@@ -34,6 +34,16 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]
 
 
+RunStatus = Literal["succeeded", "partial", "failed"]
+
+
+def run_status(failures: list[ConnectorFailure]) -> RunStatus:
+    """``failed`` after a fatal failure, ``partial`` after others, else ``succeeded``."""
+    if any(f.fatal for f in failures):
+        return "failed"
+    return "partial" if failures else "succeeded"
+
+
 @dataclass
 class SyncReport:
     """What a run did; ``status`` is 'failed' when a fatal failure stopped it (nothing was pruned)."""
@@ -52,10 +62,8 @@ class SyncReport:
     failures: list[ConnectorFailure] = field(default_factory=list)
 
     @property
-    def status(self) -> Literal["succeeded", "partial", "failed"]:
-        if any(f.fatal for f in self.failures):
-            return "failed"
-        return "partial" if self.failures else "succeeded"
+    def status(self) -> RunStatus:
+        return run_status(self.failures)
 
     def summary(self) -> str:
         """One line for logs and the CLI."""

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
+import numpy as np
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
@@ -106,7 +107,12 @@ class LLMAnswerer:
     # --- preparing and finishing ---
 
     def _prepare(self, question: str, hits: list[Hit]) -> _Prepared | None:
-        relevant = [h for h in hits if h.text.strip() and self._relevant(question, h)]
+        language = detect_language(question)
+        texts = [h for h in hits if h.text.strip()]
+        multilingual = self.multilingual
+        other = multilingual is not None and any(h.language != language for h in texts)
+        query = multilingual.embed_query(question) if multilingual is not None and other else None
+        relevant = [h for h in texts if self._relevant(question, query, h, h.language != language)]
         sources = pack_sources(relevant, self.settings.llm_context_tokens, self.encoding)
         if not sources:
             return None
@@ -120,11 +126,12 @@ class LLMAnswerer:
             request["stop"] = list(self.settings.llm_stop)
         return _Prepared(sources, request)
 
-    def _relevant(self, question: str, hit: Hit) -> bool:
-        """Enough of the question's terms in the hit; for a hit in the other language (with a multilingual model),
-        a multilingual cosine of at least ``llm_xling_relevance_floor`` instead."""
-        if self.multilingual is not None and hit.language != detect_language(question):
-            return cross_relevance(self.multilingual, question, hit) >= self.settings.llm_xling_relevance_floor
+    def _relevant(self, question: str, query: np.ndarray | None, hit: Hit, other_language: bool) -> bool:
+        """Enough of the question's terms in the hit; for a hit in the other language (with a multilingual model;
+        ``query`` is the question's vector, embedded once per question), a multilingual cosine of at least
+        ``llm_xling_relevance_floor`` instead."""
+        if other_language and self.multilingual is not None and query is not None:
+            return cross_relevance(self.multilingual, query, hit) >= self.settings.llm_xling_relevance_floor
         return relevance(self.analyzer, question, hit) >= self.settings.llm_relevance_floor
 
     def _refusal(self, question: str, hits: list[Hit], usage: LLMUsage | None = None) -> Answer:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import tiktoken
 
 from askdocs.models import Hit, embed_text
@@ -77,10 +78,10 @@ def relevance(analyzer: Analyzer, question: str, hit: Hit) -> float:
     return len(wanted & held) / len(wanted)
 
 
-def cross_relevance(multilingual: Embedder, question: str, hit: Hit) -> float:
+def cross_relevance(multilingual: Embedder, query: np.ndarray, hit: Hit) -> float:
     """The relevance of a hit in another language than the question, where shared terms mean nothing: the best
-    multilingual cosine of the question with the hit's embedded text (title, heading, text) or its heading trail."""
-    query = multilingual.embed_query(question)
+    multilingual cosine of the question (``query``, its vector) with the hit's embedded text (title, heading, text)
+    or its heading trail."""
     trail = embed_text(hit.title, hit.heading, "").strip()
     rows = multilingual.embed_documents([embed_text(hit.title, hit.heading, hit.text), *([trail] if trail else [])])
     return float(max(rows @ query))

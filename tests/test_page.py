@@ -29,7 +29,9 @@ def css(driver: Driver, selector: str) -> list:  # type: ignore[type-arg]
 
 
 def texts(driver: Driver, selector: str) -> list[str]:
-    return [e.text for e in css(driver, selector)]
+    """The matching elements' texts, read in one script call (no stale element while the page re-renders)."""
+    script = "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())"
+    return list(driver.execute_script(script, selector))
 
 
 def open_page(driver: Driver, url: str) -> WebDriverWait:  # type: ignore[type-arg]
@@ -173,6 +175,7 @@ def test_each_filter_changes_results_and_url_and_back_restores(browser: Driver, 
 def test_space_channel_and_folder_facets_filter_results_and_url(browser: Driver, page_server: PageServer) -> None:  # noqa: F811
     open_page(browser, page_server.url + "/?q=Zephyr+prototype+rehearsal&mode=search")
     WebDriverWait(browser, 30).until(lambda d: "#zephyr-launch" in texts(d, "#results .hit .title"))
+    WebDriverWait(browser, 30).until(lambda d: "#zephyr-launch (1)" in texts(d, "#f-container option"))
     places = texts(browser, "#f-container option")
     assert "#zephyr-launch (1)" in places and "Folder tokyo (1)" in places, places
     assert "Folder notes (14)" in places and not any("finance" in p for p in places), "counts follow the caller's ACL"

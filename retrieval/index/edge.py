@@ -14,15 +14,18 @@ import qdrant_edge as q
 from askdocs.errors import ConfigError, IndexDamaged, IndexLocked, IndexUnavailable
 from askdocs.retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
 from askdocs.retrieval.index.types import (
-    BM25_AVGDL,
     BM25_VECTOR,
     FLOAT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    Between,
     CollectionSpec,
+    Condition,
     HybridQuery,
     IndexFilter,
     IndexPoint,
+    Match,
+    Missing,
     PagedRecords,
     ScoredPayload,
     ranked,
@@ -31,34 +34,18 @@ from askdocs.retrieval.index.types import (
 SPEC_FILE = "askdocs-collection.json"
 
 
+def _condition(cond: Condition) -> Any:
+    if isinstance(cond, Match):
+        return q.FieldCondition(key=cond.key, match=q.MatchAny(any=list(cond.values)))
+    if isinstance(cond, Between):
+        return q.FieldCondition(key=cond.key, range=q.RangeFloat(gte=cond.gte, lte=cond.lte, gt=cond.gt, lt=cond.lt))
+    if isinstance(cond, Missing):
+        return q.IsEmptyCondition(key=cond.key)
+    return q.Filter(should=[_condition(c) for c in cond.conditions])
+
+
 def _filter(flt: IndexFilter) -> q.Filter | None:
-    must: list[Any] = []
-    if flt.kind is not None:
-        must.append(q.FieldCondition(key="kind", match=q.MatchValue(flt.kind)))
-    if flt.acl_any is not None:
-        must.append(q.FieldCondition(key="acl", match=q.MatchAny(any=list(flt.acl_any))))
-    if flt.sources is not None:
-        must.append(q.FieldCondition(key="source", match=q.MatchAny(any=list(flt.sources))))
-    if flt.containers is not None:
-        must.append(q.FieldCondition(key="container", match=q.MatchAny(any=list(flt.containers))))
-    if flt.doc_ids is not None:
-        must.append(q.FieldCondition(key="doc_id", match=q.MatchAny(any=list(flt.doc_ids))))
-    if flt.chunk_nos is not None:
-        must.append(q.FieldCondition(key="chunk_no", match=q.MatchAny(any=list(flt.chunk_nos))))
-    if flt.chunk_no_gte is not None:
-        must.append(q.FieldCondition(key="chunk_no", range=q.RangeFloat(gte=float(flt.chunk_no_gte))))
-    if flt.updated_gte is not None or flt.updated_lte is not None:
-        must.append(q.FieldCondition(key="updated_ts", range=q.RangeFloat(gte=flt.updated_gte, lte=flt.updated_lte)))
-    if flt.languages is not None:
-        must.append(q.FieldCondition(key="language", match=q.MatchAny(any=list(flt.languages))))
-    if flt.bm25_avgdl_outside is not None:
-        low, high = flt.bm25_avgdl_outside
-        outside: list[Any] = [
-            q.FieldCondition(key=BM25_AVGDL, range=q.RangeFloat(lt=low)),
-            q.FieldCondition(key=BM25_AVGDL, range=q.RangeFloat(gt=high)),
-            q.IsEmptyCondition(key=BM25_AVGDL),
-        ]
-        must.append(q.Filter(should=outside))
+    must = [_condition(c) for c in flt.conditions()]
     return q.Filter(must=must) if must else None
 
 

@@ -16,51 +16,37 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from askdocs.errors import ConfigError, IndexUnavailable
 from askdocs.retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
 from askdocs.retrieval.index.types import (
-    BM25_AVGDL,
     BM25_VECTOR,
     FLOAT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    Between,
     CollectionSpec,
+    Condition,
     HybridQuery,
     IndexFilter,
     IndexPoint,
+    Match,
+    Missing,
     PagedRecords,
     ScoredPayload,
     ranked,
 )
 
 
+def _condition(cond: Condition) -> Any:
+    if isinstance(cond, Match):
+        return models.FieldCondition(key=cond.key, match=models.MatchAny(any=list(cond.values)))
+    if isinstance(cond, Between):
+        bounds = models.Range(gte=cond.gte, lte=cond.lte, gt=cond.gt, lt=cond.lt)
+        return models.FieldCondition(key=cond.key, range=bounds)
+    if isinstance(cond, Missing):
+        return models.IsEmptyCondition(is_empty=models.PayloadField(key=cond.key))
+    return models.Filter(should=[_condition(c) for c in cond.conditions])
+
+
 def _filter(flt: IndexFilter) -> models.Filter | None:
-    must: list[Any] = []
-    if flt.kind is not None:
-        must.append(models.FieldCondition(key="kind", match=models.MatchValue(value=flt.kind)))
-    if flt.acl_any is not None:
-        must.append(models.FieldCondition(key="acl", match=models.MatchAny(any=list(flt.acl_any))))
-    if flt.sources is not None:
-        must.append(models.FieldCondition(key="source", match=models.MatchAny(any=list(flt.sources))))
-    if flt.containers is not None:
-        must.append(models.FieldCondition(key="container", match=models.MatchAny(any=list(flt.containers))))
-    if flt.doc_ids is not None:
-        must.append(models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(flt.doc_ids))))
-    if flt.chunk_nos is not None:
-        must.append(models.FieldCondition(key="chunk_no", match=models.MatchAny(any=list(flt.chunk_nos))))
-    if flt.chunk_no_gte is not None:
-        must.append(models.FieldCondition(key="chunk_no", range=models.Range(gte=flt.chunk_no_gte)))
-    if flt.updated_gte is not None or flt.updated_lte is not None:
-        must.append(
-            models.FieldCondition(key="updated_ts", range=models.Range(gte=flt.updated_gte, lte=flt.updated_lte))
-        )
-    if flt.languages is not None:
-        must.append(models.FieldCondition(key="language", match=models.MatchAny(any=list(flt.languages))))
-    if flt.bm25_avgdl_outside is not None:
-        low, high = flt.bm25_avgdl_outside
-        outside: list[Any] = [
-            models.FieldCondition(key=BM25_AVGDL, range=models.Range(lt=low)),
-            models.FieldCondition(key=BM25_AVGDL, range=models.Range(gt=high)),
-            models.IsEmptyCondition(is_empty=models.PayloadField(key=BM25_AVGDL)),
-        ]
-        must.append(models.Filter(should=outside))
+    must = [_condition(c) for c in flt.conditions()]
     return models.Filter(must=must) if must else None
 
 

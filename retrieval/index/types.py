@@ -37,6 +37,42 @@ class IndexPoint:
 
 
 @dataclass(frozen=True)
+class Match:
+    """Payload field ``key`` holds one of ``values``."""
+
+    key: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Between:
+    """Numeric payload field ``key`` within the given bounds (None: open on that side)."""
+
+    key: str
+    gte: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Payload field ``key`` is absent, null or empty."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of ``conditions`` holds."""
+
+    conditions: tuple[Condition, ...]
+
+
+Condition = Match | Between | Missing | AnyOf
+
+
+@dataclass(frozen=True)
 class IndexFilter:
     """Conditions, all of which must hold. ``acl_any``: the caller holds at least one listed principal."""
 
@@ -52,6 +88,29 @@ class IndexFilter:
     languages: tuple[str, ...] | None = None  # chunk languages ("en", "ja")
     # Chunks whose BM25 weights used an average length outside [low, high], or that did not record it.
     bm25_avgdl_outside: tuple[float, float] | None = None
+
+    def conditions(self) -> list[Condition]:
+        """The filter as engine-neutral conditions, which each backend translates to its own types."""
+        out: list[Condition] = []
+        matches = (
+            ("kind", (self.kind,) if self.kind is not None else None),
+            ("acl", self.acl_any),
+            ("source", self.sources),
+            ("container", self.containers),
+            ("doc_id", self.doc_ids),
+            ("chunk_no", self.chunk_nos),
+        )
+        out += [Match(key, tuple(values)) for key, values in matches if values is not None]
+        if self.chunk_no_gte is not None:
+            out.append(Between("chunk_no", gte=float(self.chunk_no_gte)))
+        if self.updated_gte is not None or self.updated_lte is not None:
+            out.append(Between("updated_ts", gte=self.updated_gte, lte=self.updated_lte))
+        if self.languages is not None:
+            out.append(Match("language", tuple(self.languages)))
+        if self.bm25_avgdl_outside is not None:
+            low, high = self.bm25_avgdl_outside
+            out.append(AnyOf((Between(BM25_AVGDL, lt=low), Between(BM25_AVGDL, gt=high), Missing(BM25_AVGDL))))
+        return out
 
 
 @dataclass(frozen=True)

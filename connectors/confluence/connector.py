@@ -87,7 +87,7 @@ class ConfluenceConnector(ConfluenceIdentity):
         max_file_mb: int = 50,
     ) -> None:
         if not spaces and not cql:
-            raise SourceError("Confluence needs ASKDOCS_CONFLUENCE_SPACES or ASKDOCS_CONFLUENCE_CQL")
+            raise SourceError("a confluence source needs options.spaces or options.cql")
         self.client = client
         self.space_keys = list(spaces or [])
         self.cql = cql
@@ -451,6 +451,11 @@ def build(config: ConfluenceConfig, settings: Settings) -> ConfluenceConnector:
         raise SourceError(
             "a confluence source needs a scope: options.spaces (space keys) or options.cql "
             "(or ASKDOCS_CONFLUENCE_SPACES / ASKDOCS_CONFLUENCE_CQL)"
+        )
+    if not bearer and not (config.email and token):
+        raise SourceError(
+            "a confluence source needs credentials.email and credentials.api_token, or credentials.bearer_token "
+            "(or ASKDOCS_CONFLUENCE_EMAIL + ASKDOCS_CONFLUENCE_API_TOKEN / ASKDOCS_CONFLUENCE_BEARER_TOKEN)"
         )
     client = ConfluenceClient(config.base_url, email=config.email, api_token=token, bearer_token=bearer)
     connector = ConfluenceConnector(

@@ -17,6 +17,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import SettingsError
 
 from askdocs import redaction
 from askdocs.connectors.config import ConnectorConfig
@@ -151,8 +152,8 @@ class SourceConfig(BaseModel):
             values["path"] = self.path
         try:
             config = CONNECTORS[self.type].config.resolve(values)
-        except ValidationError as exc:
-            raise ConfigError(f"source {self.name!r}: {_describe(exc, '')}") from None
+        except (ValidationError, SettingsError) as exc:
+            raise ConfigError(f"source {self.name!r}: {_problem(exc)}") from None
         for secret in config.secrets():
             redaction.register(secret)
         return config
@@ -209,6 +210,11 @@ def _describe(exc: ValidationError, path: str, field_prefix: str = "") -> str:
     return f"{path}: " * bool(path) + "; ".join(parts)
 
 
+def _problem(exc: ValidationError | SettingsError) -> str:
+    """What is wrong with a value read from the environment (a variable that is not JSON where JSON is due)."""
+    return _describe(exc, "") if isinstance(exc, ValidationError) else str(exc)
+
+
 def _location(loc: list[int | str]) -> str:
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
 
@@ -245,8 +251,10 @@ def space_access(sources: SourcesFile) -> dict[str, list[str]]:
     source's ``space_access`` option; a key given two different lists is a ``ConfigError`` (no silent winner)."""
     try:
         from_env = ConfluenceConfig.resolve({}).space_access
-    except ValidationError as exc:
-        raise ConfigError(f"ASKDOCS_SPACE_ACCESS: {_describe(exc, '')}") from None
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigError(
+            f"confluence variables (ASKDOCS_CONFLUENCE_*, ASKDOCS_SPACE_ACCESS): {_problem(exc)}"
+        ) from None
     merged = {key: sorted(set(allowed)) for key, allowed in from_env.items()}
     origin = dict.fromkeys(merged, "ASKDOCS_SPACE_ACCESS")
     for source in sources.sources:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cli_helpers import askdocs
 
 from askdocs.connectors.docs import documented_types, render
 from askdocs.connectors.registry import CONNECTORS, build_connector
@@ -122,6 +123,10 @@ def test_type_variables_and_env_file_configure_the_default_source(
     monkeypatch.setenv("ASKDOCS_SLACK_RESCAN_DAYS", "-2")
     with pytest.raises(ConfigError, match="source 'slack': rescan_days: Input should be greater than or equal to 0"):
         SourceConfig(name="slack", type="slack").connector_config()
+    monkeypatch.setenv("ASKDOCS_SLACK_RESCAN_DAYS", "1")
+    monkeypatch.setenv("ASKDOCS_SLACK_CHANNELS_EXCLUDE", "random")  # a list is due, as JSON
+    with pytest.raises(ConfigError, match="source 'slack': error parsing value for field \"channels_exclude\""):
+        SourceConfig(name="slack", type="slack").connector_config()
     with pytest.raises(SourceError, match="environment variable NOT_SET_ANYWHERE \\(for bot_token\\) is not set"):
         SourceConfig(name="s", type="slack", credentials={"bot_token": "NOT_SET_ANYWHERE"}).connector_config()
 
@@ -130,3 +135,13 @@ def _file(folder: Path, sources: str) -> Path:
     path = folder / "askdocs.yaml"
     path.write_text("sources:\n" + sources, encoding="utf-8")
     return path
+
+
+def test_a_bad_space_access_variable_is_one_line(tmp_path: Path) -> None:
+    env = {"ASKDOCS_DATA_DIR": str(tmp_path), "ASKDOCS_SPACE_ACCESS": '{"ENG": "group:eng"}'}
+    done = askdocs("search", "vpn", env=env | {"ASKDOCS_SOURCES_FILE": str(tmp_path / "none.yaml")})
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [
+        "error: confluence variables (ASKDOCS_CONFLUENCE_*, ASKDOCS_SPACE_ACCESS): space_access.ENG: "
+        "Input should be a valid list"
+    ]

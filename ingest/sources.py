@@ -112,19 +112,7 @@ class SourceConfig(BaseModel):
         self.options = _current_names(self.name, "options", self.options, entry)
         self.credentials = _current_names(self.name, "credentials", self.credentials, entry)
         config = entry.config
-        for key in self.options:
-            if key in config.credential_fields:
-                raise ValueError(f"options.{key} is a credential: name its environment variable under credentials")
-            if key not in config.model_fields:
-                raise ValueError(
-                    f"options.{key} is not an option of a {self.type} source (valid: {', '.join(config.options())})"
-                )
-        for key, env in self.credentials.items():
-            if key not in config.credential_fields:
-                have = ", ".join(config.credential_fields) or "none"
-                raise ValueError(f"credentials.{key} is not a credential of a {self.type} source (credentials: {have})")
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-                raise ValueError(f"credentials.{key} must name an environment variable, not hold a value")
+        _check_names(self.type, config, self.options, self.credentials)
         if self.type == "files" and "path" in self.options:
             if self.path is not None:
                 raise ValueError("give a files source's path once: 'path' or 'options.path'")
@@ -157,6 +145,26 @@ class SourceConfig(BaseModel):
         for secret in config.secrets():
             redaction.register(secret)
         return config
+
+
+def _check_names(
+    source_type: str, config: type[ConnectorConfig], options: dict[str, Any], credentials: dict[str, str]
+) -> None:
+    """``ValueError`` naming an option the type does not have (and the valid ones), a credential given as an option,
+    or a credential that is not one or does not name an environment variable."""
+    for key in options:
+        if key in config.credential_fields:
+            raise ValueError(f"options.{key} is a credential: name its environment variable under credentials")
+        if key not in config.model_fields:
+            raise ValueError(
+                f"options.{key} is not an option of a {source_type} source (valid: {', '.join(config.options())})"
+            )
+    for key, env in credentials.items():
+        if key not in config.credential_fields:
+            have = ", ".join(config.credential_fields) or "none"
+            raise ValueError(f"credentials.{key} is not a credential of a {source_type} source (credentials: {have})")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+            raise ValueError(f"credentials.{key} must name an environment variable, not hold a value")
 
 
 def _current_names(source: str, group: str, given: dict[str, Any], entry: ConnectorType) -> dict[str, Any]:

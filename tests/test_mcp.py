@@ -190,12 +190,16 @@ def test_demo_mode_lets_anonymous_callers_search_public_documents_only(
 def stdio_settings(tmp_path_factory: pytest.TempPathFactory, make_indexer: Any) -> Settings:
     """An indexed copy of the sample workspace in its own data folder (closed again: `askdocs mcp` opens it)."""
     root = tmp_path_factory.mktemp("mcp-stdio")
-    workspace = root / "workspace"
-    shutil.copytree(WORKSPACE, workspace)
-    settings = Settings(data_dir=root / "data", workspace_dir=workspace)
+    shutil.copytree(WORKSPACE, root / "workspace")
+    return indexed(root, make_indexer)
+
+
+def indexed(root: Path, make_indexer: Any) -> Settings:
+    """Settings over ``root/workspace`` indexed into ``root/data`` (the index closed again)."""
+    settings = Settings(data_dir=root / "data", workspace_dir=root / "workspace")
     index = Index.open(settings)
     try:
-        assert make_indexer(index).full_sync(FilesConnector(workspace)).status == "succeeded"
+        assert make_indexer(index).full_sync(FilesConnector(settings.workspace_dir)).status == "succeeded"
     finally:
         index.close()
     return settings
@@ -278,12 +282,7 @@ def test_stdio_honours_a_space_grant_of_the_sources_file(tmp_path: Path, make_in
     workspace = tmp_path / "workspace"
     shutil.copytree(WORKSPACE / "hr", workspace / "hr")
     (workspace / "_acl.toml").write_text('default = ["space:ENG"]\n', encoding="utf-8")
-    settings = Settings(data_dir=tmp_path / "data", workspace_dir=workspace)
-    index = Index.open(settings)
-    try:
-        assert make_indexer(index).full_sync(FilesConnector(workspace)).status == "succeeded"
-    finally:
-        index.close()
+    settings = indexed(tmp_path, make_indexer)
     sources = tmp_path / "askdocs.yaml"
     sources.write_text(
         f"sources:\n  - {{name: files, type: files, path: {workspace}}}\n"

@@ -150,7 +150,9 @@ def mcp(
     try:
         if services.index.count_chunks() == 0:
             err.print("[yellow]warning:[/yellow] the index is empty: run 'askdocs index' first")
-        build_mcp(lambda: services, key_principals(authenticator, key), warm_up=True).run("stdio")
+        build_mcp(lambda: services, key_principals(authenticator, key, services.space_access), warm_up=True).run(
+            "stdio"
+        )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -207,7 +207,9 @@ async def http_principals(ctx: Context) -> list[str]:
     return principals
 
 
-def key_principals(authenticator: Authenticator, api_key: str | None) -> PrincipalsFor:
+def key_principals(
+    authenticator: Authenticator, api_key: str | None, space_access: dict[str, list[str]]
+) -> PrincipalsFor:
     """Principals of ``api_key`` (anonymous without one), checked again on every call so revocation is immediate."""
 
     async def resolved(_: Context) -> list[str]:
@@ -215,6 +217,6 @@ def key_principals(authenticator: Authenticator, api_key: str | None) -> Princip
             identity = await authenticator.verify_token(api_key) if api_key else ANONYMOUS
         except AuthError as exc:
             raise ToolError(f"API key refused: {exc.message}") from None
-        return authenticator.principals(identity, authenticator.settings.space_access)
+        return authenticator.principals(identity, space_access)
 
     return resolved

@@ -107,7 +107,7 @@ class Services:
             answerer = ExtractiveAnswerer(analyzer, settings.answer_max_sentences, settings.answer_min_support)
         ocr = settings.extract_ocr_languages if settings.extract_ocr else None
         extractor = Extractor(ExtractionLimits.from_settings(settings), ocr_languages=ocr)
-        spaces = space_access(settings, configured_sources(settings))
+        spaces = space_access(configured_sources(settings))
         services = cls(
             settings, index, embedders, analyzer, retriever, answerer, checker, extractor=extractor, space_access=spaces
         )

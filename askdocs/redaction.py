@@ -8,12 +8,10 @@ credential-looking variables are registered too, so a key reached through a fall
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import threading
-from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -32,8 +30,6 @@ _SHAPES = re.compile(
     r"|\bxox[abposr]-[A-Za-z0-9-]{8,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----"
 )
-# Fields of a Google credentials file that are secrets.
-_GOOGLE_SECRET_FIELDS = ("private_key", "client_secret", "refresh_token")
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -56,12 +52,10 @@ def register_environment() -> None:
 
 
 def register_settings(settings: Settings) -> None:
-    """Register every secret field of ``settings``, the Google credentials file's secrets and the environment's."""
+    """Register every secret field of ``settings`` and the environment's credentials (a source's own secrets are
+    registered when its connector config is read: ``ingest.sources.SourceConfig.connector_config``)."""
     for value in _secret_values(settings.model_dump()):  # secret fields stay SecretStr in a Python-mode dump
         register(value)
-    if settings.google_credentials_file is not None:
-        for secret in _google_secrets(settings.google_credentials_file):
-            register(secret)
     register_environment()
 
 
@@ -74,16 +68,6 @@ def _secret_values(dumped: dict[str, Any]) -> list[SecretStr]:
         elif isinstance(value, dict):
             found.extend(_secret_values(value))
     return found
-
-
-def _google_secrets(path: Path) -> list[str]:
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(data, dict):
-        return []
-    return [str(data[field]) for field in _GOOGLE_SECRET_FIELDS if isinstance(data.get(field), str)]
 
 
 def redact(text: str) -> str:

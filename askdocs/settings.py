@@ -115,7 +115,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASKDOCS_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     data_dir: Path = Field(Path("data"), description="Where the embedded index and sync state live.")
-    workspace_dir: Path = Field(Path("examples/workspace"), description="Folder the files connector indexes.")
+    workspace_dir: Path = Field(
+        Path("examples/workspace"), description="Folder of the default files source (no askdocs.yaml), demo people."
+    )
 
     qdrant_url: str | None = Field(None, description="Use a Qdrant server/cluster instead of the embedded engine.")
     qdrant_api_key: SecretStr | None = None
@@ -242,60 +244,6 @@ class Settings(BaseSettings):
     )
     llm_support_min_cosine: float | None = Field(
         None, ge=-1, le=1, description="Optional: embedding similarity that also counts as support (unset: lexical)."
-    )
-
-    # --- Slack connector ---
-    slack_bot_token: SecretStr | None = Field(None, description="Bot token (xoxb-…); never logged.")
-    slack_base_url: str = Field("https://slack.com/api/", description="Web API base URL (tests point it locally).")
-    slack_channels_include: list[str] = Field(default_factory=list, description="Only these channel names/ids.")
-    slack_channels_exclude: list[str] = Field(default_factory=list, description="Never these channel names/ids.")
-    slack_export_path: Path | None = Field(None, description="An admin export ZIP/folder, for --type slack-export.")
-    slack_workspace_url: str = Field("https://slack.com", description="e.g. https://kumo.slack.com (export links).")
-    slack_rescan_days: float | None = Field(
-        7, ge=0, description="Polls list history from the newest message seen minus this (unset: the whole history)."
-    )
-    slack_reply_edit_hours: float = Field(
-        24, ge=0, description="Threads with a reply this recent are re-read on each poll to catch edits (0: never)."
-    )
-    slack_run_budget_minutes: float = Field(
-        30, ge=0, description="A run stops cleanly after this long (rate limits) and the next resumes (0: no limit)."
-    )
-
-    # --- Confluence connector ---
-    confluence_base_url: str | None = Field(None, description="e.g. https://your-site.atlassian.net")
-    confluence_email: str | None = None
-    confluence_api_token: SecretStr | None = Field(None, description="With confluence_email: basic auth; never logged.")
-    confluence_bearer_token: SecretStr | None = Field(None, description="Alternative to email + API token.")
-    confluence_spaces: list[str] = Field(default_factory=list, description="Space keys to index.")
-    confluence_cql: str | None = Field(None, description="Alternative scope: a CQL expression.")
-    confluence_account_emails: Path | None = Field(
-        None, description="CSV account_id,email for accounts whose e-mail the site hides (identity sync)."
-    )
-    space_access: dict[str, list[str]] = Field(
-        default_factory=dict,
-        description='space:<KEY> principal -> principals allowed to see it, e.g. {"ENG": ["group:eng"]}.',
-    )
-
-    # --- Google Docs connector ---
-    google_credentials_file: Path | None = Field(None, description="Service-account or OAuth user JSON file.")
-    google_subject: str | None = Field(None, description="User to impersonate (domain-wide delegation).")
-    google_folder_ids: list[str] = Field(default_factory=list, description="Only documents under these folders.")
-    google_directory_admin: str | None = Field(
-        None, description="Administrator to impersonate for Directory groups (identity sync; domain-wide delegation)."
-    )
-    google_include_shared_drives: bool = True
-    google_include_sheets_slides: bool = False
-    google_include_files: bool = Field(True, description="Also PDF, Word, PowerPoint, Excel and CSV files in Drive.")
-    google_api_endpoint: str | None = Field(None, description="Drive API endpoint override (tests).")
-    google_max_retries: int = Field(6, ge=0, le=20, description="Retries of a Drive call on 429/5xx, with backoff.")
-    google_retry_base_seconds: float = Field(1.0, gt=0, le=60, description="First backoff delay; doubles per retry.")
-    google_link_sharing_public: bool = Field(
-        False, description="Index documents shared 'anyone with the link' as public (default: only named access)."
-    )
-    google_use_domain_admin_access: bool = Field(
-        False,
-        description="When a shared-drive item's sharing is unreadable, read the drive's members as a domain "
-        "administrator (useDomainAdminAccess; the subject must be a Workspace admin).",
     )
 
     # --- Extraction of PDF, Word, PowerPoint, Excel and CSV files (in a worker process) ---

@@ -121,7 +121,7 @@ def access_runner(indexer: Indexer, store: IdentityStore, base: Settings) -> Acc
 
     def run(source: SourceConfig, kind: AccessKind) -> AccessReport | None:
         try:
-            connector = build_connector(source.type, source.settings_for(base))
+            connector = build_connector(source.type, source.connector_config(), base)
         except AskdocsError as exc:
             report = AccessReport(source=source.name, kind=kind)
             report.failures.append(ConnectorFailure(source=source.name, message=str(exc), fatal=True))

@@ -106,7 +106,7 @@ def source_runner(
 
     def run(source: SourceConfig, full: bool, progress: ProgressFn | None = None) -> SyncReport:
         try:
-            connector = build_connector(source.type, source.settings_for(base))
+            connector = build_connector(source.type, source.connector_config(), base)
         except AskdocsError as exc:
             report = SyncReport(source=source.name)
             report.failures.append(ConnectorFailure(source=source.name, message=str(exc), fatal=True))

@@ -5,6 +5,7 @@ Credentials are referenced by environment variable *name*; values never appear i
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from datetime import datetime, timedelta
@@ -15,13 +16,17 @@ import yaml
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import SettingsError
 
 from askdocs import redaction
-from askdocs.connectors.registry import CONNECTORS
+from askdocs.connectors.config import ConnectorConfig
+from askdocs.connectors.confluence.config import ConfluenceConfig
+from askdocs.connectors.registry import CONNECTORS, ConnectorType
 from askdocs.errors import ConfigError, SourceError
 from askdocs.settings import Settings
 
+log = logging.getLogger(__name__)
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -75,7 +80,7 @@ class Schedule(BaseModel):
 
 
 class SourceConfig(BaseModel):
-    """One source: connector type, scope options, credential env var names, schedules."""
+    """One source: connector type, its options (the type's ``Config`` fields), credential env var names, schedules."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -90,9 +95,9 @@ class SourceConfig(BaseModel):
     permissions: Schedule | None = Field(
         Schedule(every="10m"), description="Permission refresh without a content read, where the type has one."
     )
-    path: Path | None = Field(None, description="Folder, for type 'files'.")
-    credentials: dict[str, str] = Field(default_factory=dict, description="Settings field -> env var NAME.")
-    options: dict[str, Any] = Field(default_factory=dict, description="Connector settings fields for this source.")
+    path: Path | None = Field(None, description="Folder, for type 'files' (its Config's `path`).")
+    credentials: dict[str, str] = Field(default_factory=dict, description="Credential field -> env var NAME.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Fields of the type's Config.")
 
     @field_validator("type")
     @classmethod
@@ -103,41 +108,76 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _fields_belong_to_type(self) -> SourceConfig:
-        allowed = CONNECTORS[self.type].settings()
-        for group, keys in (("options", self.options), ("credentials", self.credentials)):
-            for key in keys:
-                if key not in allowed:
-                    raise ValueError(
-                        f"{group}.{key} is not a setting of a {self.type} source (have: {', '.join(allowed)})"
-                    )
-        for key, value in self.options.items():
-            field_type: Any = Settings.model_fields[key].annotation
-            try:
-                self.options[key] = TypeAdapter(field_type).validate_python(value)
-            except ValidationError as exc:
-                raise ValueError(f"options.{key}: {_describe(exc, '')}") from None
-        for key, env in self.credentials.items():
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-                raise ValueError(f"credentials.{key} must name an environment variable, not hold a value")
+        entry = CONNECTORS[self.type]
+        self.options = _current_names(self.name, "options", self.options, entry)
+        self.credentials = _current_names(self.name, "credentials", self.credentials, entry)
+        config = entry.config
+        _check_names(self.type, config, self.options, self.credentials)
+        if self.type == "files" and "path" in self.options:
+            if self.path is not None:
+                raise ValueError("give a files source's path once: 'path' or 'options.path'")
+            self.path = Path(self.options.pop("path"))
         if self.type == "files" and self.path is None:
             raise ValueError("a files source needs 'path'")
+        try:
+            checked = config.model_validate(self.options | ({"path": self.path} if self.type == "files" else {}))
+        except ValidationError as exc:
+            raise ValueError(_describe(exc, "", "options.")) from None
+        self.options = {key: getattr(checked, key) for key in self.options}
         return self
 
-    def settings_for(self, base: Settings) -> Settings:
-        """``base`` with this source's options and credentials applied (credentials read from the env now)."""
-        update: dict[str, Any] = dict(self.options)
+    def connector_config(self) -> ConnectorConfig:
+        """This source's ``Config``: its options and credentials (read from the environment now) over the type's
+        ``ASKDOCS_*`` variables; ``SourceError`` names a credential variable that is not set."""
+        values: dict[str, Any] = dict(self.options)
         for key, env in self.credentials.items():
             value = os.environ.get(env)
             if value is None:
                 raise SourceError(f"source {self.name!r}: environment variable {env} (for {key}) is not set")
             redaction.register(value)
-            update[key] = value
+            values[key] = value
         if self.path is not None:
-            update["workspace_dir"] = self.path
+            values["path"] = self.path
         try:
-            return Settings.model_validate({**base.model_dump(), **update})
-        except ValidationError as exc:
-            raise ConfigError(f"source {self.name!r}: {_describe(exc, '')}") from None
+            config = CONNECTORS[self.type].config.resolve(values)
+        except (ValidationError, SettingsError) as exc:
+            raise ConfigError(f"source {self.name!r}: {_problem(exc)}") from None
+        for secret in config.secrets():
+            redaction.register(secret)
+        return config
+
+
+def _check_names(
+    source_type: str, config: type[ConnectorConfig], options: dict[str, Any], credentials: dict[str, str]
+) -> None:
+    """``ValueError`` naming an option the type does not have (and the valid ones), a credential given as an option,
+    or a credential that is not one or does not name an environment variable."""
+    for key in options:
+        if key in config.credential_fields:
+            raise ValueError(f"options.{key} is a credential: name its environment variable under credentials")
+        if key not in config.model_fields:
+            raise ValueError(
+                f"options.{key} is not an option of a {source_type} source (valid: {', '.join(config.options())})"
+            )
+    for key, env in credentials.items():
+        if key not in config.credential_fields:
+            have = ", ".join(config.credential_fields) or "none"
+            raise ValueError(f"credentials.{key} is not a credential of a {source_type} source (credentials: {have})")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+            raise ValueError(f"credentials.{key} must name an environment variable, not hold a value")
+
+
+def _current_names(source: str, group: str, given: dict[str, Any], entry: ConnectorType) -> dict[str, Any]:
+    """``given`` with legacy names (``slack_channels_exclude``: the global setting an option once was) renamed to
+    the Config's field, with a logged deprecation warning naming the new key."""
+    renamed: dict[str, Any] = {}
+    for key, value in given.items():
+        current = key.removeprefix(entry.legacy_prefix) if entry.legacy_prefix else key
+        if current != key and current in entry.config.model_fields and current not in given:
+            log.warning("source %r: %s.%s is deprecated; call it %s.%s", source, group, key, group, current)
+            key = current
+        renamed[key] = value
+    return renamed
 
 
 class SourcesFile(BaseModel):
@@ -164,13 +204,27 @@ class SourcesFile(BaseModel):
         raise KeyError(name)
 
 
-def _describe(exc: ValidationError, path: str) -> str:
+def _describe(exc: ValidationError, path: str, field_prefix: str = "") -> str:
+    """``path: where: message; ...``; with ``field_prefix`` (a Config's options) as ``options.key: rest: message``."""
     parts = []
     for error in exc.errors():
-        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error["loc"]).replace(".[", "[")
+        loc = list(error["loc"])
+        where = _location(loc)
+        if field_prefix and loc:
+            rest = _location(loc[1:])
+            where = f"{field_prefix}{loc[0]}" + (f": {rest}" if rest else "")
         message = error["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return f"{path}: " * bool(path) + "; ".join(parts)
+
+
+def _problem(exc: ValidationError | SettingsError) -> str:
+    """What is wrong with a value read from the environment (a variable that is not JSON where JSON is due)."""
+    return _describe(exc, "") if isinstance(exc, ValidationError) else str(exc)
+
+
+def _location(loc: list[int | str]) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
 
 
 def load_sources(path: Path) -> SourcesFile:
@@ -200,12 +254,20 @@ def configured_sources(settings: Settings) -> SourcesFile:
     return load_sources(path) if path.exists() else default_sources(settings)
 
 
-def space_access(settings: Settings, sources: SourcesFile) -> dict[str, list[str]]:
+def space_access(sources: SourcesFile) -> dict[str, list[str]]:
     """Confluence space key -> principals allowed to see it: ``ASKDOCS_SPACE_ACCESS`` and every confluence
     source's ``space_access`` option; a key given two different lists is a ``ConfigError`` (no silent winner)."""
-    merged = {key: sorted(set(allowed)) for key, allowed in settings.space_access.items()}
+    try:
+        from_env = ConfluenceConfig.resolve({}).space_access
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigError(
+            f"confluence variables (ASKDOCS_CONFLUENCE_*, ASKDOCS_SPACE_ACCESS): {_problem(exc)}"
+        ) from None
+    merged = {key: sorted(set(allowed)) for key, allowed in from_env.items()}
     origin = dict.fromkeys(merged, "ASKDOCS_SPACE_ACCESS")
     for source in sources.sources:
+        if source.type != "confluence":
+            continue
         for key, allowed in source.options.get("space_access", {}).items():
             if key in merged and merged[key] != sorted(set(allowed)):
                 raise ConfigError(

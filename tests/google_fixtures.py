@@ -10,7 +10,8 @@ from drive_exports import DOC, SHEET, SLIDES
 from drive_server import FOLDER, DriveServer, FakeDrive, FakeFile, group, service_account_info, user
 
 from askdocs.connectors.base import ConnectorFailure, DocumentDeleted, Skipped
-from askdocs.connectors.google.connector import GoogleDocsConnector, from_settings
+from askdocs.connectors.google.config import GoogleDocsConfig
+from askdocs.connectors.google.connector import GoogleDocsConnector, build
 from askdocs.connectors.google.drive import RetryPolicy
 from askdocs.settings import Settings
 
@@ -86,21 +87,19 @@ def write_credentials(server: DriveServer, folder: Path) -> Path:
     return path
 
 
-def settings_for(server: DriveServer, tmp: Path, **overrides: Any) -> Settings:
-    """Settings pointing every Google option at the fake server (folder scope: root and the shared drive)."""
+def config_for(server: DriveServer, tmp: Path, **options: Any) -> GoogleDocsConfig:
+    """A google-docs source pointing at the fake server (folder scope: root and the shared drive)."""
     values: dict[str, Any] = {
-        "data_dir": tmp / "data",
-        "google_credentials_file": write_credentials(server, tmp),
-        "google_api_endpoint": server.endpoint,
-        "google_folder_ids": ["fold-root", "sd-folder"],
+        "credentials_file": write_credentials(server, tmp),
+        "api_endpoint": server.endpoint,
+        "folder_ids": ["fold-root", "sd-folder"],
     }
-    values.update(overrides)
-    return Settings(**values)
+    return GoogleDocsConfig(**(values | options))
 
 
-def connector_for(server: DriveServer, tmp: Path, page_size: int = 2, **overrides: Any) -> GoogleDocsConnector:
-    """``from_settings`` with small pages and millisecond retries."""
-    connector = from_settings(settings_for(server, tmp, **overrides))
+def connector_for(server: DriveServer, tmp: Path, page_size: int = 2, **options: Any) -> GoogleDocsConnector:
+    """``build`` with small pages and millisecond retries."""
+    connector = build(config_for(server, tmp, **options), Settings(data_dir=tmp / "data"))
     connector.client.retry = FAST_RETRY
     connector.page_size = page_size
     return connector
@@ -122,4 +121,4 @@ def skips(items: list[Any]) -> dict[str, int]:
     return counts
 
 
-__all__ = ["DOC", "split", "skips", "seed", "connector_for", "settings_for", "write_credentials"]
+__all__ = ["DOC", "split", "skips", "seed", "connector_for", "config_for", "write_credentials"]

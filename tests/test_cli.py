@@ -88,6 +88,10 @@ def test_with_debug_the_traceback_is_shown(tmp_path: Path) -> None:
             "sources:\n  - name: wiki\n    type: confluence\n    options: {space_access: {ENG: group:eng}}\n",
             "options.space_access",
         ),
+        (
+            "sources:\n  - name: chat\n    type: slack\n    options: {channel_exclude: [random]}\n",
+            "sources[0]: options.channel_exclude is not an option of a slack source (valid: channels_include, ",
+        ),
     ],
 )
 def test_bad_sources_file_is_one_line(tmp_path: Path, yaml_text: str, expected: str) -> None:

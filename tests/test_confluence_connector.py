@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from api_fixtures import api_key
+from confluence_fixtures import confluence_source
 from confluence_server import BEARER, EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
 from index_state import chunk_payloads
 from local_server import serve_in_thread
@@ -23,13 +24,13 @@ from askdocs.api.app import create_app
 from askdocs.app import Services
 from askdocs.connectors.base import ConnectorFailure, DocumentDeleted
 from askdocs.connectors.confluence.client import ConfluenceClient
-from askdocs.connectors.confluence.connector import NOBODY, ConfluenceConnector, from_settings
+from askdocs.connectors.confluence.connector import NOBODY, ConfluenceConnector, build
 from askdocs.ingest.runner import run_source
 from askdocs.ingest.state import CheckpointStore
 from askdocs.models import Document
 from askdocs.retrieval.index import Index
 from askdocs.retrieval.index.edge import EdgeBackend
-from askdocs.settings import AuthSettings, Settings
+from askdocs.settings import AuthSettings
 
 REPO = Path(__file__).resolve().parent.parent
 Item = Document | DocumentDeleted | ConnectorFailure
@@ -238,18 +239,13 @@ def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
     confluence_server: FakeServer,  # noqa: F811
     tmp_path: Path,  # noqa: F811
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        confluence_base_url=confluence_server.url,
-        confluence_email=EMAIL,
-        confluence_api_token=TOKEN,
-        confluence_spaces=["ENG"],
-        space_access={"ENG": ["group:eng"]},
-        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]),
-    )  # a loopback proxy
+    settings, config = confluence_source(
+        confluence_server.url, tmp_path, space_access={"ENG": ["group:eng"]},
+        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]),  # a loopback proxy
+    )  # fmt: skip
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "state")
-    assert run_source(services.indexer(), from_settings(settings), store).status == "succeeded"
+    assert run_source(services.indexer(), build(config, settings), store).status == "succeeded"
     try:
         with serve_in_thread(create_app(settings, services), "askdocs") as url:
 
@@ -265,7 +261,7 @@ def test_page_moved_under_restricted_ancestor_disappears_for_outsiders(
             guest = {"X-Forwarded-Email": "guest@kumo.example"}  # signed in through the proxy, in no group
             assert "confluence:page:1006" not in hits(guest), "space: needs a grant"
             confluence_server.fake.move("1006", "1004")  # under Security; a move makes no new version
-            report = run_source(services.indexer(), from_settings(settings), store)
+            report = run_source(services.indexer(), build(config, settings), store)
             assert report.status == "succeeded" and report.updated >= 1
             assert "confluence:page:1006" not in hits(engineer)
             assert "confluence:page:1006" in hits(alice)

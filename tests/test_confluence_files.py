@@ -7,15 +7,15 @@ from pathlib import Path
 
 import httpx
 from api_fixtures import api_key
+from confluence_fixtures import confluence_source
 from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
 from local_server import serve_in_thread
 
 from askdocs.api.app import create_app
 from askdocs.app import Services
-from askdocs.connectors.confluence.connector import from_settings
+from askdocs.connectors.confluence.connector import build
 from askdocs.ingest.runner import run_source
 from askdocs.ingest.state import CheckpointStore
-from askdocs.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 ENGINEER_PRINCIPALS = ("user:dev@kumo.example", "group:eng")
@@ -36,19 +36,13 @@ def test_attachments_are_cited_follow_restrictions_and_go_away(
         "1004", "vendor-rates.xlsx", XLSX_MIME, (SAMPLES / "finance/vendor-rates-2026.xlsx").read_bytes()
     )
     fake.add_attachment("1006", "huge.pdf", PDF_MIME, b"%PDF-1.7\n" + b"0" * (2 * 2**20))
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        confluence_base_url=confluence_server.url,
-        confluence_email=EMAIL,
-        confluence_api_token=TOKEN,
-        confluence_spaces=["ENG"],
-        space_access={"ENG": ["group:eng"]},
-        extract_max_file_mb=1,
+    settings, config = confluence_source(
+        confluence_server.url, tmp_path, space_access={"ENG": ["group:eng"]}, extract_max_file_mb=1
     )
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "data" / "state")
     try:
-        report = run_source(services.indexer(), from_settings(settings), store)
+        report = run_source(services.indexer(), build(config, settings), store)
         assert report.status == "partial", report.summary()
         assert [(f.document_id, f.message) for f in report.failures] == [
             ("confluence:attachment:" + f"att{int(rates[3:]) + 1}", "attachment: file is 2 MiB, more than the 1 MiB "
@@ -85,7 +79,7 @@ def test_attachments_are_cited_follow_restrictions_and_go_away(
             fake.pages["1003"].attachments = [a for a in fake.pages["1003"].attachments if a["id"] != guide]
             fake.pages["1004"].status = "trashed"
             fake.edit("1003", "<p>Field guide removed.</p>")
-            gone = run_source(services.indexer(), from_settings(settings), store)
+            gone = run_source(services.indexer(), build(config, settings), store)
             assert gone.status != "failed", gone.summary()
             indexed = set(services.index.document_hashes("confluence"))
             assert f"confluence:attachment:{guide}" not in indexed and rates_id not in indexed

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from api_fixtures import api_key, serve
+from confluence_fixtures import confluence_source
 from confluence_server import EMAIL, TOKEN, FakeServer, confluence_server  # noqa: F401
 from poll_helpers import drain
 
@@ -17,11 +18,10 @@ from askdocs.app import Services
 from askdocs.connectors.base import ConnectorFailure, Skipped
 from askdocs.connectors.confluence.acl import NOBODY, RestrictionReader
 from askdocs.connectors.confluence.client import ConfluenceClient
-from askdocs.connectors.confluence.connector import NO_EMAIL, UNKNOWN_ANCESTOR, ConfluenceConnector, from_settings
+from askdocs.connectors.confluence.connector import NO_EMAIL, UNKNOWN_ANCESTOR, ConfluenceConnector, build
 from askdocs.ingest.runner import run_source
 from askdocs.ingest.state import CheckpointStore
 from askdocs.models import Document
-from askdocs.settings import Settings
 
 
 def client(server: FakeServer) -> ConfluenceClient:
@@ -114,17 +114,10 @@ def test_readers_without_a_visible_email_are_counted_and_cannot_find_their_pages
     confluence_server: FakeServer,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        confluence_base_url=confluence_server.url,
-        confluence_email=EMAIL,
-        confluence_api_token=TOKEN,
-        confluence_spaces=["ENG"],
-        space_access={"ENG": ["group:eng"]},
-    )
+    settings, config = confluence_source(confluence_server.url, tmp_path, space_access={"ENG": ["group:eng"]})
     services = Services.build(settings)
     try:
-        report = run_source(services.indexer(), from_settings(settings), CheckpointStore(tmp_path / "state"))
+        report = run_source(services.indexer(), build(config, settings), CheckpointStore(tmp_path / "state"))
         assert report.status == "succeeded" and report.skipped == {NO_EMAIL: 2}, report.summary()
         assert f"2 skipped ({NO_EMAIL}: 2)" in report.summary()
         with serve(settings, services) as url:

@@ -8,17 +8,18 @@ from pathlib import Path
 import pytest
 from drive_server import DriveServer, Fault, drive_server_fixture, drive_server_session_fixture, user  # noqa: F401
 from google.oauth2.credentials import Credentials
-from google_fixtures import ALICE, BOB, ENG, FAST_RETRY, connector_for, seed, settings_for, split
+from google_fixtures import ALICE, BOB, ENG, FAST_RETRY, config_for, connector_for, seed, split
 from poll_helpers import drain
 
 from askdocs.connectors.base import ConnectorFailure
-from askdocs.connectors.google.connector import GoogleDocsConnector, from_settings
+from askdocs.connectors.google.connector import GoogleDocsConnector, build
 from askdocs.connectors.google.content import principals_from_permissions
 from askdocs.connectors.google.drive import DriveClient
 from askdocs.errors import SourceError
 from askdocs.formats import PPTX, XLSX
 from askdocs.ingest.extract import Extractor, extract_document
 from askdocs.models import Location
+from askdocs.settings import Settings
 
 FOLDER_DOCS = {f"google-docs:doc-{i}" for i in ("handbook", "vpn", "budget", "roadmap", "published", "locked", "spec")}
 FOLDER_DOCS |= {"google-docs:pdf-1"}  # a PDF file in the folder: downloaded for extraction
@@ -73,7 +74,7 @@ def test_everything_without_folders_and_sheets_slides_and_files_extracted(
     drive_server: DriveServer, tmp_path: Path, extractor: Extractor
 ) -> None:
     seed(drive_server.drive)
-    connector = connector_for(drive_server, tmp_path, google_folder_ids=[], google_include_sheets_slides=True)
+    connector = connector_for(drive_server, tmp_path, folder_ids=[], include_sheets_slides=True)
     items, _, failures = split(list(connector.load_all()))
     assert not failures
     assert set(items) == FOLDER_DOCS | {"google-docs:doc-outside", "google-docs:sheet-1", "google-docs:slides-1"}
@@ -92,7 +93,7 @@ def test_everything_without_folders_and_sheets_slides_and_files_extracted(
     assert len(media) == 1, "the PDF is downloaded; Docs editors files are exported"
     ids = set(connector.list_ids())
     assert ids == set(docs)
-    mine = connector_for(drive_server, tmp_path, google_folder_ids=[], google_include_shared_drives=False)
+    mine = connector_for(drive_server, tmp_path, folder_ids=[], include_shared_drives=False)
     assert "google-docs:doc-spec" not in set(mine.list_ids())
 
 
@@ -194,20 +195,20 @@ def test_credentials_or_scope_errors_fail_the_run(drive_server: DriveServer, tmp
     items, _ = drain(narrow.poll(None))
     assert len(items) == 1 and items[0].fatal and "scopes" in items[0].message
     assert [f.fatal for f in narrow.list_ids() if isinstance(f, ConnectorFailure)] == [True]
-    stranger = connector_for(drive_server, tmp_path, google_subject="mallory@kumo.example")
+    stranger = connector_for(drive_server, tmp_path, subject="mallory@kumo.example")
     assert drain(stranger.poll(None))[0][0].fatal, "a subject without domain-wide delegation is refused"
-    delegated = connector_for(drive_server, tmp_path, google_subject=ALICE)
+    delegated = connector_for(drive_server, tmp_path, subject=ALICE)
     assert len(split(list(delegated.load_all()))[0]) == len(FOLDER_DOCS)
 
 
 def test_settings_errors_are_source_errors_without_secrets(drive_server: DriveServer, tmp_path: Path) -> None:
-    settings = settings_for(drive_server, tmp_path)
-    with pytest.raises(SourceError, match="ASKDOCS_GOOGLE_CREDENTIALS_FILE"):
-        from_settings(settings.model_copy(update={"google_credentials_file": None}))
+    config, settings = config_for(drive_server, tmp_path), Settings(data_dir=tmp_path / "data")
+    with pytest.raises(SourceError, match="options.credentials_file or ASKDOCS_GOOGLE_CREDENTIALS_FILE"):
+        build(config.model_copy(update={"credentials_file": None}), settings)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----secret"}))
     with pytest.raises(SourceError) as info:
-        from_settings(settings.model_copy(update={"google_credentials_file": bad}))
+        build(config.model_copy(update={"credentials_file": bad}), settings)
     assert "secret" not in str(info.value) and "malformed" in str(info.value)
 
 
@@ -218,7 +219,7 @@ def test_authorized_user_credentials_refresh_at_the_token_endpoint(drive_server:
     path = tmp_path / "user.json"
     info = {"type": "authorized_user", "client_id": "cid", "client_secret": "cs", "refresh_token": "1//refresh-me"}
     path.write_text(json.dumps(info))
-    connector = connector_for(drive_server, tmp_path, google_credentials_file=path)
+    connector = connector_for(drive_server, tmp_path, credentials_file=path)
     # google-auth always sends authorized-user refreshes to Google's endpoint; point this one at the fake.
     connector.client.credentials = connector.client.credentials.with_token_uri(f"{drive_server.url}/token")
     docs, _, failures = split(list(connector.load_all()))

@@ -17,17 +17,18 @@ import pytest
 import uvicorn
 from api_fixtures import api_key
 from drive_server import DriveServer, FakeFile, Fault, drive_server_fixture, drive_server_session_fixture, group, user  # noqa: F401
-from google_fixtures import ALICE, BOB, CAROL, ENG, FAST_RETRY, connector_for, seed, settings_for, write_credentials
+from google_fixtures import ALICE, BOB, CAROL, ENG, FAST_RETRY, config_for, connector_for, seed, write_credentials
 from index_state import chunk_payloads
 
 from askdocs.api.app import create_app
 from askdocs.app import Services
-from askdocs.connectors.google.connector import from_settings
+from askdocs.connectors.google.connector import build
 from askdocs.ingest.runner import run_source
 from askdocs.ingest.state import CheckpointStore
 from askdocs.ingest.sync import Indexer
 from askdocs.retrieval.index import Index
 from askdocs.retrieval.index.edge import EdgeBackend
+from askdocs.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 BOB_PRINCIPALS = (f"user:{BOB}",)
@@ -68,10 +69,10 @@ def _doc_ids(client: httpx.Client, query: str, headers: dict[str, str]) -> set[s
 def test_incremental_sync_seen_through_search_as_two_users(drive_server: DriveServer, tmp_path: Path) -> None:
     drive = drive_server.drive
     seed(drive)
-    settings = settings_for(drive_server, tmp_path)
+    settings = Settings(data_dir=tmp_path / "data")
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "data" / "state")
-    connector = from_settings(settings)
+    connector = build(config_for(drive_server, tmp_path), settings)
     connector.client.retry = FAST_RETRY
     try:
         first = run_source(services.indexer(), connector, store)

@@ -87,7 +87,7 @@ def test_every_tab_of_a_sheet_is_indexed(drive_server: DriveServer, tmp_path: Pa
         "Risks": [["Risk", "Owner"], ["Cormorant outage", "Bob"]],
     }
     drive.change("sheet-1", content=_workbook(tabs))
-    connector = connector_for(drive_server, tmp_path, google_include_sheets_slides=True)
+    connector = connector_for(drive_server, tmp_path, include_sheets_slides=True)
     docs, _, failures = split(list(connector.load_all()))
     assert not failures
     sheet = extract_document(extractor, docs["google-docs:sheet-1"])
@@ -133,17 +133,17 @@ def test_domain_admin_access_reads_shared_drive_members(drive_server: DriveServe
     seed(drive)
     drive.change("doc-spec", can_share=False)
     drive.drives["drive-1"] = [user(CAROL, "organizer"), group(ENG)]
-    not_admin = connector_for(drive_server, tmp_path, google_subject=ALICE, google_use_domain_admin_access=True)
+    not_admin = connector_for(drive_server, tmp_path, subject=ALICE, use_domain_admin_access=True)
     items, _ = drain(not_admin.poll(None))
     assert "google-docs:doc-spec" not in split(items)[0] and skips(items)[UNREADABLE] == 1, "not an admin: skipped"
     drive.admins.add(ALICE)
     asked = len(drive.log)
-    admin = connector_for(drive_server, tmp_path, google_subject=ALICE, google_use_domain_admin_access=True)
+    admin = connector_for(drive_server, tmp_path, subject=ALICE, use_domain_admin_access=True)
     docs, _, failures = split(drain(admin.poll(None))[0])
     assert not failures and docs["google-docs:doc-spec"].acl == [f"group:google:{ENG}", f"user:{CAROL}"]
     listed = [p for op, p in drive.log[asked:] if op == "permissions.list" and p.get("useDomainAdminAccess")]
     assert len(listed) == 1, "the drive's members are read once per run"
-    off = connector_for(drive_server, tmp_path, google_subject=ALICE)
+    off = connector_for(drive_server, tmp_path, subject=ALICE)
     assert "google-docs:doc-spec" not in split(list(off.load_all()))[0], "only when the setting is on"
 
 
@@ -163,7 +163,7 @@ def test_limited_access_folder_inherited_permissions_grant_nothing(drive_server:
     ])  # fmt: skip
     expected = [f"user:{ALICE}", f"user:{BOB}", f"user:{CAROL}"]
     for folders in (["fold-root", "sd-folder"], []):  # the folder tree listed, or climbed with files.get
-        docs, _, failures = split(list(connector_for(drive_server, tmp_path, google_folder_ids=folders).load_all()))
+        docs, _, failures = split(list(connector_for(drive_server, tmp_path, folder_ids=folders).load_all()))
         assert not failures and docs["google-docs:doc-vpn"].acl == expected, folders
     # The folder's own sharing unreadable: only what is direct on the document, and its owner (the folder is not
     # counted as a skipped document).
@@ -182,7 +182,7 @@ def test_a_folder_made_limited_later_narrows_the_documents_below(drive_server: D
     seed(drive)
     for folders in (["fold-root", "sd-folder"], []):
         drive.change("fold-sub", limited=False)
-        connector = connector_for(drive_server, tmp_path, google_folder_ids=folders)
+        connector = connector_for(drive_server, tmp_path, folder_ids=folders)
         items, checkpoint = drain(connector.poll(None))
         assert split(items)[0]["google-docs:doc-vpn"].acl == [f"user:{ALICE}", f"user:{BOB}"]
         drive.change("fold-sub", limited=True)  # only the folder changes: Bob's share on the VPN runbook is inherited

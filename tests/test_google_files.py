@@ -7,13 +7,14 @@ from pathlib import Path
 import httpx
 from api_fixtures import api_key
 from drive_server import DriveServer, drive_server_fixture, drive_server_session_fixture  # noqa: F401
-from google_fixtures import ALICE, BOB, FAST_RETRY, SAMPLES, seed, settings_for
+from google_fixtures import ALICE, BOB, FAST_RETRY, SAMPLES, config_for, seed
 from test_google_docs_sync import _serve
 
 from askdocs.app import Services
-from askdocs.connectors.google.connector import from_settings
+from askdocs.connectors.google.connector import build
 from askdocs.ingest.runner import run_source
 from askdocs.ingest.state import CheckpointStore
+from askdocs.settings import Settings
 
 
 def _ask(api: httpx.Client, question: str, headers: dict[str, str]) -> dict:
@@ -33,10 +34,10 @@ def test_drive_pdf_sheet_and_slides_are_cited_to_the_place(drive_server: DriveSe
     seed(drive)
     drive.change("sheet-1", content=(SAMPLES / "sales" / "price-list-2027.xlsx").read_bytes())
     drive.change("slides-1", content=(SAMPLES / "sales" / "kumo-roadmap-2027.pptx").read_bytes())
-    settings = settings_for(drive_server, tmp_path, google_include_sheets_slides=True)
+    settings = Settings(data_dir=tmp_path / "data")
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "data" / "state")
-    connector = from_settings(settings)
+    connector = build(config_for(drive_server, tmp_path, include_sheets_slides=True), settings)
     connector.client.retry = FAST_RETRY
     try:
         first = run_source(services.indexer(), connector, store)

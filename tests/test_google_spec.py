@@ -66,7 +66,7 @@ def test_the_published_samples_pass() -> None:
 def test_the_fake_checks_every_request_and_response(drive_server: DriveServer, tmp_path: Path) -> None:
     drive = drive_server.drive
     seed(drive)
-    docs, _, failures = split(list(connector_for(drive_server, tmp_path, google_include_sheets_slides=True).load_all()))
+    docs, _, failures = split(list(connector_for(drive_server, tmp_path, include_sheets_slides=True).load_all()))
     assert docs and not failures and not drive.violations
     assert drive.stats["spec_requests"] == len(drive.log), "every request was checked"
     json_answers = [op for op, p in drive.log if op != "files.export" and p.get("alt") != "media"]

@@ -12,13 +12,15 @@ import pytest
 from api_fixtures import api_key
 from cli_helpers import askdocs
 from confluence_directory import DirectoryServer, confluence_directory  # noqa: F401
+from confluence_fixtures import confluence_source
 from confluence_server import EMAIL, TOKEN, Fail
 from embedder_spy import Spy, spy_on
 from local_server import serve_in_thread
 
 from askdocs.api.app import create_app
 from askdocs.app import Services
-from askdocs.connectors.confluence.connector import from_settings
+from askdocs.connectors.confluence.config import ConfluenceConfig
+from askdocs.connectors.confluence.connector import build
 from askdocs.database import engine_for
 from askdocs.errors import SourceError
 from askdocs.identity import IdentityStore
@@ -39,6 +41,7 @@ PEOPLE = ("carol", "bob", "alice", "dave")  # dave is in no Confluence group
 @dataclass
 class Site:
     settings: Settings
+    config: ConfluenceConfig
     services: Services
     store: IdentityStore
     url: str
@@ -56,34 +59,30 @@ class Site:
         return {p for p in PEOPLE if doc_id in self.hits(query, {"X-Forwarded-Email": f"{p}@kumo.example"})}
 
     def sync_identities(self) -> None:
-        report = sync_identities("confluence", from_settings(self.settings), self.store)
+        report = sync_identities("confluence", build(self.config, self.settings), self.store)
         assert report.status == "succeeded", report.summary()
 
     def refresh(self) -> int:
         before = self.spy.calls
-        report = refresh_permissions("confluence", from_settings(self.settings), self.services.indexer())
+        report = refresh_permissions("confluence", build(self.config, self.settings), self.services.indexer())
         assert self.spy.calls == before, "a permission refresh embeds nothing"
         return report.changed
 
 
 @pytest.fixture
 def site(confluence_directory: DirectoryServer, tmp_path: Path, embedders: LanguageEmbedders) -> Iterator[Site]:  # noqa: F811
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        confluence_base_url=confluence_directory.url,
-        confluence_email=EMAIL,
-        confluence_api_token=TOKEN,
-        confluence_spaces=["ENG", "HR"],
+    settings, config = confluence_source(
+        confluence_directory.url, tmp_path, spaces=("ENG", "HR"),
         auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]),  # sign-in by e-mail at a proxy
-    )
+    )  # fmt: skip
     spy = spy_on(embedders)
     services = Services.build(settings, embedders=spy.embedders)
-    report = run_source(services.indexer(), from_settings(settings), CheckpointStore(tmp_path / "state"))
+    report = run_source(services.indexer(), build(config, settings), CheckpointStore(tmp_path / "state"))
     assert report.status == "succeeded", report.summary()
     store = IdentityStore(engine_for(settings))
     try:
         with serve_in_thread(create_app(settings, services), "askdocs") as url:
-            yield Site(settings, services, store, url, spy, confluence_directory)
+            yield Site(settings, config, services, store, url, spy, confluence_directory)
     finally:
         services.close()
 
@@ -147,24 +146,34 @@ def test_unreadable_permissions_hide_the_affected_documents(site: Site) -> None:
 
 def test_hidden_emails_resolve_through_the_operators_mapping(site: Site, tmp_path: Path) -> None:
     site.fake.directory.email_lookup = False  # not an app Atlassian lets read e-mails
-    snapshot = from_settings(site.settings).identities()
+    snapshot = build(site.config, site.settings).identities()
     assert snapshot.unresolved == {"user:confluence:acc-bob", "user:confluence:acc-carol"}
     mapping = tmp_path / "accounts.csv"
     mapping.write_text("account_id,email\nacc-carol,Carol@kumo.example\n", encoding="utf-8")
-    settings = site.settings.model_copy(update={"confluence_account_emails": mapping})
-    snapshot = from_settings(settings).identities()
+    config = site.config.model_copy(update={"account_emails": mapping})
+    snapshot = build(config, site.settings).identities()
     assert snapshot.accounts["user:confluence:acc-carol"] == "carol@kumo.example"
     assert snapshot.unresolved == {"user:confluence:acc-bob"}
     mapping.write_text("account,mail\nx,y\n", encoding="utf-8")
     with pytest.raises(SourceError, match="account_id,email"):
-        from_settings(settings)
+        build(config, site.settings)
 
 
-def test_the_schedules_run_identity_sync_and_permission_refresh(site: Site, tmp_path: Path) -> None:
+def test_the_schedules_run_identity_sync_and_permission_refresh(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "folder").mkdir()
+    monkeypatch.setenv("WIKI_EMAIL", EMAIL)
+    monkeypatch.setenv("WIKI_TOKEN", TOKEN)
+    wiki = SourceConfig(
+        name="confluence",
+        type="confluence",
+        options=site.config.model_dump(include={"base_url", "spaces"}),
+        credentials={"email": "WIKI_EMAIL", "api_token": "WIKI_TOKEN"},
+    )  # identity 1h, permissions 10m
     sources = SourcesFile(
         sources=[
-            SourceConfig(name="confluence", type="confluence"),  # the site's settings; identity 1h, permissions 10m
+            wiki,
             SourceConfig(name="files", type="files", path=tmp_path / "folder"),
         ]
     )

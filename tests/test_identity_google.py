@@ -8,19 +8,19 @@ import httpx
 from drive_directory import DirectoryDrive, drive_directory  # noqa: F401
 from drive_server import Fault, group, user
 from embedder_spy import spy_on
-from google_fixtures import ALICE, BOB, CAROL, ENG, seed, settings_for
+from google_fixtures import ALICE, BOB, CAROL, ENG, config_for, seed
 from local_server import serve_in_thread
 
 from askdocs.api.app import create_app
 from askdocs.app import Services
-from askdocs.connectors.google.connector import from_settings
+from askdocs.connectors.google.connector import build
 from askdocs.database import engine_for
 from askdocs.identity import IdentityStore
 from askdocs.ingest.access import refresh_permissions, sync_identities
 from askdocs.ingest.runner import run_source
 from askdocs.ingest.state import CheckpointStore
 from askdocs.retrieval.embedders import LanguageEmbedders
-from askdocs.settings import AuthSettings
+from askdocs.settings import AuthSettings, Settings
 
 DAVE, ERIN, FRANK = "dave@kumo.example", "erin@kumo.example", "frank@other.example"
 PLATFORM = "platform@kumo.example"
@@ -41,26 +41,26 @@ def test_directory_groups_domain_and_sharing_changes_reach_search(
     directory = drive_directory.directory
     directory.users = [ALICE, BOB, CAROL, DAVE, ERIN]
     directory.groups = {ENG: [("USER", DAVE), ("GROUP", PLATFORM)], PLATFORM: [("USER", ERIN)]}
-    settings = settings_for(
-        drive_directory, tmp_path, google_directory_admin=ALICE, google_max_retries=0,
-        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]),
-    )  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path / "data", auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"])
+    )
+    config = config_for(drive_directory, tmp_path, directory_admin=ALICE, max_retries=0)
     spy = spy_on(embedders)
     services = Services.build(settings, embedders=spy.embedders)
-    assert run_source(services.indexer(), from_settings(settings), CheckpointStore(tmp_path / "state")).status in (
+    assert run_source(services.indexer(), build(config, settings), CheckpointStore(tmp_path / "state")).status in (
         "succeeded",
         "partial",
     )
     store = IdentityStore(engine_for(settings))
 
     def sync() -> str:
-        report = sync_identities("drive", from_settings(settings), store)
+        report = sync_identities("drive", build(config, settings), store)
         assert report.status == "succeeded", report.summary()
         return report.identity
 
     def refresh() -> int:
         before, seen = spy.calls, len(drive.log)
-        report = refresh_permissions("drive", from_settings(settings), services.indexer())
+        report = refresh_permissions("drive", build(config, settings), services.indexer())
         assert spy.calls == before, "a permission refresh embeds nothing"
         assert not [op for op, _ in drive.log[seen:] if op in ("files.export", "files.get_media")]
         return report.changed
@@ -96,7 +96,7 @@ def test_directory_groups_domain_and_sharing_changes_reach_search(
             refresh()
             assert finders(ON_CALL, HANDBOOK) == {"alice", "bob"}
             directory.failing = True  # a failed identity sync keeps what was synced
-            assert sync_identities("drive", from_settings(settings), store).status == "failed"
+            assert sync_identities("drive", build(config, settings), store).status == "failed"
             assert finders(TUNNEL, VPN) == {"alice", "bob", "carol", "dave", "erin"}
     finally:
         services.close()

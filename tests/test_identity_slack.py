@@ -14,7 +14,8 @@ from slack_server import TOKEN, FakeSlack, seed
 
 from askdocs.api.app import create_app
 from askdocs.app import Services
-from askdocs.connectors.slack.web import from_settings
+from askdocs.connectors.slack.config import SlackConfig
+from askdocs.connectors.slack.web import build
 from askdocs.database import engine_for
 from askdocs.identity import IdentityStore
 from askdocs.ingest.access import refresh_permissions, sync_identities
@@ -63,26 +64,24 @@ def test_identities_permissions_and_failures_reach_search(
     slack_directory: FakeSlackDirectory, tmp_path: Path, embedders: LanguageEmbedders
 ) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data",
-        slack_bot_token=TOKEN,
-        slack_base_url=slack_directory.url,
-        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]),
+        data_dir=tmp_path / "data", auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"])
     )
+    config = SlackConfig(bot_token=TOKEN, base_url=slack_directory.url)
     spy = spy_on(embedders)
     services = Services.build(settings, embedders=spy.embedders)
-    assert run_source(services.indexer(), from_settings(settings), CheckpointStore(tmp_path / "state")).status in (
+    assert run_source(services.indexer(), build(config, settings), CheckpointStore(tmp_path / "state")).status in (
         "succeeded",
         "partial",
     )
     store = IdentityStore(engine_for(settings))
-    report = sync_identities("slack", from_settings(settings), store)
+    report = sync_identities("slack", build(config, settings), store)
     assert report.status == "succeeded" and "3 accounts resolved, 1 unresolved, 1 groups" in report.identity
     assert "group:slack:S0FIN" in store.expand(["user:ben@kumo.example"])
     assert "user:slack:U0ANA" in store.expand(["user:ana@kumo.example"])
 
     def refresh() -> int:
         before, calls = spy.calls, len(slack_directory.calls)
-        done = refresh_permissions("slack", from_settings(settings), services.indexer())
+        done = refresh_permissions("slack", build(config, settings), services.indexer())
         read = {m for m, _ in slack_directory.calls[calls:]}
         assert spy.calls == before and not read & {"conversations.history", "conversations.replies"}
         return done.changed

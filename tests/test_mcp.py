@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -189,12 +190,16 @@ def test_demo_mode_lets_anonymous_callers_search_public_documents_only(
 def stdio_settings(tmp_path_factory: pytest.TempPathFactory, make_indexer: Any) -> Settings:
     """An indexed copy of the sample workspace in its own data folder (closed again: `askdocs mcp` opens it)."""
     root = tmp_path_factory.mktemp("mcp-stdio")
-    workspace = root / "workspace"
-    shutil.copytree(WORKSPACE, workspace)
-    settings = Settings(data_dir=root / "data", workspace_dir=workspace)
+    shutil.copytree(WORKSPACE, root / "workspace")
+    return indexed(root, make_indexer)
+
+
+def indexed(root: Path, make_indexer: Any) -> Settings:
+    """Settings over ``root/workspace`` indexed into ``root/data`` (the index closed again)."""
+    settings = Settings(data_dir=root / "data", workspace_dir=root / "workspace")
     index = Index.open(settings)
     try:
-        assert make_indexer(index).full_sync(FilesConnector(workspace)).status == "succeeded"
+        assert make_indexer(index).full_sync(FilesConnector(settings.workspace_dir)).status == "succeeded"
     finally:
         index.close()
     return settings
@@ -270,3 +275,26 @@ def test_stdio_says_so_when_another_process_holds_the_index(stdio_settings: Sett
         assert "in use by another askdocs process" in start_and_fail(stdio_server(stdio_settings)).stderr
     finally:
         index.close()
+
+
+def test_stdio_honours_a_space_grant_of_the_sources_file(tmp_path: Path, make_indexer: Any) -> None:
+    """A confluence source's space_access reaches `askdocs mcp` (it used to read only ASKDOCS_SPACE_ACCESS)."""
+    workspace = tmp_path / "workspace"
+    shutil.copytree(WORKSPACE / "hr", workspace / "hr")
+    (workspace / "_acl.toml").write_text('default = ["space:ENG"]\n', encoding="utf-8")
+    settings = indexed(tmp_path, make_indexer)
+    sources = tmp_path / "askdocs.yaml"
+    sources.write_text(
+        f"sources:\n  - {{name: files, type: files, path: {workspace}}}\n"
+        "  - {name: wiki, type: confluence, enabled: false, options: {space_access: {ENG: ['group:eng']}}}\n",
+        encoding="utf-8",
+    )
+    secret = KeyStore(settings.auth_dir / "keys.sqlite3").create("desktop-eng", ("public", "group:eng"))
+    params = stdio_server(settings, secret)
+    params.env = {**(params.env or {}), "ASKDOCS_SOURCES_FILE": str(sources)}
+
+    async def run() -> Any:
+        async with Client(params, read_timeout_seconds=120) as client:
+            return await client.call_tool("search", {"query": "parental leave", "top_k": 5})
+
+    assert PUBLIC_DOC in search_ids(anyio.run(run)), "group:eng holds space:ENG through the source's grant"

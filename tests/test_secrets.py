@@ -99,9 +99,6 @@ def _logged(caplog: pytest.LogCaptureFixture, secret: str) -> str:
 @pytest.mark.parametrize(
     "field",
     [
-        "slack_bot_token",
-        "confluence_api_token",
-        "confluence_bearer_token",
         "qdrant_api_key",
         "auth.oidc_client_secret",
         "auth.session_secret",
@@ -123,8 +120,26 @@ def test_sources_file_credential_from_any_variable_is_masked(
 ) -> None:
     secret = "xoxb-custom-name-Ab3SECRET"
     monkeypatch.setenv("TEAM_CHAT_BOT", secret)  # a name no pattern would guess
-    source = SourceConfig(name="chat", type="slack", credentials={"slack_bot_token": "TEAM_CHAT_BOT"})
-    source.settings_for(Settings())
+    source = SourceConfig(name="chat", type="slack", credentials={"bot_token": "TEAM_CHAT_BOT"})
+    source.connector_config()
+    assert secret not in _logged(caplog, secret)
+
+
+@pytest.mark.parametrize(
+    ("source_type", "variable"),
+    [
+        ("slack", "ASKDOCS_SLACK_BOT_TOKEN"),
+        ("confluence", "ASKDOCS_CONFLUENCE_API_TOKEN"),
+        ("confluence", "ASKDOCS_CONFLUENCE_BEARER_TOKEN"),
+    ],
+)
+def test_connector_secrets_from_the_type_variables_are_masked(
+    source_type: str, variable: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = f"{variable.lower()}-Qz4SECRET"
+    monkeypatch.setenv(variable, secret)  # the default source's variable, read into the source's config
+    config = SourceConfig(name="s", type=source_type).connector_config()
+    assert secret in config.secrets() and secret not in repr(config)
     assert secret not in _logged(caplog, secret)
 
 
@@ -134,7 +149,7 @@ def test_google_credentials_file_secrets_are_masked(tmp_path: Path, caplog: pyte
     creds.write_text(
         json.dumps({"type": "service_account", "private_key": private_key, "client_secret": "cs-Ux2SECRET"})
     )
-    redaction.register_settings(Settings(google_credentials_file=creds))
+    SourceConfig(name="drive", type="google-docs", options={"credentials_file": str(creds)}).connector_config()
     text = _logged(caplog, "cs-Ux2SECRET")
     assert "cs-Ux2SECRET" not in text
     assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw" not in redaction.redact(f"bad key {private_key}")

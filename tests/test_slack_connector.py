@@ -19,7 +19,8 @@ from poll_helpers import drain
 from slack_server import TOKEN, FakeSlack, Fault, seed, slack, slack_server  # noqa: F401
 
 from askdocs.connectors.base import Checkpoint, ConnectorFailure, Skipped
-from askdocs.connectors.slack.web import SlackConnector, build_client, from_settings
+from askdocs.connectors.slack.config import SlackConfig
+from askdocs.connectors.slack.web import SlackConnector, build, build_client
 from askdocs.errors import SourceError
 from askdocs.ingest.runner import run_source
 from askdocs.ingest.state import CheckpointStore
@@ -219,11 +220,11 @@ def test_auth_or_scope_errors_fail_the_run(
     assert token not in caplog.text and "SECRET" not in caplog.text, "the token is never logged"
 
 
-def test_settings_need_a_token(slack: FakeSlack) -> None:  # noqa: F811
-    with pytest.raises(SourceError, match="ASKDOCS_SLACK_BOT_TOKEN"):
-        from_settings(Settings(slack_bot_token=None))
-    connector = from_settings(Settings(slack_bot_token=TOKEN, slack_base_url=slack.url, slack_channels_include=["x"]))
-    assert connector.include == {"x"} and TOKEN not in repr(Settings(slack_bot_token=TOKEN))
+def test_config_needs_a_token(slack: FakeSlack) -> None:  # noqa: F811
+    with pytest.raises(SourceError, match="credentials.bot_token or ASKDOCS_SLACK_BOT_TOKEN"):
+        build(SlackConfig(), Settings())
+    connector = build(SlackConfig(bot_token=TOKEN, base_url=slack.url, channels_include=["x"]), Settings())
+    assert connector.include == {"x"} and TOKEN not in repr(SlackConfig(bot_token=TOKEN))
 
 
 # --- resume --------------------------------------------------------------------------------------------------
@@ -292,18 +293,20 @@ def test_member_removed_from_private_channel_loses_access(slack: FakeSlack, tmp_
 
     ws = slack.workspace
     ts = seed(ws)
-    settings = Settings(data_dir=tmp_path / "data", slack_bot_token=TOKEN, slack_base_url=slack.url,
-                        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]))  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path / "data", auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"])
+    )
+    config = SlackConfig(bot_token=TOKEN, base_url=slack.url)
     services = Services.build(settings)
     store = CheckpointStore(tmp_path / "data" / "state")
-    assert run_source(services.indexer(), from_settings(settings), store).status == "succeeded"
+    assert run_source(services.indexer(), build(config, settings), store).status == "succeeded"
     try:
         with serve_in_thread(create_app(settings, services), "askdocs") as url:  # behind a sign-in proxy on loopback
             budget, query = f"slack:G0FINANCE:{ts['budget']}", "falcon budget line quokka"
             assert budget in _search(url, query, "chie@kumo.example")
             assert budget not in _search(url, query, "ben@kumo.example")
             ws.channels["G0FINANCE"].members.remove("U0CHIE")
-            report = run_source(services.indexer(), from_settings(settings), store)
+            report = run_source(services.indexer(), build(config, settings), store)
             assert report.status == "succeeded" and report.metadata_only == 1
             assert budget not in _search(url, query, "chie@kumo.example")
             assert budget in _search(url, query, "ana@kumo.example")

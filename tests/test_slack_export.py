@@ -131,7 +131,8 @@ def test_cli_imports_into_the_configured_index(tmp_path: Path) -> None:
         text=True,
         timeout=300,
     )
-    assert missing.returncode == 1 and "fatal: set ASKDOCS_SLACK_EXPORT_PATH" in missing.stderr
+    assert missing.returncode == 1 and "fatal: a slack-export source needs the export" in missing.stderr
+    assert "options.export_path or ASKDOCS_SLACK_EXPORT_PATH" in missing.stderr
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from slack_server import NON_MARKETPLACE, SPEC, TIER3, TOKEN, FakeSlack, seed, s
 from test_slack_connector import Sync, docs_of, sync  # noqa: F401
 
 from askdocs.connectors.base import ConnectorFailure, Skipped
+from askdocs.connectors.slack.config import SlackConfig
 from askdocs.connectors.slack.state import ChannelState
-from askdocs.connectors.slack.web import SlackConnector, build_client, from_settings
+from askdocs.connectors.slack.web import SlackConnector, build, build_client
 from askdocs.settings import Settings
 
 
@@ -33,11 +34,10 @@ def answered(fake: FakeSlack, method: str) -> list[dict[str, str]]:
 def test_settings_set_the_window_and_polls_read_only_what_changed(slack: FakeSlack) -> None:  # noqa: F811
     ws = slack.workspace
     ts = seed(ws)
-    settings = Settings(slack_bot_token=TOKEN, slack_base_url=slack.url, slack_rescan_days=1,
-                        slack_reply_edit_hours=0, slack_run_budget_minutes=5)  # fmt: skip
-    built = from_settings(settings)
+    config = SlackConfig(bot_token=TOKEN, base_url=slack.url, rescan_days=1, reply_edit_hours=0, run_budget_minutes=5)
+    built = build(config, Settings())
     assert (built.rescan_days, built.reply_edit_hours, built.budget_s) == (1, 0, 300)
-    assert Settings().slack_rescan_days == 7, "incremental by default"
+    assert SlackConfig().rescan_days == 7, "incremental by default"
     _, checkpoint = drain(built.poll(None))
     assert {p["limit"] for p in answered(slack, "conversations.history")} == {"999"}, "the method's maximum page"
     assert {p["limit"] for p in answered(slack, "users.list")} == {"200"}
@@ -45,7 +45,7 @@ def test_settings_set_the_window_and_polls_read_only_what_changed(slack: FakeSla
     ws.reply("C0GENERAL", ts["lunch"], "U0BEN", "Count me in")
     new = ws.post("C0RANDOM", "U0ANA", "Who watered the ficus?")
     slack.answered.clear()
-    items, _ = drain(from_settings(settings).poll(checkpoint))
+    items, _ = drain(build(config, Settings()).poll(checkpoint))
     assert sorted(docs_of(items)) == sorted([f"slack:C0GENERAL:{ts['lunch']}", f"slack:C0RANDOM:{new}"])
     history = answered(slack, "conversations.history")
     assert history and all(p.get("oldest") for p in history), "incremental polls pass oldest"

@@ -31,10 +31,8 @@ def write_sources(path: Path, text: str) -> Path:
 def test_every_registered_type_is_accepted_in_the_sources_file(tmp_path: Path) -> None:
     """The README documents slack-export in askdocs.yaml; the file used to reject it."""
     export = tmp_path / "export.zip"
-    text = f"sources:\n  - name: archive\n    type: slack-export\n    options: {{slack_export_path: {export}}}\n"
-    assert load_sources(write_sources(tmp_path / "a.yaml", text)).get("archive").options == {
-        "slack_export_path": export
-    }
+    text = f"sources:\n  - name: archive\n    type: slack-export\n    options: {{export_path: {export}}}\n"
+    assert load_sources(write_sources(tmp_path / "a.yaml", text)).get("archive").options == {"export_path": export}
     for source_type in CONNECTORS:
         assert SourceConfig(name="s", type=source_type, path=tmp_path).type == source_type
 
@@ -42,9 +40,13 @@ def test_every_registered_type_is_accepted_in_the_sources_file(tmp_path: Path) -
 def test_unknown_types_and_foreign_options_name_the_choices(tmp_path: Path) -> None:
     with pytest.raises(SourcesConfigError, match="unknown source type 'jira'; choose one of: files, slack, "):
         load_sources(write_sources(tmp_path / "a.yaml", "sources:\n  - {name: j, type: jira}\n"))
-    text = "sources:\n  - {name: c, type: confluence, options: {slack_channels_include: [x]}}\n"
-    with pytest.raises(SourcesConfigError, match="options.slack_channels_include is not a setting of a confluence"):
+    text = "sources:\n  - {name: c, type: confluence, options: {channels_include: [x]}}\n"
+    with pytest.raises(SourcesConfigError) as info:
         load_sources(write_sources(tmp_path / "b.yaml", text))
+    assert str(info.value) == (
+        f"{tmp_path / 'b.yaml'}: sources[0]: options.channels_include is not an option of a confluence source "
+        "(valid: base_url, spaces, cql, account_emails, space_access)"
+    )
 
 
 def test_option_values_are_type_checked_when_the_file_is_read(tmp_path: Path) -> None:
@@ -57,18 +59,21 @@ def _confluence(name: str, access: dict[str, list[str]]) -> SourceConfig:
     return SourceConfig(name=name, type="confluence", options={"space_access": access})
 
 
-def test_space_access_merges_the_setting_and_every_confluence_source() -> None:
-    settings = Settings(space_access={"HR": ["group:hr"]})
+def test_space_access_merges_the_variable_and_every_confluence_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASKDOCS_SPACE_ACCESS", '{"HR": ["group:hr"]}')
     sources = SourcesFile(
         sources=[_confluence("wiki", {"ENG": ["group:eng"]}), _confluence("old", {"HR": ["group:hr"]})]
     )
-    assert space_access(settings, sources) == {"ENG": ["group:eng"], "HR": ["group:hr"]}
+    assert space_access(sources) == {"ENG": ["group:eng"], "HR": ["group:hr"]}
+    monkeypatch.setenv("ASKDOCS_SPACE_ACCESS", '{"HR": ["public"]}')
+    with pytest.raises(ConfigError, match="space_access of HR differs between ASKDOCS_SPACE_ACCESS and source 'old'"):
+        space_access(sources)
 
 
 def test_space_access_given_twice_differently_is_an_error() -> None:
     sources = SourcesFile(sources=[_confluence("wiki", {"ENG": ["group:eng"]}), _confluence("b", {"ENG": ["public"]})])
     with pytest.raises(ConfigError, match="space_access of ENG differs between source 'wiki' and source 'b'"):
-        space_access(Settings(), sources)
+        space_access(sources)
 
 
 @pytest.fixture
@@ -130,8 +135,8 @@ def test_the_runner_closes_the_connectors_it_builds(
     source = SourceConfig(
         name="wiki",
         type="confluence",
-        options={"confluence_base_url": confluence_server.url, "confluence_spaces": ["ENG"]},
-        credentials={"confluence_email": "TEST_CONFLUENCE_EMAIL", "confluence_api_token": "TEST_CONFLUENCE_TOKEN"},
+        options={"base_url": confluence_server.url, "spaces": ["ENG"]},
+        credentials={"email": "TEST_CONFLUENCE_EMAIL", "api_token": "TEST_CONFLUENCE_TOKEN"},
     )
     monkeypatch.setenv("TEST_CONFLUENCE_EMAIL", EMAIL)
     index = Index(EdgeBackend(tmp_path / "edge"))

@@ -31,6 +31,7 @@ from askdocs.connectors.confluence.client import (
     moved_pages,
     parse_time,
 )
+from askdocs.connectors.confluence.config import ConfluenceConfig
 from askdocs.connectors.confluence.identity import ConfluenceIdentity, load_account_emails
 from askdocs.connectors.confluence.storage import storage_to_sections
 from askdocs.connectors.confluence.tree import (
@@ -86,7 +87,7 @@ class ConfluenceConnector(ConfluenceIdentity):
         max_file_mb: int = 50,
     ) -> None:
         if not spaces and not cql:
-            raise SourceError("Confluence needs ASKDOCS_CONFLUENCE_SPACES or ASKDOCS_CONFLUENCE_CQL")
+            raise SourceError("a confluence source needs options.spaces or options.cql")
         self.client = client
         self.space_keys = list(spaces or [])
         self.cql = cql
@@ -437,19 +438,28 @@ class ConfluenceConnector(ConfluenceIdentity):
         self.client.close()
 
 
-def from_settings(settings: Settings) -> ConfluenceConnector:
-    """The connector configured by ``ASKDOCS_CONFLUENCE_*``; SourceError names what is missing."""
-    if not settings.confluence_base_url:
-        raise SourceError("set ASKDOCS_CONFLUENCE_BASE_URL (e.g. https://your-site.atlassian.net)")
-    token = settings.confluence_api_token.get_secret_value() if settings.confluence_api_token else None
-    bearer = settings.confluence_bearer_token.get_secret_value() if settings.confluence_bearer_token else None
-    if not settings.confluence_spaces and not settings.confluence_cql:
-        raise SourceError("set ASKDOCS_CONFLUENCE_SPACES (JSON list of space keys) or ASKDOCS_CONFLUENCE_CQL")
-    client = ConfluenceClient(
-        settings.confluence_base_url, email=settings.confluence_email, api_token=token, bearer_token=bearer
-    )
+def build(config: ConfluenceConfig, settings: Settings) -> ConfluenceConnector:
+    """The connector for ``config``; SourceError names what is missing."""
+    if not config.base_url:
+        raise SourceError(
+            "a confluence source needs its site: options.base_url or ASKDOCS_CONFLUENCE_BASE_URL "
+            "(e.g. https://your-site.atlassian.net)"
+        )
+    token = config.api_token.get_secret_value() if config.api_token else None
+    bearer = config.bearer_token.get_secret_value() if config.bearer_token else None
+    if not config.spaces and not config.cql:
+        raise SourceError(
+            "a confluence source needs a scope: options.spaces (space keys) or options.cql "
+            "(or ASKDOCS_CONFLUENCE_SPACES / ASKDOCS_CONFLUENCE_CQL)"
+        )
+    if not bearer and not (config.email and token):
+        raise SourceError(
+            "a confluence source needs credentials.email and credentials.api_token, or credentials.bearer_token "
+            "(or ASKDOCS_CONFLUENCE_EMAIL + ASKDOCS_CONFLUENCE_API_TOKEN / ASKDOCS_CONFLUENCE_BEARER_TOKEN)"
+        )
+    client = ConfluenceClient(config.base_url, email=config.email, api_token=token, bearer_token=bearer)
     connector = ConfluenceConnector(
-        client, spaces=settings.confluence_spaces, cql=settings.confluence_cql, max_file_mb=settings.extract_max_file_mb
+        client, spaces=config.spaces, cql=config.cql, max_file_mb=settings.extract_max_file_mb
     )
-    connector.account_emails = load_account_emails(settings.confluence_account_emails)
+    connector.account_emails = load_account_emails(config.account_emails)
     return connector

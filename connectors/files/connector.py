@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from askdocs.connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
+from askdocs.connectors.files.config import FilesConfig
 from askdocs.connectors.parsing import html_sections, markdown_sections, parse_front_matter, text_sections
 from askdocs.formats import EXTRACTED_SUFFIXES, FORMAT_NAMES, too_big
 from askdocs.models import PUBLIC, Blob, Document, Section, validate_principal
@@ -242,6 +243,6 @@ class FilesConnector:
         return {"files": now, "acl": acl_hash}
 
 
-def from_settings(settings: Settings) -> FilesConnector:
-    """The files connector over ``ASKDOCS_WORKSPACE_DIR``."""
-    return FilesConnector(settings.workspace_dir, max_file_mb=settings.extract_max_file_mb)
+def build(config: FilesConfig, settings: Settings) -> FilesConnector:
+    """The files connector over ``config.path``."""
+    return FilesConnector(config.path, max_file_mb=settings.extract_max_file_mb)

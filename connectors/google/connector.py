@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from askdocs.connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
+from askdocs.connectors.google.config import GoogleDocsConfig
 from askdocs.connectors.google.content import FILE_FIELDS, FOLDER
 from askdocs.connectors.google.drive import DriveClient, DriveError, RetryPolicy, load_credentials
 from askdocs.connectors.google.identity import DIRECTORY_SCOPES, GoogleIdentity
@@ -291,24 +292,27 @@ class GoogleDocsConnector(DriveReader, GoogleIdentity):
         )
 
 
-def from_settings(settings: Settings) -> GoogleDocsConnector:
-    """The connector from ``ASKDOCS_GOOGLE_*``; SourceError when credentials are missing or unreadable."""
-    if settings.google_credentials_file is None:
-        raise SourceError("set ASKDOCS_GOOGLE_CREDENTIALS_FILE to a service-account key or an authorized-user JSON")
-    credentials = load_credentials(settings.google_credentials_file, settings.google_subject)
-    retry = RetryPolicy(max_retries=settings.google_max_retries, base_delay=settings.google_retry_base_seconds)
-    client = DriveClient(credentials, settings.google_api_endpoint, retry)
+def build(config: GoogleDocsConfig, settings: Settings) -> GoogleDocsConnector:
+    """The connector for ``config``; SourceError when credentials are missing or unreadable."""
+    if config.credentials_file is None:
+        raise SourceError(
+            "a google-docs source needs a service-account key or an authorized-user JSON: "
+            "options.credentials_file or ASKDOCS_GOOGLE_CREDENTIALS_FILE"
+        )
+    credentials = load_credentials(config.credentials_file, config.subject)
+    retry = RetryPolicy(max_retries=config.max_retries, base_delay=config.retry_base_seconds)
+    client = DriveClient(credentials, config.api_endpoint, retry)
     connector = GoogleDocsConnector(
         client,
-        folder_ids=settings.google_folder_ids,
-        include_shared_drives=settings.google_include_shared_drives,
-        include_sheets_slides=settings.google_include_sheets_slides,
-        link_sharing_public=settings.google_link_sharing_public,
-        include_files=settings.google_include_files,
+        folder_ids=config.folder_ids,
+        include_shared_drives=config.include_shared_drives,
+        include_sheets_slides=config.include_sheets_slides,
+        link_sharing_public=config.link_sharing_public,
+        include_files=config.include_files,
         max_file_mb=settings.extract_max_file_mb,
-        use_domain_admin_access=settings.google_use_domain_admin_access,
+        use_domain_admin_access=config.use_domain_admin_access,
     )
-    if settings.google_directory_admin:  # the identity sync reads the Directory as this administrator
-        admin = load_credentials(settings.google_credentials_file, settings.google_directory_admin, DIRECTORY_SCOPES)
-        connector.directory = DriveClient(admin, settings.google_api_endpoint, retry)
+    if config.directory_admin:  # the identity sync reads the Directory as this administrator
+        admin = load_credentials(config.credentials_file, config.directory_admin, DIRECTORY_SCOPES)
+        connector.directory = DriveClient(admin, config.api_endpoint, retry)
     return connector

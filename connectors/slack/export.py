@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from askdocs.connectors.base import ConnectorFailure
+from askdocs.connectors.slack.config import SlackExportConfig
 from askdocs.connectors.slack.markup import (
     SOURCE,
     Directory,
@@ -152,13 +153,13 @@ class SlackExportConnector:
             yield item if isinstance(item, ConnectorFailure) else item.id
 
 
-def from_settings(settings: Settings) -> SlackExportConnector:
-    """The export at ``ASKDOCS_SLACK_EXPORT_PATH`` (``askdocs sync --type slack-export``)."""
-    if settings.slack_export_path is None:
-        raise SourceError("set ASKDOCS_SLACK_EXPORT_PATH to the export ZIP file or its unpacked folder")
+def build(config: SlackExportConfig, settings: Settings) -> SlackExportConnector:
+    """The export at ``config.export_path``."""
+    if config.export_path is None:
+        raise SourceError(
+            "a slack-export source needs the export ZIP file or its unpacked folder: "
+            "options.export_path or ASKDOCS_SLACK_EXPORT_PATH"
+        )
     return SlackExportConnector(
-        settings.slack_export_path,
-        settings.slack_workspace_url,
-        settings.slack_channels_include,
-        settings.slack_channels_exclude,
+        config.export_path, config.workspace_url, config.channels_include, config.channels_exclude
     )

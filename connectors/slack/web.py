@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from askdocs.connectors.base import Checkpoint, ConnectorFailure, DocumentDeleted, Skipped
 from askdocs.connectors.slack.client import SlackError, SlackRetryHandler, build_client
+from askdocs.connectors.slack.config import SlackConfig
 from askdocs.connectors.slack.identity import SlackIdentity
 from askdocs.connectors.slack.markup import (
     SOURCE,
@@ -46,7 +47,7 @@ from askdocs.models import PUBLIC, Document
 from askdocs.retry import retry_after
 from askdocs.settings import Settings
 
-__all__ = ["SlackConnector", "SlackError", "SlackRetryHandler", "build_client", "from_settings"]
+__all__ = ["SlackConnector", "SlackError", "SlackRetryHandler", "build_client", "build"]
 
 log = logging.getLogger(__name__)
 AUTH_ERRORS = {"not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive", "no_permission"}
@@ -387,17 +388,19 @@ class SlackConnector(SlackIdentity):
                 yield self._doc_id(channel.id, str(root["ts"]))
 
 
-def from_settings(settings: Settings) -> SlackConnector:
-    """The Slack connector from ``ASKDOCS_SLACK_*``; SourceError when no token is configured."""
-    if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value().strip():
-        raise SourceError("the slack source needs ASKDOCS_SLACK_BOT_TOKEN (a bot token, xoxb-…)")
-    client = build_client(settings.slack_bot_token.get_secret_value().strip(), settings.slack_base_url)
-    budget = settings.slack_run_budget_minutes * 60 if settings.slack_run_budget_minutes else None
+def build(config: SlackConfig, settings: Settings) -> SlackConnector:
+    """The Slack connector for ``config``; SourceError when no token is configured."""
+    if config.bot_token is None or not config.bot_token.get_secret_value().strip():
+        raise SourceError(
+            "the slack source needs a bot token (xoxb-…): credentials.bot_token or ASKDOCS_SLACK_BOT_TOKEN"
+        )
+    client = build_client(config.bot_token.get_secret_value().strip(), config.base_url)
+    budget = config.run_budget_minutes * 60 if config.run_budget_minutes else None
     return SlackConnector(
         client,
-        settings.slack_channels_include,
-        settings.slack_channels_exclude,
-        rescan_days=settings.slack_rescan_days,
-        reply_edit_hours=settings.slack_reply_edit_hours,
+        config.channels_include,
+        config.channels_exclude,
+        rescan_days=config.rescan_days,
+        reply_edit_hours=config.reply_edit_hours,
         budget_s=budget,
     )

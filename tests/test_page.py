@@ -239,6 +239,7 @@ def test_feedback_is_stored_with_user_and_query(browser: Driver, page_server: Pa
 
 
 def test_japanese_ui_text_switchable(browser: Driver, page_server: PageServer) -> None:  # noqa: F811
+    browser.delete_all_cookies()  # signed out, whatever the tests before left
     open_page(browser, page_server.url + "/")
     browser.execute_script("localStorage.removeItem('askdocs-ui')")
     browser.find_element(By.ID, "ui-lang").click()

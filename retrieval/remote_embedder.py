@@ -113,19 +113,23 @@ class _Busy:
     in_flight: int = 0
     since: float = 0.0
     total: float = 0.0
+    first: float | None = None  # perf_counter when the first request left
+    last: float = 0.0  # and when the last answer came
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def enter(self) -> None:
         with self.lock:
             if self.in_flight == 0:
                 self.since = time.perf_counter()
+                self.first = self.since if self.first is None else self.first
             self.in_flight += 1
 
     def leave(self) -> None:
         with self.lock:
             self.in_flight -= 1
             if self.in_flight == 0:
-                self.total += time.perf_counter() - self.since
+                self.last = time.perf_counter()
+                self.total += self.last - self.since
 
 
 class RemoteEmbedder:
@@ -310,6 +314,11 @@ class RemoteEmbedder:
         """Counters so far (``seconds``: wall time with a request in flight)."""
         with self._lock:
             return replace(self._usage, seconds=self._busy.total)
+
+    def active_span(self) -> tuple[float, float] | None:
+        """``perf_counter`` times of the first request sent and the last answer received (None before any)."""
+        with self._busy.lock:
+            return None if self._busy.first is None else (self._busy.first, self._busy.last)
 
     def cost_usd(self, usage: EmbeddingUsage) -> float | None:
         """Estimated cost of ``usage`` at the model's list price (None when unknown)."""

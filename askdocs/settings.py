@@ -127,7 +127,8 @@ class Settings(BaseSettings):
         description="The shared SQL store (identity, scheduler leases): a SQLAlchemy URL such as "
         "postgresql+psycopg://user:pass@host/db for several machines; default: SQLite in data_dir.",
     )
-    # --- collections on a Qdrant server/cluster (applied when askdocs creates one; README, "Scaling out") ---
+    # --- collections on a Qdrant server/cluster (applied when askdocs creates one; README, "Scaling out"); the
+    # on-disk and quantisation settings also shape a new embedded (Edge) index ---
     qdrant_shards: int = Field(1, ge=1, le=256, description="Shards of a new collection (spread over the nodes).")
     qdrant_replication_factor: int = Field(1, ge=1, le=16, description="Copies of each shard (nodes that may fail).")
     qdrant_write_consistency: int = Field(

@@ -376,8 +376,9 @@ class _Prepared:
 
 
 def remote_batch_chunks(concurrency: int, batch_size: int) -> int:
-    """Chunks per document batch for a remote embedder: two windows of full requests, at least eight requests (a
-    batch ends at a document boundary, so its last request is partly filled: larger batches waste less of it)."""
+    """Chunks per document batch for a remote embedder: two windows of full requests, at least eight requests (the
+    embedder cuts requests across batches, so a batch's size sets how soon the first requests leave and how long
+    the write after the last answer takes, not how full the requests are)."""
     return max(2 * concurrency, 8) * batch_size
 
 

@@ -15,6 +15,7 @@ import os
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -113,19 +114,50 @@ class _Busy:
     in_flight: int = 0
     since: float = 0.0
     total: float = 0.0
+    first: float | None = None  # perf_counter when the first request left
+    last: float = 0.0  # and when the last answer came
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def enter(self) -> None:
         with self.lock:
             if self.in_flight == 0:
                 self.since = time.perf_counter()
+                self.first = self.since if self.first is None else self.first
             self.in_flight += 1
 
     def leave(self) -> None:
         with self.lock:
             self.in_flight -= 1
             if self.in_flight == 0:
-                self.total += time.perf_counter() - self.since
+                self.last = time.perf_counter()
+                self.total += self.last - self.since
+
+
+@dataclass
+class _Submission:
+    """The passages of one ``submit_documents`` call: their rows as requests answer, and the future of all."""
+
+    rows: list[np.ndarray | None]
+    done: Future[np.ndarray]
+    missing: int  # rows not answered yet
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, position: int, row: np.ndarray) -> None:
+        with self.lock:
+            if self.done.done():
+                return
+            self.rows[position] = row
+            self.missing -= 1
+            if self.missing == 0:
+                self.done.set_result(np.vstack(self.rows))  # type: ignore[arg-type]
+
+    def fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if not self.done.done():
+                self.done.set_exception(exc)
+
+
+_Queued = tuple[_Submission, int, str]  # a passage waiting for a request: its submission, position and text
 
 
 class RemoteEmbedder:
@@ -153,6 +185,10 @@ class RemoteEmbedder:
         self._busy = _Busy()
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
+        self._pending: deque[_Queued] = deque()  # passages waiting for a request, oldest first
+        self._queue_lock = threading.Lock()
+        self._senders = 0
+        self._closed = False
 
     @classmethod
     def from_spec(cls, text: str, options: RemoteOptions) -> RemoteEmbedder:
@@ -203,50 +239,66 @@ class RemoteEmbedder:
         return self.submit_documents(texts).result()
 
     def submit_documents(self, texts: list[str]) -> Future[np.ndarray]:
-        """Send the batches now, ``concurrency`` at a time, and return at once; the future holds the rows."""
+        """Queue the passages for sending and return at once; the future holds their rows.
+
+        Requests are cut from one queue of passages across calls, oldest first, by up to ``concurrency`` senders:
+        a request may carry the end of one call's passages and the start of the next one's, so back-to-back calls
+        (a sync's look-ahead) send full requests, and a partly filled one leaves only when nothing else waits.
+        """
         inputs = [self._fit(self._passage_prefix + t) for t in texts]
-        batches = [self._pool.submit(self._request, batch) for batch in self._batches(inputs)]
         done: Future[np.ndarray] = Future()
-        if not batches:
+        if not inputs:
             done.set_result(np.zeros((0, self.dim), dtype=np.float32))
             return done
-        remaining = [len(batches)]
-        lock = threading.Lock()
-
-        def collect(_: Future[np.ndarray]) -> None:
-            with lock:
-                remaining[0] -= 1
-                if remaining[0]:
-                    return
-            failed = next((b.exception() for b in batches if b.exception() is not None), None)
-            if failed is not None:
-                done.set_exception(failed)
-            else:
-                done.set_result(np.vstack([b.result() for b in batches]))
-
-        for batch in batches:
-            batch.add_done_callback(collect)
+        submission = _Submission([None] * len(inputs), done, len(inputs))
+        with self._queue_lock:
+            if self._closed:
+                raise self._error("is closed")
+            self._pending.extend((submission, i, text) for i, text in enumerate(inputs))
+            wanted = -(-len(self._pending) // self.options.batch_size)  # requests the queue holds
+            start = max(0, min(self.options.concurrency - self._senders, wanted))
+            self._senders += start
+        for _ in range(start):
+            self._pool.submit(self._send_pending)
         return done
 
     # --- requests ---
-    def _batches(self, inputs: list[str]) -> list[list[str]]:
-        """Consecutive runs of at most ``batch_size`` inputs and ``batch_tokens`` tokens (one input at least)."""
-        out: list[list[str]] = []
-        current: list[str] = []
+    def _send_pending(self) -> None:
+        """One sender: send requests cut from the queue until it is empty."""
+        while True:
+            with self._queue_lock:
+                taken = self._take()
+                if not taken:
+                    self._senders -= 1
+                    return
+            try:
+                rows = self._request([text for _, _, text in taken])
+            except Exception as exc:  # noqa: BLE001 - handed to whoever waits on these passages
+                for submission in {id(s): s for s, _, _ in taken}.values():
+                    submission.fail(exc)
+                continue
+            for (submission, position, _), row in zip(taken, rows):
+                submission.answer(position, row)
+
+    def _take(self) -> list[_Queued]:
+        """The next request from the queue (the lock held): at most ``batch_size`` passages and ``batch_tokens``
+        tokens, one passage at least; passages of a submission that already failed are dropped."""
+        taken: list[_Queued] = []
         tokens = 0
-        for text in inputs:
+        while self._pending and len(taken) < self.options.batch_size:
+            submission, position, text = self._pending[0]
+            if submission.done.done():
+                self._pending.popleft()
+                continue
             # A token is at least one UTF-8 byte: the byte count is a bound that spares the tokenizer while the
-            # batch is far from its token limit; near the limit the exact count decides.
+            # request is far from its token limit; near the limit the exact count decides.
             bound = len(text.encode("utf-8"))
             n = bound if tokens + bound <= self.options.batch_tokens else self.count_tokens(text)
-            if current and (len(current) >= self.options.batch_size or tokens + n > self.options.batch_tokens):
-                out.append(current)
-                current, tokens = [], 0
-            current.append(text)
+            if taken and tokens + n > self.options.batch_tokens:
+                break
+            taken.append(self._pending.popleft())
             tokens += n
-        if current:
-            out.append(current)
-        return out
+        return taken
 
     def _fit(self, text: str) -> str:
         """``text`` cut to the model's input limit (the chunker keeps chunks under it; this guards the rest)."""
@@ -311,12 +363,23 @@ class RemoteEmbedder:
         with self._lock:
             return replace(self._usage, seconds=self._busy.total)
 
+    def active_span(self) -> tuple[float, float] | None:
+        """``perf_counter`` times of the first request sent and the last answer received (None before any)."""
+        with self._busy.lock:
+            return None if self._busy.first is None else (self._busy.first, self._busy.last)
+
     def cost_usd(self, usage: EmbeddingUsage) -> float | None:
         """Estimated cost of ``usage`` at the model's list price (None when unknown)."""
         return None if self._price is None else usage.tokens * self._price / 1e6
 
     def close(self) -> None:
-        """Stop the request threads."""
+        """Stop the request threads; passages still queued fail."""
+        with self._queue_lock:
+            self._closed = True
+            dropped = [submission for submission, _, _ in self._pending]
+            self._pending.clear()
+        for submission in {id(s): s for s in dropped}.values():
+            submission.fail(self._error("was closed before these passages were sent"))
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -8,7 +8,13 @@ mid-stream when told to, records every request it gets and notices when a stream
 
 ``POST .../embeddings`` (``/v1/embeddings`` and Azure's ``/openai/deployments/<name>/embeddings``) answers
 deterministic hashed bag-of-words vectors of ``embedding_dim`` (or ``dimensions``) floats, different per model, so
-texts sharing words are near; ``float`` or ``base64`` encoding; it counts requests in flight at once.
+texts sharing words are near; ``float`` or ``base64`` encoding; a reply's ``delay_s`` counts from the request's
+arrival (computing the vectors is part of it, so the answer takes that long and no longer); it counts requests in
+flight at once.
+
+``python tests/openai_server.py --delay S`` serves embeddings in a process of its own (a benchmark's endpoint then
+takes no CPU time from the client's interpreter): it prints its base URL, serves until its stdin closes, then prints
+the most requests it had in flight at once.
 """
 
 from __future__ import annotations
@@ -171,6 +177,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # like real servers: a response written in parts is not held back
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet test output
                 return
@@ -248,27 +255,35 @@ class FakeOpenAI:
                 )
 
             def _embeddings(self, body: dict[str, Any]) -> None:
+                arrived = time.perf_counter()
                 with fake._lock:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
                     reply = fake._next_reply(body)
-                    time.sleep(min(reply.delay_s, 30))
+                    answer = self._vectors(body, reply.dim) if reply.status == 200 else None
+                    # The answer leaves ``delay_s`` after the request arrived: computing it is part of the delay.
+                    time.sleep(max(0.0, arrived + min(reply.delay_s, 30) - time.perf_counter()))
                 finally:
                     with fake._lock:
                         fake.in_flight -= 1
                 if reply.status != 200:
                     error = {"error": {"message": reply.error, "type": "server_error", "code": str(reply.status)}}
                     self._json(reply.status, error, reply.headers)
-                    return
+                elif answer is None:
+                    self._json(400, {"error": {"message": "input must be a string or a list of strings"}})
+                else:
+                    self._json(200, answer, reply.headers)
+
+            def _vectors(self, body: dict[str, Any], dim: int | None = None) -> dict[str, Any] | None:
+                """The embeddings response to ``body`` (None when its input is malformed)."""
                 inputs = body.get("input")
                 inputs = [inputs] if isinstance(inputs, str) else inputs
                 if not isinstance(inputs, list) or not inputs or not all(isinstance(t, str) for t in inputs):
-                    self._json(400, {"error": {"message": "input must be a string or a list of strings"}})
-                    return
+                    return None
                 deployment = re.search(r"/deployments/([^/]+)/", self.path)
                 model = deployment.group(1) if deployment else str(body.get("model", "fake"))
-                dim = reply.dim or int(body.get("dimensions") or fake.embedding_dim)
+                dim = dim or int(body.get("dimensions") or fake.embedding_dim)
                 data = []
                 for i, text in enumerate(inputs):
                     row = fake_embedding(model, text, dim)
@@ -278,7 +293,7 @@ class FakeOpenAI:
                     data.append({"object": "embedding", "index": i, "embedding": encoded})
                 tokens = sum(len(_WORD.findall(t.lower())) for t in inputs)
                 usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-                self._json(200, {"object": "list", "data": data, "model": model, "usage": usage}, reply.headers)
+                return {"object": "list", "data": data, "model": model, "usage": usage}
 
             def _stream(self, reply: Reply, text: str, finish: str, model: str) -> None:
                 pieces = reply.chunks if reply.chunks is not None else [w + " " for w in text.split(" ")]
@@ -340,3 +355,23 @@ def fake_openai(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
     """The fake server, reset for this test."""
     fake_openai_server.reset()
     return fake_openai_server
+
+
+def _serve(argv: list[str] | None = None) -> None:
+    """Serve in this process, every embedding answered after ``--delay`` seconds, until stdin closes."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="the fake OpenAI server, for a benchmark")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds each request takes")
+    args = parser.parse_args(argv)
+    server = FakeOpenAI().start()
+    server.responder = lambda body: Reply(delay_s=args.delay)
+    print(server.url, flush=True)
+    sys.stdin.read()
+    server.stop()
+    print(server.max_in_flight, flush=True)
+
+
+if __name__ == "__main__":
+    _serve()

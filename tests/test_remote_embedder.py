@@ -137,6 +137,50 @@ def test_concurrency_is_bounded_and_used(fake_openai: FakeOpenAI, tiktoken_dir: 
     np.testing.assert_allclose(rows, _expected("emb-a", [f"text {i}" for i in range(9)]), atol=1e-6)
 
 
+def test_requests_span_submissions_so_back_to_back_ones_send_full_requests(
+    fake_openai: FakeOpenAI,  # noqa: F811
+    tiktoken_dir: str,
+) -> None:
+    embedder = _remote(fake_openai, tiktoken_dir, batch_size=4, concurrency=1)
+    fake_openai.responder = lambda body: Reply(delay_s=0.2)
+    first_texts, second_texts = [f"first {i}" for i in range(5)], [f"second {i}" for i in range(3)]
+    first = embedder.submit_documents(first_texts)
+    second = embedder.submit_documents(second_texts)  # queued while the first request is in flight
+    np.testing.assert_allclose(first.result(timeout=10), _expected("emb-a", first_texts), atol=1e-6)
+    np.testing.assert_allclose(second.result(timeout=10), _expected("emb-a", second_texts), atol=1e-6)
+    assert [r.body["input"] for r in fake_openai.requests] == [first_texts[:4], first_texts[4:] + second_texts]
+
+
+def test_a_failed_request_fails_each_submission_it_carried_and_their_queued_passages_are_not_sent(
+    fake_openai: FakeOpenAI,  # noqa: F811
+    tiktoken_dir: str,
+) -> None:
+    embedder = _remote(fake_openai, tiktoken_dir, batch_size=4, concurrency=1, retries=0)
+    fake_openai.queue(Reply(delay_s=0.2), Reply(status=400, error="bad input"))
+    first = embedder.submit_documents([f"first {i}" for i in range(5)])
+    second = embedder.submit_documents([f"second {i}" for i in range(7)])
+    for future in (first, second):
+        with pytest.raises(EmbeddingError, match="failed: HTTP 400"):
+            future.result(timeout=10)
+    assert [len(r.body["input"]) for r in fake_openai.requests] == [4, 4]  # the last four of ``second`` stay home
+    assert embedder.submit_documents(["later"]).result(timeout=10).shape == (1, 32)  # the queue goes on
+
+
+def test_closing_fails_the_passages_still_queued_instead_of_leaving_them_waiting(
+    fake_openai: FakeOpenAI,  # noqa: F811
+    tiktoken_dir: str,
+) -> None:
+    embedder = _remote(fake_openai, tiktoken_dir, batch_size=4, concurrency=1)
+    fake_openai.responder = lambda body: Reply(delay_s=0.3)
+    pending = embedder.submit_documents([f"text {i}" for i in range(8)])
+    assert fake_openai.wait_for(lambda: fake_openai.in_flight == 1)
+    embedder.close()
+    with pytest.raises(EmbeddingError, match="closed before these passages were sent"):
+        pending.result(timeout=5)
+    with pytest.raises(EmbeddingError, match="is closed"):
+        embedder.submit_documents(["after"])
+
+
 def test_429_waits_for_retry_after_then_succeeds(fake_openai: FakeOpenAI, tiktoken_dir: str) -> None:  # noqa: F811
     embedder = _remote(fake_openai, tiktoken_dir)
     fake_openai.queue(Reply(status=429, error="rate limited", headers={"Retry-After": "0.4"}))
@@ -297,3 +341,34 @@ def test_requests_leave_once_a_window_of_chunks_is_ready_not_after_a_whole_docum
     assert first < 16, f"the first request waited for {first} documents"
     assert max(len(r.body["input"]) for r in fake_openai.requests) <= 4
     indexer.index.close()
+
+
+def test_a_sync_with_look_ahead_sends_full_requests_across_document_batches(
+    fake_openai: FakeOpenAI,  # noqa: F811
+    tiktoken_dir: str,
+    tmp_path: Path,
+) -> None:
+    indexer = _indexer(fake_openai, tiktoken_dir, tmp_path / "edge", batch_size=4, concurrency=1)
+    indexer.batch_chunks = 6  # document batches of 6 chunks: each would end in a part-filled request
+    fake_openai.responder = lambda body: Reply(delay_s=0.3)  # the next batches are queued while requests wait
+    documents = [
+        Document(id=f"gen:{i}", source="gen", title=f"Heron {i}", sections=[Section(text=f"Heron note {i}.")])
+        for i in range(30)
+    ]
+    report = indexer.full_sync(_Listed(documents))
+    assert report.status == "succeeded" and report.embedded_chunks == 30
+    sizes = [len(r.body["input"]) for r in fake_openai.requests[1:]]  # after the dimension probe
+    assert sizes == [4] * 7 + [2], sizes
+    indexer.index.close()
+
+
+class _Listed:
+    """A load connector over given documents."""
+
+    source = "gen"
+
+    def __init__(self, documents: list[Document]) -> None:
+        self.documents = documents
+
+    def load_all(self) -> Iterator[Document]:
+        yield from self.documents

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from askdocs.errors import IndexUnavailable
 from askdocs.retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
+from askdocs.retrieval.index.edge import EdgeLayout
 from askdocs.retrieval.index.locations import EdgeLocations, Locations, ServerLocations
 from askdocs.retrieval.index.payload import ChunkPayload
 from askdocs.retrieval.index.server import ServerCollectionOptions
@@ -106,7 +107,10 @@ class Index:
                 ) from None
             locations = ServerLocations(client, settings.collection, server_options(settings))
         else:
-            locations = EdgeLocations(settings.edge_path.parent, settings.collection)
+            layout = EdgeLayout(
+                settings.qdrant_on_disk_vectors, settings.qdrant_on_disk_payload, settings.qdrant_quantization
+            )
+            locations = EdgeLocations(settings.edge_path.parent, settings.collection, layout)
         return cls.at(locations)
 
     @classmethod

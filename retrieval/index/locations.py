@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from qdrant_client import QdrantClient, models
 
-from askdocs.retrieval.index.edge import SPEC_FILE, EdgeBackend
+from askdocs.retrieval.index.edge import SPEC_FILE, EdgeBackend, EdgeLayout
 from askdocs.retrieval.index.server import ServerBackend, ServerCollectionOptions
 
 
@@ -62,9 +62,10 @@ class EdgeLocations:
 
     drop_grace_s = 0.0  # one process holds an embedded index: nobody else to wait for
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, layout: EdgeLayout | None = None) -> None:
         self.root = Path(root)
         self.name = name
+        self.layout = layout
 
     @property
     def _pointer(self) -> Path:
@@ -78,7 +79,7 @@ class EdgeLocations:
         return physical or self.name
 
     def open(self, physical: str) -> EdgeBackend:
-        return EdgeBackend(self.root / physical)
+        return EdgeBackend(self.root / physical, self.layout)
 
     def exists(self, physical: str) -> bool:
         return (self.root / f"{physical}.{SPEC_FILE}").exists()

@@ -14,7 +14,8 @@ from cli_helpers import askdocs
 from confluence_directory import DirectoryServer, confluence_directory  # noqa: F401
 from confluence_fixtures import confluence_source
 from confluence_server import EMAIL, TOKEN, Fail
-from embedder_spy import Spy, spy_on
+from embedder_spy import Spy
+from identity_fixtures import PROXY_AUTH, index_source
 from local_server import serve_in_thread
 
 from askdocs.api.app import create_app
@@ -25,13 +26,11 @@ from askdocs.database import engine_for
 from askdocs.errors import SourceError
 from askdocs.identity import IdentityStore
 from askdocs.ingest.access import HIDDEN, refresh_permissions, sync_identities
-from askdocs.ingest.runner import run_source
 from askdocs.ingest.scheduler import utcnow
 from askdocs.ingest.sources import SourceConfig, SourcesFile
-from askdocs.ingest.state import CheckpointStore
 from askdocs.retrieval.embedders import LanguageEmbedders
 from askdocs.retrieval.index import IndexFilter
-from askdocs.settings import AuthSettings, Settings
+from askdocs.settings import Settings
 
 SALARY = "What does the Willow salary band top out at?"
 OFFSITE = "Where is the team offsite this year?"
@@ -71,15 +70,10 @@ class Site:
 
 @pytest.fixture
 def site(confluence_directory: DirectoryServer, tmp_path: Path, embedders: LanguageEmbedders) -> Iterator[Site]:  # noqa: F811
-    settings, config = confluence_source(
-        confluence_directory.url, tmp_path, spaces=("ENG", "HR"),
-        auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"]),  # sign-in by e-mail at a proxy
-    )  # fmt: skip
-    spy = spy_on(embedders)
-    services = Services.build(settings, embedders=spy.embedders)
-    report = run_source(services.indexer(), build(config, settings), CheckpointStore(tmp_path / "state"))
-    assert report.status == "succeeded", report.summary()
-    store = IdentityStore(engine_for(settings))
+    settings, config = confluence_source(confluence_directory.url, tmp_path, spaces=("ENG", "HR"), auth=PROXY_AUTH)
+    indexed = index_source(settings, build(config, settings), embedders, tmp_path)
+    assert indexed.report.status == "succeeded", indexed.report.summary()
+    services, spy, store = indexed.services, indexed.spy, indexed.store
     try:
         with serve_in_thread(create_app(settings, services), "askdocs") as url:
             yield Site(settings, config, services, store, url, spy, confluence_directory)

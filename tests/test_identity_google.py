@@ -7,20 +7,14 @@ from pathlib import Path
 import httpx
 from drive_directory import DirectoryDrive, drive_directory  # noqa: F401
 from drive_server import Fault, group, user
-from embedder_spy import spy_on
 from google_fixtures import ALICE, BOB, CAROL, ENG, config_for, seed
+from identity_fixtures import index_source, proxy_settings
 from local_server import serve_in_thread
 
 from askdocs.api.app import create_app
-from askdocs.app import Services
 from askdocs.connectors.google.connector import build
-from askdocs.database import engine_for
-from askdocs.identity import IdentityStore
 from askdocs.ingest.access import refresh_permissions, sync_identities
-from askdocs.ingest.runner import run_source
-from askdocs.ingest.state import CheckpointStore
 from askdocs.retrieval.embedders import LanguageEmbedders
-from askdocs.settings import AuthSettings, Settings
 
 DAVE, ERIN, FRANK = "dave@kumo.example", "erin@kumo.example", "frank@other.example"
 PLATFORM = "platform@kumo.example"
@@ -41,17 +35,11 @@ def test_directory_groups_domain_and_sharing_changes_reach_search(
     directory = drive_directory.directory
     directory.users = [ALICE, BOB, CAROL, DAVE, ERIN]
     directory.groups = {ENG: [("USER", DAVE), ("GROUP", PLATFORM)], PLATFORM: [("USER", ERIN)]}
-    settings = Settings(
-        data_dir=tmp_path / "data", auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"])
-    )
+    settings = proxy_settings(tmp_path)
     config = config_for(drive_directory, tmp_path, directory_admin=ALICE, max_retries=0)
-    spy = spy_on(embedders)
-    services = Services.build(settings, embedders=spy.embedders)
-    assert run_source(services.indexer(), build(config, settings), CheckpointStore(tmp_path / "state")).status in (
-        "succeeded",
-        "partial",
-    )
-    store = IdentityStore(engine_for(settings))
+    indexed = index_source(settings, build(config, settings), embedders, tmp_path)
+    assert indexed.report.status in ("succeeded", "partial")
+    services, spy, store = indexed.services, indexed.spy, indexed.store
 
     def sync() -> str:
         report = sync_identities("drive", build(config, settings), store)

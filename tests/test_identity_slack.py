@@ -8,21 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
-from embedder_spy import spy_on
+from identity_fixtures import index_source, proxy_settings
 from local_server import serve_in_thread
 from slack_server import TOKEN, FakeSlack, seed
 
 from askdocs.api.app import create_app
-from askdocs.app import Services
 from askdocs.connectors.slack.config import SlackConfig
 from askdocs.connectors.slack.web import build
-from askdocs.database import engine_for
-from askdocs.identity import IdentityStore
 from askdocs.ingest.access import refresh_permissions, sync_identities
-from askdocs.ingest.runner import run_source
-from askdocs.ingest.state import CheckpointStore
 from askdocs.retrieval.embedders import LanguageEmbedders
-from askdocs.settings import AuthSettings, Settings
 
 BUDGET = "How much does the falcon budget line hold?"
 VPN = "How do I reset the VPN token?"
@@ -63,17 +57,11 @@ def slack_directory() -> Iterator[FakeSlackDirectory]:
 def test_identities_permissions_and_failures_reach_search(
     slack_directory: FakeSlackDirectory, tmp_path: Path, embedders: LanguageEmbedders
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data", auth=AuthSettings(proxy_enabled=True, trusted_proxies=["127.0.0.1/32"])
-    )
+    settings = proxy_settings(tmp_path)
     config = SlackConfig(bot_token=TOKEN, base_url=slack_directory.url)
-    spy = spy_on(embedders)
-    services = Services.build(settings, embedders=spy.embedders)
-    assert run_source(services.indexer(), build(config, settings), CheckpointStore(tmp_path / "state")).status in (
-        "succeeded",
-        "partial",
-    )
-    store = IdentityStore(engine_for(settings))
+    indexed = index_source(settings, build(config, settings), embedders, tmp_path)
+    assert indexed.report.status in ("succeeded", "partial")
+    services, spy, store = indexed.services, indexed.spy, indexed.store
     report = sync_identities("slack", build(config, settings), store)
     assert report.status == "succeeded" and "3 accounts resolved, 1 unresolved, 1 groups" in report.identity
     assert "group:slack:S0FIN" in store.expand(["user:ben@kumo.example"])

@@ -1,7 +1,7 @@
 """``python -m askdocs.eval.bench.sizing``: memory and disk per million chunks, measured at two sizes and projected.
 
 Each (engine, layout, size) runs in a fresh process: it writes ``size`` chunks shaped as ``ingest.sync`` stores them
-with the default models (the payload of ``retrieval.index.payload``, ~1,000 characters of English or ~330 of
+with the default models (the payload of ``retrieval.index.payload``, ~1,000 characters of English or ~300 of
 Japanese text; 80% English chunks carrying the English model's vector, the multilingual (USE) vector of their text
 and of their heading trail, 20% Japanese ones whose own model is the multilingual one, so they carry those two; the
 named vectors and sizes come from the default settings' embedders; a BM25 sparse vector of ~70 terms) through the

@@ -15,9 +15,8 @@ import os
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from openai import AzureOpenAI, OpenAI
 from askdocs.errors import ConfigError
 from askdocs.retrieval.answer.packing import encoding_for, seed_tiktoken_cache
 from askdocs.retrieval.remote_spec import OPENAI_MODELS, PREFIXES, RemoteOptions, RemoteSpec
+from askdocs.retrieval.request_queue import RequestQueue
 from askdocs.retry import retry_after
 
 log = logging.getLogger(__name__)
@@ -133,33 +133,6 @@ class _Busy:
                 self.total += self.last - self.since
 
 
-@dataclass
-class _Submission:
-    """The passages of one ``submit_documents`` call: their rows as requests answer, and the future of all."""
-
-    rows: list[np.ndarray | None]
-    done: Future[np.ndarray]
-    missing: int  # rows not answered yet
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def answer(self, position: int, row: np.ndarray) -> None:
-        with self.lock:
-            if self.done.done():
-                return
-            self.rows[position] = row
-            self.missing -= 1
-            if self.missing == 0:
-                self.done.set_result(np.vstack(self.rows))  # type: ignore[arg-type]
-
-    def fail(self, exc: BaseException) -> None:
-        with self.lock:
-            if not self.done.done():
-                self.done.set_exception(exc)
-
-
-_Queued = tuple[_Submission, int, str]  # a passage waiting for a request: its submission, position and text
-
-
 class RemoteEmbedder:
     """An embedding model behind ``/v1/embeddings``; thread-safe, requests bounded by ``options.concurrency``."""
 
@@ -180,15 +153,13 @@ class RemoteEmbedder:
         if self._price is None and known and spec.provider == "openai" and not options.azure_endpoint:
             self._price = known[2]
         self.client = client or self._client()
-        self._pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="askdocs-embed")
         self._usage = EmbeddingUsage()
         self._busy = _Busy()
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
-        self._pending: deque[_Queued] = deque()  # passages waiting for a request, oldest first
-        self._queue_lock = threading.Lock()
-        self._senders = 0
-        self._closed = False
+        self._queue = RequestQueue(
+            self._request, self.count_tokens, options.batch_size, options.batch_tokens, options.concurrency
+        )
 
     @classmethod
     def from_spec(cls, text: str, options: RemoteOptions) -> RemoteEmbedder:
@@ -239,66 +210,17 @@ class RemoteEmbedder:
         return self.submit_documents(texts).result()
 
     def submit_documents(self, texts: list[str]) -> Future[np.ndarray]:
-        """Queue the passages for sending and return at once; the future holds their rows.
-
-        Requests are cut from one queue of passages across calls, oldest first, by up to ``concurrency`` senders:
-        a request may carry the end of one call's passages and the start of the next one's, so back-to-back calls
-        (a sync's look-ahead) send full requests, and a partly filled one leaves only when nothing else waits.
-        """
+        """Queue the passages for sending and return at once; the future holds their rows (requests are cut
+        across calls, so a sync's back-to-back look-ahead batches send full requests: ``request_queue``)."""
         inputs = [self._fit(self._passage_prefix + t) for t in texts]
         done: Future[np.ndarray] = Future()
         if not inputs:
             done.set_result(np.zeros((0, self.dim), dtype=np.float32))
             return done
-        submission = _Submission([None] * len(inputs), done, len(inputs))
-        with self._queue_lock:
-            if self._closed:
-                raise self._error("is closed")
-            self._pending.extend((submission, i, text) for i, text in enumerate(inputs))
-            wanted = -(-len(self._pending) // self.options.batch_size)  # requests the queue holds
-            start = max(0, min(self.options.concurrency - self._senders, wanted))
-            self._senders += start
-        for _ in range(start):
-            self._pool.submit(self._send_pending)
-        return done
-
-    # --- requests ---
-    def _send_pending(self) -> None:
-        """One sender: send requests cut from the queue until it is empty."""
-        while True:
-            with self._queue_lock:
-                taken = self._take()
-                if not taken:
-                    self._senders -= 1
-                    return
-            try:
-                rows = self._request([text for _, _, text in taken])
-            except Exception as exc:  # noqa: BLE001 - handed to whoever waits on these passages
-                for submission in {id(s): s for s, _, _ in taken}.values():
-                    submission.fail(exc)
-                continue
-            for (submission, position, _), row in zip(taken, rows):
-                submission.answer(position, row)
-
-    def _take(self) -> list[_Queued]:
-        """The next request from the queue (the lock held): at most ``batch_size`` passages and ``batch_tokens``
-        tokens, one passage at least; passages of a submission that already failed are dropped."""
-        taken: list[_Queued] = []
-        tokens = 0
-        while self._pending and len(taken) < self.options.batch_size:
-            submission, position, text = self._pending[0]
-            if submission.done.done():
-                self._pending.popleft()
-                continue
-            # A token is at least one UTF-8 byte: the byte count is a bound that spares the tokenizer while the
-            # request is far from its token limit; near the limit the exact count decides.
-            bound = len(text.encode("utf-8"))
-            n = bound if tokens + bound <= self.options.batch_tokens else self.count_tokens(text)
-            if taken and tokens + n > self.options.batch_tokens:
-                break
-            taken.append(self._pending.popleft())
-            tokens += n
-        return taken
+        queued = self._queue.submit(inputs)
+        if queued is None:
+            raise self._error("is closed")
+        return queued
 
     def _fit(self, text: str) -> str:
         """``text`` cut to the model's input limit (the chunker keeps chunks under it; this guards the rest)."""
@@ -374,13 +296,7 @@ class RemoteEmbedder:
 
     def close(self) -> None:
         """Stop the request threads; passages still queued fail."""
-        with self._queue_lock:
-            self._closed = True
-            dropped = [submission for submission, _, _ in self._pending]
-            self._pending.clear()
-        for submission in {id(s): s for s in dropped}.values():
-            submission.fail(self._error("was closed before these passages were sent"))
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._queue.close(self._error("was closed before these passages were sent"))
 
 
 def submit_documents(embedder: Any, texts: list[str]) -> Future[np.ndarray]:

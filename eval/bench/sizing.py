@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 
 from askdocs.eval.bench.build import folder_bytes
-from askdocs.retrieval.index.edge import EdgeLayout
 from askdocs.retrieval.index.payload import ChunkPayload
 from askdocs.retrieval.index.types import (
     BM25_AVGDL,
@@ -46,6 +45,7 @@ from askdocs.retrieval.index.types import (
     IndexFilter,
     IndexPoint,
     OtherLanguageBlock,
+    StorageLayout,
 )
 
 TERMS = 70  # distinct BM25 terms of a 200-token chunk
@@ -59,9 +59,9 @@ JA_WORDS = np.array(
     "の は を に で と から".split()
 )
 LAYOUTS = {
-    "default": EdgeLayout(),
-    "int8": EdgeLayout(quantization="int8"),
-    "int8-on-disk": EdgeLayout(on_disk_vectors=True, quantization="int8"),
+    "default": StorageLayout(),
+    "int8": StorageLayout(quantization="int8"),
+    "int8-on-disk": StorageLayout(on_disk_vectors=True, quantization="int8"),
 }
 
 

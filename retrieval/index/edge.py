@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from askdocs.errors import ConfigError, IndexDamaged, IndexLocked, IndexUnavaila
 from askdocs.retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
 from askdocs.retrieval.index.types import (
     BM25_VECTOR,
+    DEFAULT_LAYOUT,
     FLOAT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -29,6 +29,7 @@ from askdocs.retrieval.index.types import (
     Missing,
     PagedRecords,
     ScoredPayload,
+    StorageLayout,
     ranked,
 )
 
@@ -96,38 +97,29 @@ def _load(path: Path) -> q.EdgeShard:
         ) from None
 
 
-@dataclass(frozen=True)
-class EdgeLayout:
-    """How a new shard stores its vectors and payload (``ASKDOCS_QDRANT_ON_DISK_*``, ``_QUANTIZATION``); the
-    defaults are the engine's own (vectors in RAM, payload memory-mapped)."""
-
-    on_disk_vectors: bool = False
-    on_disk_payload: bool = True
-    quantization: str = "none"
-
-    def config(self, spec: CollectionSpec) -> q.EdgeConfig:
-        """The ``EdgeConfig`` of a new shard holding ``spec``'s vectors."""
-        quantization = None
-        if self.quantization == "int8":  # rescored from the original vectors, as on a server
-            quantization = q.ScalarQuantizationConfig(type=q.ScalarType.Int8, quantile=0.99, always_ram=True)
-        return q.EdgeConfig(
-            vectors={
-                name: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine, on_disk=self.on_disk_vectors)
-                for name, dim in spec.dense.items()
-            },
-            sparse_vectors={BM25_VECTOR: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
-            on_disk_payload=self.on_disk_payload,
-            quantization_config=quantization,
-        )
+def _shard_config(layout: StorageLayout, spec: CollectionSpec) -> q.EdgeConfig:
+    """The ``EdgeConfig`` of a new shard holding ``spec``'s vectors, laid out as ``layout`` says."""
+    quantization = None
+    if layout.quantization == "int8":
+        quantization = q.ScalarQuantizationConfig(type=q.ScalarType.Int8, quantile=0.99, always_ram=True)
+    return q.EdgeConfig(
+        vectors={
+            name: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine, on_disk=layout.on_disk_vectors)
+            for name, dim in spec.dense.items()
+        },
+        sparse_vectors={BM25_VECTOR: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+        on_disk_payload=layout.on_disk_payload,
+        quantization_config=quantization,
+    )
 
 
 class EdgeBackend(PagedRecords):
     """Qdrant Edge shard at ``path``; thread-safe for one process (writes are serialised). ``layout``: how a
     shard it creates stores vectors and payload (an existing shard keeps its own)."""
 
-    def __init__(self, path: Path, layout: EdgeLayout | None = None) -> None:
+    def __init__(self, path: Path, layout: StorageLayout = DEFAULT_LAYOUT) -> None:
         self.path = Path(path)
-        self.layout = layout or EdgeLayout()
+        self.layout = layout
         self._shard: q.EdgeShard | None = None
         self._lock = threading.RLock()
 
@@ -183,7 +175,7 @@ class EdgeBackend(PagedRecords):
                 self._add_missing_indexes(self._open())
                 return
             self.path.mkdir(parents=True, exist_ok=True)
-            shard = q.EdgeShard.create(str(self.path), self.layout.config(spec))
+            shard = q.EdgeShard.create(str(self.path), _shard_config(self.layout, spec))
             for name in KEYWORD_FIELDS:
                 shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Keyword))
             for name in INTEGER_FIELDS:

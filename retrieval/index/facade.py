@@ -12,7 +12,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from askdocs.errors import IndexUnavailable
 from askdocs.retrieval.index.bm25 import STATS_FIELDS, STATS_KIND, stats_point, summed_stats
-from askdocs.retrieval.index.edge import EdgeLayout
 from askdocs.retrieval.index.locations import EdgeLocations, Locations, ServerLocations
 from askdocs.retrieval.index.payload import ChunkPayload
 from askdocs.retrieval.index.server import ServerCollectionOptions
@@ -26,6 +25,7 @@ from askdocs.retrieval.index.types import (
     IndexFilter,
     IndexPoint,
     ScoredPayload,
+    StorageLayout,
     StoredVectors,
 )
 from askdocs.settings import Settings
@@ -37,15 +37,18 @@ SparseWeights = tuple[list[int], list[float]]
 _STATE_FIELDS = ["doc_id", "content_hash", "embedding_hash"]
 
 
+def storage_layout(settings: Settings) -> StorageLayout:
+    """How new collections store vectors and payload, on either engine, as the settings name it."""
+    return StorageLayout(settings.qdrant_on_disk_vectors, settings.qdrant_on_disk_payload, settings.qdrant_quantization)
+
+
 def server_options(settings: Settings) -> ServerCollectionOptions:
     """The cluster layout of new collections that the settings name."""
     return ServerCollectionOptions(
         shards=settings.qdrant_shards,
         replication_factor=settings.qdrant_replication_factor,
         write_consistency=settings.qdrant_write_consistency,
-        on_disk_vectors=settings.qdrant_on_disk_vectors,
-        on_disk_payload=settings.qdrant_on_disk_payload,
-        quantization=settings.qdrant_quantization,
+        layout=storage_layout(settings),
     )
 
 
@@ -107,10 +110,7 @@ class Index:
                 ) from None
             locations = ServerLocations(client, settings.collection, server_options(settings))
         else:
-            layout = EdgeLayout(
-                settings.qdrant_on_disk_vectors, settings.qdrant_on_disk_payload, settings.qdrant_quantization
-            )
-            locations = EdgeLocations(settings.edge_path.parent, settings.collection, layout)
+            locations = EdgeLocations(settings.edge_path.parent, settings.collection, storage_layout(settings))
         return cls.at(locations)
 
     @classmethod

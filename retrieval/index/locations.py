@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 from qdrant_client import QdrantClient, models
 
-from askdocs.retrieval.index.edge import SPEC_FILE, EdgeBackend, EdgeLayout
+from askdocs.retrieval.index.edge import SPEC_FILE, EdgeBackend
 from askdocs.retrieval.index.server import ServerBackend, ServerCollectionOptions
+from askdocs.retrieval.index.types import DEFAULT_LAYOUT, StorageLayout
 
 
 class Locations(Protocol):
@@ -62,7 +63,7 @@ class EdgeLocations:
 
     drop_grace_s = 0.0  # one process holds an embedded index: nobody else to wait for
 
-    def __init__(self, root: Path, name: str, layout: EdgeLayout | None = None) -> None:
+    def __init__(self, root: Path, name: str, layout: StorageLayout = DEFAULT_LAYOUT) -> None:
         self.root = Path(root)
         self.name = name
         self.layout = layout

@@ -17,6 +17,7 @@ from askdocs.errors import ConfigError, IndexUnavailable
 from askdocs.retrieval.index.plan import Fused, Leg, Stage, outer_filter, plan
 from askdocs.retrieval.index.types import (
     BM25_VECTOR,
+    DEFAULT_LAYOUT,
     FLOAT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -30,6 +31,7 @@ from askdocs.retrieval.index.types import (
     Missing,
     PagedRecords,
     ScoredPayload,
+    StorageLayout,
     ranked,
 )
 
@@ -57,9 +59,7 @@ class ServerCollectionOptions:
     shards: int = 1
     replication_factor: int = 1
     write_consistency: int = 1
-    on_disk_vectors: bool = False
-    on_disk_payload: bool = True
-    quantization: str = "none"
+    layout: StorageLayout = DEFAULT_LAYOUT
 
     def __post_init__(self) -> None:
         if self.write_consistency > self.replication_factor:
@@ -68,14 +68,14 @@ class ServerCollectionOptions:
     def create_arguments(self) -> dict[str, Any]:
         """``create_collection`` arguments besides the vectors."""
         quantization = None
-        if self.quantization == "int8":
+        if self.layout.quantization == "int8":
             config = models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
             quantization = models.ScalarQuantization(scalar=config)
         return {
             "shard_number": self.shards,
             "replication_factor": self.replication_factor,
             "write_consistency_factor": self.write_consistency,
-            "on_disk_payload": self.on_disk_payload,
+            "on_disk_payload": self.layout.on_disk_payload,
             "quantization_config": quantization,
         }
 
@@ -160,7 +160,7 @@ class ServerBackend(PagedRecords):
             self.collection,
             vectors_config={
                 name: models.VectorParams(
-                    size=dim, distance=models.Distance.COSINE, on_disk=self.options.on_disk_vectors
+                    size=dim, distance=models.Distance.COSINE, on_disk=self.options.layout.on_disk_vectors
                 )
                 for name, dim in spec.dense.items()
             },

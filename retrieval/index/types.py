@@ -20,6 +20,20 @@ FLOAT_FIELDS = ("updated_ts", BM25_AVGDL)
 
 
 @dataclass(frozen=True)
+class StorageLayout:
+    """How a new collection stores its vectors and payload (``ASKDOCS_QDRANT_ON_DISK_*``, ``_QUANTIZATION``), on
+    either engine; the defaults are the engine's own (vectors in RAM, payload memory-mapped). ``int8``: scalar
+    quantised copies in RAM, rescored from the original vectors."""
+
+    on_disk_vectors: bool = False
+    on_disk_payload: bool = True
+    quantization: Literal["none", "int8"] = "none"
+
+
+DEFAULT_LAYOUT = StorageLayout()
+
+
+@dataclass(frozen=True)
 class CollectionSpec:
     """Named dense vectors (name -> dimension, cosine) plus the BM25 sparse vector with IDF."""
 

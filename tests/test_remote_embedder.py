@@ -12,6 +12,7 @@ import pytest
 from openai_server import FakeOpenAI, Reply, fake_embedding, fake_openai, fake_openai_server  # noqa: F401
 
 from askdocs.connectors.files.connector import FilesConnector
+from askdocs.eval.bench.corpus import ListedDocuments
 from askdocs.ingest.chunker import Chunker
 from askdocs.ingest.runner import run_source
 from askdocs.ingest.state import CheckpointStore
@@ -355,20 +356,8 @@ def test_a_sync_with_look_ahead_sends_full_requests_across_document_batches(
         Document(id=f"gen:{i}", source="gen", title=f"Heron {i}", sections=[Section(text=f"Heron note {i}.")])
         for i in range(30)
     ]
-    report = indexer.full_sync(_Listed(documents))
+    report = indexer.full_sync(ListedDocuments(documents, source="gen"))
     assert report.status == "succeeded" and report.embedded_chunks == 30
     sizes = [len(r.body["input"]) for r in fake_openai.requests[1:]]  # after the dimension probe
     assert sizes == [4] * 7 + [2], sizes
     indexer.index.close()
-
-
-class _Listed:
-    """A load connector over given documents."""
-
-    source = "gen"
-
-    def __init__(self, documents: list[Document]) -> None:
-        self.documents = documents
-
-    def load_all(self) -> Iterator[Document]:
-        yield from self.documents

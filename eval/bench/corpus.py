@@ -211,3 +211,13 @@ def principals_for(i: int) -> list[str]:
     """The ACL principals of caller ``i``: public, its user and one or two groups."""
     groups = [GROUPS[i % len(GROUPS)]] + ([GROUPS[(i + 2) % len(GROUPS)]] if i % 2 else [])
     return ["public", f"user:user{i}@example.com", *(f"group:{g}" for g in groups)]
+
+
+class ListedDocuments:
+    """A load-only connector over documents already in memory (a generated corpus, a test's documents)."""
+
+    def __init__(self, documents: list[Document], source: str = "bench") -> None:
+        self.documents, self.source = documents, source
+
+    def load_all(self) -> Iterator[Document]:
+        yield from self.documents

@@ -24,14 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from askdocs.eval.bench.corpus import iter_docs
+from askdocs.eval.bench.corpus import ListedDocuments, iter_docs
 from askdocs.ingest.chunker import Chunker
 from askdocs.ingest.sync import Indexer, remote_batch_chunks
-from askdocs.models import Document
 from askdocs.retrieval.analyzer import Analyzer
 from askdocs.retrieval.embedders import LanguageEmbedders
 from askdocs.retrieval.index import Index
@@ -40,18 +38,6 @@ from askdocs.retrieval.remote_embedder import RemoteEmbedder
 from askdocs.retrieval.remote_spec import RemoteOptions
 
 TESTS = Path(__file__).resolve().parents[2] / "tests"
-
-
-class _Corpus:
-    """A load-only connector over generated documents."""
-
-    source = "bench"
-
-    def __init__(self, documents: list[Document]) -> None:
-        self.documents = documents
-
-    def load_all(self) -> Iterator[Document]:
-        yield from self.documents
 
 
 class _FakeServer:
@@ -103,7 +89,7 @@ def measure(concurrency: int, delay_s: float, batch: int, waves: int, workdir: P
         created = time.perf_counter()
         indexer.ensure_index()  # creating the collection is a one-time cost, timed apart from the ingest
         started = time.perf_counter()
-        report = indexer.full_sync(_Corpus(documents))
+        report = indexer.full_sync(ListedDocuments(documents))
         elapsed = time.perf_counter() - started
         indexer.index.close()
         remote.close()
